@@ -1,0 +1,69 @@
+import json
+from pathlib import Path
+
+ANALYSIS = config["analysis"]
+DATASET = config["dataset"]["name"]
+RESULTS = f"results/{ANALYSIS}"
+RESOURCES = f"resources/{DATASET}"
+PACKAGE = Path(workflow.basedir).parent / "src" / "colliderflow"
+
+# file stem -> sample name, from the sample catalogue
+FILE_SAMPLE = {
+    entry["name"]: sample
+    for sample, spec in config["samples"].items()
+    for entry in spec["files"]
+}
+SAMPLES = sorted(config["samples"])
+
+
+wildcard_constraints:
+    sample="|".join(SAMPLES) or "NO_SAMPLES",
+    file="[A-Za-z0-9_.+-]+",
+
+
+def settings(*sections):
+    """The config sections a stage reads, as one JSON string for the rule's params.
+
+    Passing exactly these (sorted, so deterministic) makes Snakemake rerun a job when, and
+    only when, a setting it reads changes.
+    """
+    return json.dumps({key: config[key] for key in sections}, sort_keys=True)
+
+
+def sample_settings(*sections):
+    """Like settings(), plus the catalogue entry of the job's own sample only (so adding a
+    sample does not rerun the others)."""
+
+    def params(wildcards):
+        chosen = {key: config[key] for key in sections}
+        chosen["samples"] = {wildcards.sample: config["samples"][wildcards.sample]}
+        return json.dumps(chosen, sort_keys=True)
+
+    return params
+
+
+def package_sources(*modules):
+    """The package source files a rule's command runs, so a code change reruns the right jobs."""
+    paths = [PACKAGE / "__init__.py", PACKAGE / "cli.py", PACKAGE / "config.py", PACKAGE / "io.py"]
+    for module in modules:
+        target = PACKAGE / module
+        if target.is_dir():
+            paths.extend(sorted(target.rglob("*.py")))
+        else:
+            paths.append(target.with_suffix(".py"))
+    return [str(p) for p in paths]
+
+
+def sample_files(sample):
+    return [entry["name"] for entry in config["samples"][sample]["files"]]
+
+
+def skim_outputs(sample):
+    return [f"{RESULTS}/skim/{sample}/{name}.parquet" for name in sample_files(sample)]
+
+
+def final_outputs():
+    return [
+        f"{RESULTS}/plots/myy.png",
+        f"{RESULTS}/cutflow.md",
+    ]

@@ -1,0 +1,53 @@
+# Skim: one job per input file; the analysis selection, cutflow and per-event columns.
+
+
+rule skim:
+    input:
+        root=lambda w: f"{RESOURCES}/{w.file}.root",
+        code=package_sources("skim", "analyses"),
+    output:
+        parquet=f"{RESULTS}/skim/{{sample}}/{{file}}.parquet",
+        cutflow=f"{RESULTS}/skim/{{sample}}/{{file}}.cutflow.json",
+    log:
+        f"logs/skim/{{sample}}/{{file}}.log",
+    benchmark:
+        f"benchmarks/skim/{{sample}}/{{file}}.tsv"
+    params:
+        settings=sample_settings("analysis", "dataset", "lumi_fb", "skim"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    shell:
+        "colliderflow skim --settings {params.settings:q} --sample {wildcards.sample} "
+        "--input {input.root} --out {output.parquet} --cutflow {output.cutflow} 2> {log}"
+
+
+rule cutflow_table:
+    input:
+        cutflows=lambda w: [
+            p.replace(".parquet", ".cutflow.json")
+            for s in SAMPLES
+            for p in skim_outputs(s)
+        ],
+        code=package_sources("cutflow"),
+    output:
+        md=report(
+            f"{RESULTS}/cutflow.md",
+            caption="../report/cutflow.rst",
+            category="1. Selection",
+        ),
+        json=f"{RESULTS}/cutflow.json",
+    log:
+        "logs/cutflow_table.log",
+    benchmark:
+        "benchmarks/cutflow_table.tsv"
+    params:
+        settings=settings("dataset", "samples"),
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    shell:
+        "colliderflow cutflow --settings {params.settings:q} --inputs {input.cutflows} "
+        "--out-md {output.md} --out-json {output.json} 2> {log}"
