@@ -17,6 +17,7 @@ from .config import ConfigError
 # Stage modules in data-flow order; each provides register(subparsers).
 STAGES = (
     "colliderflow.config_cli",
+    "colliderflow.optimise",
 )
 
 

@@ -1,0 +1,176 @@
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from colliderflow import cli
+from colliderflow.optimise import (
+    DEFAULTS,
+    assign_categories,
+    best_categories,
+    optimise,
+    signal_window,
+    threshold_grid,
+)
+from colliderflow.stats.significance import asimov_z
+
+
+def _frame(kind, m, score, weight, sample, split="val"):
+    n = len(m)
+    return pd.DataFrame(
+        {
+            "eventNumber": np.arange(n, dtype=np.uint64),
+            "sample": sample,
+            "process": sample,
+            "kind": kind,
+            "label": np.int8(kind == "signal"),
+            "split": split,
+            "weight": np.broadcast_to(np.asarray(weight, dtype=float), (n,)).copy(),
+            "m_yy": np.asarray(m, dtype=float),
+            "score": np.asarray(score, dtype=float),
+        }
+    )
+
+
+def _synthetic(seed=0, n_bkg=60_000, n_mc=8_000, yield_=400.0):
+    """Data = exponential continuum (score ~ Beta(1,3)) + injected signal (score ~ Beta(3,1))."""
+    rng = np.random.default_rng(seed)
+    mb = 105 + rng.exponential(30, 3 * n_bkg)
+    mb = mb[mb < 160][:n_bkg]
+    ms = rng.normal(125, 1.7, rng.poisson(yield_))
+    data = _frame("data", np.r_[mb, ms], np.r_[rng.beta(1, 3, mb.size), rng.beta(3, 1, ms.size)], 1.0, "data")
+    sig = _frame("signal", rng.normal(125, 1.7, n_mc), rng.beta(3, 1, n_mc), yield_ / n_mc, "ggH")
+    bkg = _frame("background", mb, rng.beta(1, 3, mb.size), 1.0, "yy")
+    frame = pd.concat([data, sig, bkg], ignore_index=True)
+    frame["split"] = rng.choice(["train", "val", "test"], len(frame), p=[0.5, 0.25, 0.25])
+    return frame
+
+
+CFG = {"dataset": {"simulated": True}, "lumi_fb": 36.1}
+
+
+def test_signal_window_is_smallest_interval_with_fraction():
+    rng = np.random.default_rng(3)
+    m = rng.normal(125.0, 2.0, 200_000)
+    w = np.full(m.size, 0.5)
+    lo, hi = signal_window(m, w, 0.683)
+    inside = w[(m >= lo) & (m <= hi)].sum() / w.sum()
+    assert inside == pytest.approx(0.683, abs=1e-3)
+    # for a Gaussian the shortest 68.3% interval is mean +- 1 sigma
+    assert lo == pytest.approx(123.0, abs=0.05) and hi == pytest.approx(127.0, abs=0.05)
+    # a wider fraction gives a wider window
+    lo9, hi9 = signal_window(m, w, 0.9)
+    assert hi9 - lo9 == pytest.approx(2 * 1.645 * 2.0, rel=0.02)
+    # asymmetric shape: the interval moves to the dense side, not mean +- k sigma
+    skew = np.r_[rng.normal(125.0, 1.0, 100_000), rng.uniform(110.0, 125.0, 20_000)]
+    lo_s, hi_s = signal_window(skew, np.ones(skew.size), 0.683)
+    assert hi_s - lo_s < 2.6 and 123.0 < lo_s < hi_s < 127.0
+
+
+def test_known_optimal_threshold_and_min_background():
+    # Everything at m = 125 (inside the window); background from MC. Three score bins.
+    scores_s, yields_s = [0.2, 0.5, 0.8], [50.0, 50.0, 50.0]
+    scores_b, yields_b = [0.2, 0.5, 0.8], [1000.0, 100.0, 20.0]
+    frames = [
+        _frame("signal", [125.0], [sc], [y], "ggH") for sc, y in zip(scores_s, yields_s)
+    ] + [_frame("background", [125.0], [sc], [y], "yy") for sc, y in zip(scores_b, yields_b)]
+    frame = pd.concat(frames, ignore_index=True)
+    cfg = {**CFG, "optimise": {"background": "mc", "min_background": 10.0, "n_categories": 1,
+                               "window_fraction": 0.5}}
+    sel = optimise(cfg, frame, "toy")
+    z_expected = {t: asimov_z(sum(y for s, y in zip(scores_s, yields_s) if s > t),
+                              sum(y for s, y in zip(scores_b, yields_b) if s > t)) for t in (0.0, 0.2, 0.5)}
+    best_t = max(z_expected, key=z_expected.get)
+    assert best_t == 0.5  # only the purest bin: s = 50, b = 20
+    assert sel["threshold"]["value"] >= 0.5 and sel["threshold"]["value"] < 0.8
+    assert sel["threshold"]["z"] == pytest.approx(z_expected[0.5])
+    assert sel["baseline"]["z"] == pytest.approx(asimov_z(150.0, 1120.0))
+    # with min_b above 20 the purest bin alone is not allowed: the threshold moves down
+    cfg["optimise"]["min_background"] = 50.0
+    sel = optimise(cfg, frame, "toy")
+    assert sel["threshold"]["b"] >= 50.0
+    assert sel["threshold"]["z"] == pytest.approx(z_expected[0.2])
+
+
+def test_categories_beat_single_threshold_beat_baseline_and_respect_min_b():
+    frame = _synthetic()
+    for background in ("sidebands", "mc"):
+        cfg = {**CFG, "optimise": {**DEFAULTS, "background": background, "n_categories": 3, "min_background": 10.0}}
+        sel = optimise(cfg, frame, "bdt")
+        assert sel["combined_z"] >= sel["threshold"]["z"] - 1e-12
+        assert sel["threshold"]["z"] > sel["baseline"]["z"]
+        assert 1 <= len(sel["categories"]) <= 3
+        for cat in sel["categories"]:
+            assert cat["b"] >= 10.0
+        # boundaries contiguous, purest first
+        for upper, lower in zip(sel["categories"], sel["categories"][1:]):
+            assert upper["lo"] == lower["hi"]
+        assert sel["categories"][0]["hi"] == 1.0
+        assert sel["combined_z"] == pytest.approx(np.sqrt(sum(c["z"] ** 2 for c in sel["categories"])))
+        # yields are full-dataset expectations: the inclusive signal in a 68.3% window of 400 events
+        assert sel["baseline"]["s"] == pytest.approx(0.683 * 400.0, rel=0.05)
+    # a larger min_b gives categories that all satisfy it
+    cfg = {**CFG, "optimise": {**DEFAULTS, "min_background": 200.0}}
+    sel = optimise(cfg, frame, "bdt")
+    assert all(c["b"] >= 200.0 for c in sel["categories"]) and sel["threshold"]["b"] >= 200.0
+
+
+def test_dynamic_programming_matches_brute_force():
+    rng = np.random.default_rng(7)
+    ss, ws = rng.beta(4, 1, 3000), rng.uniform(0.01, 0.05, 3000)
+    sb, wb = rng.beta(1, 2, 20000), rng.uniform(0.5, 1.5, 20000)
+    grid = threshold_grid(ss, 12)
+    min_b = 30.0
+    res = best_categories(ss, ws, sb, wb, grid, 3, min_b)
+    edges = np.append(grid, np.inf)
+
+    def yields(lo, hi):
+        return ws[(ss > lo) & (ss <= hi)].sum(), wb[(sb > lo) & (sb <= hi)].sum()
+
+    best = 0.0
+    for k in (1, 2, 3):
+        for combo in itertools.combinations(range(len(edges)), k + 1):
+            if combo[-1] != len(edges) - 1:
+                continue
+            z2, ok = 0.0, True
+            for lo, hi in zip(combo[:-1], combo[1:]):
+                s, b = yields(edges[lo], edges[hi])
+                if b < min_b or s <= 0:
+                    ok = False
+                    break
+                z2 += asimov_z(s, b) ** 2
+            if ok:
+                best = max(best, np.sqrt(z2))
+    assert res["combined_z"] == pytest.approx(best, rel=1e-9)
+
+
+def test_assign_categories():
+    cats = [{"lo": 0.8, "hi": 1.0}, {"lo": 0.5, "hi": 0.8}]
+    np.testing.assert_array_equal(assign_categories([0.1, 0.5, 0.6, 0.8, 0.95, 1.0], cats), [-1, -1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(assign_categories([0.1, 0.9], [{"lo": None, "hi": None}]), [0, 0])
+
+
+def test_cli_model_and_cutbased(tmp_path):
+    frame = _synthetic(n_bkg=20_000, n_mc=3_000)
+    scores = tmp_path / "scores"
+    feats = tmp_path / "features"
+    scores.mkdir()
+    feats.mkdir()
+    for sample, part in frame.groupby("sample"):
+        part.to_parquet(scores / f"{sample}.parquet")
+        part.drop(columns="score").to_parquet(feats / f"{sample}.parquet")
+    out = tmp_path / "sel.json"
+    rc = cli.main(["optimise", "--model", "bdt", "--scores", str(scores), "--out", str(out),
+                   "--plot", str(tmp_path / "z.png")])
+    assert rc == 0
+    sel = json.loads(out.read_text())
+    assert "provenance" in sel and (tmp_path / "z.png").stat().st_size > 0
+    assert sel["combined_z"] >= sel["threshold"]["z"] > sel["baseline"]["z"]
+    out_cb = tmp_path / "cb.json"
+    assert cli.main(["optimise", "--model", "cutbased", "--features", str(feats), "--out", str(out_cb)]) == 0
+    cb = json.loads(out_cb.read_text())
+    assert cb["categories"][0]["lo"] is None and cb["combined_z"] == pytest.approx(sel["baseline"]["z"])
+    # a missing input directory is a one-line user error
+    assert cli.main(["optimise", "--model", "bdt", "--scores", str(tmp_path / "nope"), "--out", str(out)]) == 2
