@@ -17,6 +17,8 @@ from .config import ConfigError
 # Stage modules in data-flow order; each provides register(subparsers).
 STAGES = (
     "colliderflow.config_cli",
+    "colliderflow.datasets",
+    "colliderflow.fetch",
     "colliderflow.optimise",
 )
 
