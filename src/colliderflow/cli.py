@@ -20,6 +20,8 @@ STAGES = (
     "colliderflow.datasets",
     "colliderflow.fetch",
     "colliderflow.optimise",
+    "colliderflow.cutflow",
+    "colliderflow.plotting",
 )
 
 
