@@ -22,6 +22,7 @@ STAGES = (
     "colliderflow.optimise",
     "colliderflow.cutflow",
     "colliderflow.plotting",
+    "colliderflow.stats.cli",
 )
 
 

@@ -62,11 +62,17 @@ LEVEL_95 = float(_sps.chi2.ppf(0.95, 1))  # 3.841
 
 
 class ChannelData(NamedTuple):
-    """Events of one channel: values ``x``, weights ``w`` (None: unweighted), Asimov flag."""
+    """Events of one channel: values ``x``, weights ``w`` (None: unweighted), Asimov flag.
+
+    ``w2``: for binned weighted points (a histogram of weighted MC given as points at the
+    bin centres), the sum of squared weights of each point, used by the sandwich errors in
+    place of ``w**2``.
+    """
 
     x: np.ndarray
     w: np.ndarray | None = None
     asimov: bool = False
+    w2: np.ndarray | None = None
 
 
 # =========================================================================================
@@ -344,8 +350,9 @@ def as_data(model: Model, data) -> dict:
     out = {}
     for name in model.channels:
         item = data[name]
+        w2 = None
         if isinstance(item, ChannelData):
-            x, w, asimov = item
+            x, w, asimov, w2 = item
         elif isinstance(item, tuple):
             x, w = item
             asimov = False
@@ -361,9 +368,11 @@ def as_data(model: Model, data) -> dict:
         if w is not None:
             inside &= np.isfinite(w)
             w = w[inside]
-            if not asimov and np.all(w == 1.0):
+            if w2 is not None:
+                w2 = np.asarray(w2, dtype=float)[inside]
+            elif not asimov and np.all(w == 1.0):
                 w = None
-        out[name] = ChannelData(x[inside], w, asimov)
+        out[name] = ChannelData(x[inside], w, asimov, w2)
     return out
 
 
@@ -388,6 +397,21 @@ class _Cost:
         self._cache: dict = {}
         self.constraints = model.constraints()
         self._cidx = [(self.names.index(n), m, s) for n, (m, s) in self.constraints.items()]
+        # Minuit's convergence test (EDM) and step sizes assume a likelihood with the curvature of
+        # its sample size; MC weights far from 1 break that. So the cost Minuit sees is scaled by
+        # scale = sum w / sum w^2 of the weighted (non-Asimov) events, which gives it the
+        # curvature of the effective sample; the minimum does not move, and results are unscaled.
+        sw = sw2 = 0.0
+        for d in data.values():
+            if d.asimov:
+                continue
+            if d.w is None:
+                sw += d.x.size
+                sw2 += d.x.size
+            else:
+                sw += float(np.sum(d.w))
+                sw2 += float(np.sum(d.w**2) if d.w2 is None else np.sum(d.w2))
+        self.scale = sw / sw2 if sw > 0 and sw2 > 0 else 1.0
 
     def _shape_density(self, key, comp, x, vals):
         hit = self._cache.get(key)
@@ -415,6 +439,10 @@ class _Cost:
         return out
 
     def __call__(self, par) -> float:
+        return self.twice_nll(par) * self.scale
+
+    def twice_nll(self, par) -> float:
+        """-2 ln L (unscaled)."""
         values = dict(zip(self.names, par))
         total = 0.0
         for name, (nu, dens) in self.event_density(values).items():
@@ -516,7 +544,8 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
         m.hesse()
     values = {n: float(m.values[n]) for n in model.names}
     if free and m.covariance is not None:
-        cov = np.array([[m.covariance[a, b] for b in free] for a in free])
+        # Covariance of the unscaled -2 ln L (the Hessian estimate).
+        cov = cost.scale * np.array([[m.covariance[a, b] for b in free] for a in free])
     else:
         cov = np.zeros((len(free), len(free)))
     method = "hesse"
@@ -530,10 +559,12 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     errs = {n: 0.0 for n in model.names}
     for i, n in enumerate(free):
         errs[n] = float(math.sqrt(max(cov[i, i], 0.0)))
-    result = FitResult(values, errs, free, cov, float(m.fval), bool(m.valid), method, sorted(fixed), int(m.nfcn))
+    result = FitResult(values, errs, free, cov, float(m.fval) / cost.scale, bool(m.valid), method, sorted(fixed),
+                       int(m.nfcn))
     if minos:
         _check_names(model, minos, "minos")
         m.minos(*[n for n in minos if n in free])
+        # MINOS errors are for the scaled cost: for weighted data they follow the effective sample.
         result.minos = {n: (float(m.merrors[n].lower), float(m.merrors[n].upper)) for n in minos if n in free}
     if not result.valid:
         log.warning("fit did not converge (EDM %.3g); results may be unreliable", m.fmin.edm)
@@ -549,8 +580,9 @@ def _sandwich(cost: _Cost, model: Model, values: dict, free: list, hesse_cov: np
     information 1/sigma^2 to D.
     """
     scores = []
-    weights = np.concatenate([
-        (np.ones(d.x.size) if d.w is None else d.w) for d in (cost.data[c] for c in model.channels)
+    weights2 = np.concatenate([
+        (np.ones(d.x.size) if d.w is None else (d.w2 if d.w2 is not None else d.w**2))
+        for d in (cost.data[c] for c in model.channels)
     ])
     for i, n in enumerate(free):
         h = 1e-3 * math.sqrt(hesse_cov[i, i]) if hesse_cov[i, i] > 0 else 1e-6 * max(abs(values[n]), 1.0)
@@ -562,7 +594,7 @@ def _sandwich(cost: _Cost, model: Model, values: dict, free: list, hesse_cov: np
             logs.append(np.concatenate([np.log(np.maximum(ev[c][1], 1e-300)) for c in model.channels]))
         scores.append((logs[0] - logs[1]) / (2 * h))
     s = np.array(scores)  # (npar, nevents)
-    d = (s * weights**2) @ s.T
+    d = (s * weights2) @ s.T
     cons = cost.constraints
     for i, n in enumerate(free):
         if n in cons:

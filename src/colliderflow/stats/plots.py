@@ -1,0 +1,165 @@
+"""Figures of the statistical analysis, in the ATLAS style of mplhep (Agg backend).
+
+Generic: every function takes arrays or dicts and a ``label`` (e.g. "Open Data Simulation"),
+knows nothing about the analysis, writes the figure atomically and returns nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import stats as _sps  # noqa: E402
+
+from ..io import atomic_path  # noqa: E402
+
+
+def _style():
+    mplhep.style.use("ATLAS")
+
+
+def _label(ax, label: str | None, lumi_fb: float | None = None, loc: int = 0):
+    if label is None:
+        return
+    mplhep.atlas.label(text=label, data=True, lumi=lumi_fb, ax=ax, loc=loc)
+
+
+def _save(fig, path):
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        real = tmp.with_suffix(path.suffix)
+        fig.savefig(real, bbox_inches="tight")
+        real.replace(tmp)
+    plt.close(fig)
+
+
+def fit_plot(path, edges, counts, errors, curve_x, curve_total, curve_background, *, curve_signal=None,
+             bkg_in_bins=None, xlabel="$m_{\\gamma\\gamma}$ [GeV]", unit="GeV", label="Open Data",
+             lumi_fb=None, title=None, text_lines=()):
+    """Data points with the S+B fit and the background-only component; lower panel data - background.
+
+    ``counts, errors``: per bin of ``edges``; ``curve_*``: expected events per bin width
+    evaluated at ``curve_x`` (the same normalisation as ``counts``); ``bkg_in_bins``:
+    background per bin, for the residuals (default: the curve interpolated at bin centres).
+    """
+    _style()
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    width = float(np.mean(np.diff(edges)))
+    fig, (ax, rx) = plt.subplots(2, 1, figsize=(8, 8), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
+    ax.errorbar(centres, counts, yerr=errors, fmt="ko", ms=3, label="Data")
+    ax.plot(curve_x, curve_total, "r-", lw=2, label="Signal + background fit")
+    ax.plot(curve_x, curve_background, "b--", lw=2, label="Background")
+    if curve_signal is not None:
+        ax.plot(curve_x, curve_signal, "g:", lw=1.5, label="Signal")
+    ax.set_ylabel(f"Events / {width:g} {unit}")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper right")
+    _label(ax, label, lumi_fb)
+    for i, line in enumerate(text_lines):
+        ax.text(0.05, 0.80 - 0.06 * i, line, transform=ax.transAxes)
+    if title:
+        ax.set_title(title)
+    bkg = np.interp(centres, curve_x, curve_background) if bkg_in_bins is None else np.asarray(bkg_in_bins)
+    rx.errorbar(centres, counts - bkg, yerr=errors, fmt="ko", ms=3)
+    rx.plot(curve_x, np.asarray(curve_total) - np.asarray(curve_background), "r-", lw=2)
+    rx.axhline(0, color="b", ls="--")
+    rx.set_ylabel("Data - Bkg.")
+    rx.set_xlabel(xlabel)
+    rx.set_xlim(edges[0], edges[-1])
+    _save(fig, path)
+
+
+def likelihood_scan_plot(path, values, dnll2, *, xlabel="$\\mu$", label="Open Data", lumi_fb=None,
+                         expected=None, interval68=None, interval95=None):
+    """-2 Delta ln L against a parameter, with the 1 and 3.84 lines (and an expected curve)."""
+    _style()
+    fig, ax = plt.subplots(figsize=(8, 6))
+    ax.plot(values, dnll2, "k-", lw=2, label="Observed")
+    if expected is not None:
+        ax.plot(expected[0], expected[1], "k--", lw=1.5, label="Expected")
+    for level, text in ((1.0, "68%"), (_sps.chi2.ppf(0.95, 1), "95%")):
+        ax.axhline(level, color="grey", ls=":")
+        ax.text(values[-1], level, f" {text}", va="bottom", ha="right", color="grey")
+    for iv, colour in ((interval68, "tab:green"), (interval95, "tab:orange")):
+        if iv:
+            for edge in iv:
+                if edge is not None:
+                    ax.axvline(edge, color=colour, ls="--", lw=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("$-2\\Delta\\ln L$")
+    ymax = np.nanmax(np.asarray(dnll2, dtype=float))
+    ax.set_ylim(0, max(min(ymax, 12.0), 5.0) * 1.3)
+    ax.legend(loc="upper right")
+    _label(ax, label, lumi_fb)
+    _save(fig, path)
+
+
+def p0_plot(path, mass, p0, *, p0_expected=None, xlabel="$m_H$ [GeV]", label="Open Data", lumi_fb=None,
+            max_sigma=5):
+    """Local p0 against the mass, log scale, with the 1..5 sigma lines."""
+    _style()
+    fig, ax = plt.subplots(figsize=(8, 6))
+    p0 = np.clip(np.asarray(p0, dtype=float), 1e-300, 1)
+    ax.plot(mass, p0, "k-", lw=2, label="Observed $p_0$")
+    if p0_expected is not None:
+        ax.plot(mass, np.clip(p0_expected, 1e-300, 1), "k--", lw=1.5, label="Expected $p_0$ (SM signal)")
+    ax.set_yscale("log")
+    lowest = min(float(np.min(p0)), float(np.min(p0_expected)) if p0_expected is not None else 1.0)
+    nsig = int(max(max_sigma, min(np.ceil(_sps.norm.isf(max(lowest, 1e-300))), 12)))
+    for k in range(1, nsig + 1):
+        p = _sps.norm.sf(k)
+        ax.axhline(p, color="r", ls=":", lw=1)
+        ax.text(mass[-1], p, f" {k}$\\sigma$", color="r", va="center", ha="left")
+    ax.set_ylim(min(lowest, _sps.norm.sf(nsig)) * 0.3, 5.0)
+    ax.set_xlim(mass[0], mass[-1])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Local $p_0$")
+    ax.legend(loc="lower left")
+    _label(ax, label, lumi_fb)
+    _save(fig, path)
+
+
+def limit_band_plot(path, poi_values, cls_obs, cls_exp, *, cl=0.95, upper_limit=None, xlabel="$\\mu$",
+                    label="Open Data", lumi_fb=None):
+    """CLs against the POI with the expected +/-1 and +/-2 sigma bands (Brazil plot)."""
+    _style()
+    cls_exp = np.asarray(cls_exp, dtype=float)  # shape (points, 5): -2..+2 sigma
+    fig, ax = plt.subplots(figsize=(8, 6))
+    ax.fill_between(poi_values, cls_exp[:, 0], cls_exp[:, 4], color="yellow", label="Expected $\\pm 2\\sigma$")
+    ax.fill_between(poi_values, cls_exp[:, 1], cls_exp[:, 3], color="limegreen", label="Expected $\\pm 1\\sigma$")
+    ax.plot(poi_values, cls_exp[:, 2], "k--", label="Expected")
+    ax.plot(poi_values, cls_obs, "k-", lw=2, label="Observed")
+    ax.axhline(1 - cl, color="r", label=f"{100 * cl:g}% CL")
+    if upper_limit is not None:
+        ax.axvline(upper_limit, color="grey", ls=":")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("$\\mathrm{CL}_s$")
+    ax.set_ylim(0, 1.05)
+    ax.legend(loc="upper right")
+    _label(ax, label, lumi_fb)
+    _save(fig, path)
+
+
+def pull_plot(path, pulls, *, param="$\\mu$", label="Open Data Simulation", bins=30):
+    """Histogram of pulls with a unit Gaussian and the fitted mean and width."""
+    _style()
+    pulls = np.asarray(pulls, dtype=float)
+    fig, ax = plt.subplots(figsize=(8, 6))
+    edges = np.linspace(-5, 5, bins + 1)
+    counts, _ = np.histogram(pulls, bins=edges)
+    mplhep.histplot(counts, edges, yerr=np.sqrt(counts), histtype="errorbar", color="k", ax=ax, label="Pseudo-experiments")
+    x = np.linspace(-5, 5, 400)
+    width = np.diff(edges)[0]
+    ax.plot(x, pulls.size * width * _sps.norm.pdf(x), "b--", label="N(0, 1)")
+    mean, std = (float(np.mean(pulls)), float(np.std(pulls, ddof=1))) if pulls.size > 1 else (np.nan, np.nan)
+    ax.plot(x, pulls.size * width * _sps.norm.pdf(x, mean, std), "r-", label=f"mean {mean:.3f}, width {std:.3f}")
+    ax.set_xlabel(f"Pull of {param}")
+    ax.set_ylabel("Pseudo-experiments")
+    ax.legend(loc="upper right")
+    _label(ax, label)
+    _save(fig, path)
