@@ -84,3 +84,18 @@ def _weight_above(score, weight, thresholds):
     cum = np.concatenate([[0.0], np.cumsum(weight[order])])
     idx = np.searchsorted(score[order], thresholds, side="right")
     return cum[-1] - cum[idx]
+
+
+def counting_q0(n, b):
+    """Discovery test statistic of a counting experiment n ~ Poisson(s + b) with b known.
+
+    q0 = 2 (n ln(n/b) - (n - b)) for n > b, else 0 (Cowan et al. eq. 12 with s_hat = n - b);
+    Z = sqrt(q0). With n = s + b (the Asimov value) sqrt(q0) equals ``asimov_z(s, b)``.
+    Vectorised.
+    """
+    n = np.asarray(n, dtype=float)
+    b = np.asarray(b, dtype=float)
+    ok = (n > b) & (b > 0)
+    safe_n = np.where(ok, n, 1.0)
+    safe_b = np.where(ok, b, 1.0)
+    return np.where(ok, 2.0 * (safe_n * np.log(safe_n / safe_b) - (safe_n - safe_b)), 0.0)
