@@ -14,11 +14,16 @@ FILE_SAMPLE = {
     for entry in spec["files"]
 }
 SAMPLES = sorted(config["samples"])
+MODELS = list(config["ml"]["enabled"])
+# the inclusive cut-based selection is always fitted, as the baseline
+FIT_MODELS = ["cutbased"] + MODELS
 
 
 wildcard_constraints:
     sample="|".join(SAMPLES) or "NO_SAMPLES",
     file="[A-Za-z0-9_.+-]+",
+    model="|".join(MODELS) or "NO_MODELS",
+    fit_model="|".join(FIT_MODELS),
 
 
 def settings(*sections):
@@ -62,8 +67,23 @@ def skim_outputs(sample):
     return [f"{RESULTS}/skim/{sample}/{name}.parquet" for name in sample_files(sample)]
 
 
+def events_of(model):
+    """What a fit-stage job reads for a model: its scores, or the features for the baseline."""
+    if model == "cutbased":
+        return expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES)
+    return expand(f"{RESULTS}/scores/{model}/{{sample}}.parquet", sample=SAMPLES)
+
+
+def events_arg(model):
+    if model == "cutbased":
+        return f"--features {RESULTS}/features"
+    return f"--scores {RESULTS}/scores/{model}"
+
+
 def final_outputs():
     return [
         f"{RESULTS}/plots/myy.png",
         f"{RESULTS}/cutflow.md",
+        f"{RESULTS}/models/comparison.md",
+        f"{RESULTS}/summary.json",
     ]

@@ -1,0 +1,103 @@
+# Classifiers: one training job per model (GPU where present), then scores for every sample.
+
+
+rule train:
+    input:
+        features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
+        code=package_sources("ml", "stats/significance"),
+    output:
+        metrics=f"{RESULTS}/models/{{model}}/metrics.json",
+        history=f"{RESULTS}/models/{{model}}/history.json",
+        plots=report(
+            multiext(
+                f"{RESULTS}/models/{{model}}/",
+                "loss.png",
+                "roc.png",
+                "scores.png",
+                "importance.png",
+                "zcurve.png",
+            ),
+            caption="../report/train.rst",
+            category="2. Classifiers",
+            subcategory="{model}",
+        ),
+    log:
+        f"logs/train/{{model}}.log",
+    benchmark:
+        f"benchmarks/train/{{model}}.tsv"
+    params:
+        settings=settings("analysis", "dataset", "samples", "ml"),
+        features=f"{RESULTS}/features",
+        outdir=lambda w: f"{RESULTS}/models/{w.model}",
+    threads: max(1, min(workflow.cores, 4))
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=1,
+    shell:
+        "colliderflow train --settings {params.settings:q} --model {wildcards.model} "
+        "--features {params.features} --outdir {params.outdir} 2> {log}"
+
+
+rule apply:
+    input:
+        metrics=f"{RESULTS}/models/{{model}}/metrics.json",
+        features=f"{RESULTS}/features/{{sample}}.parquet",
+        code=package_sources("ml"),
+    output:
+        parquet=f"{RESULTS}/scores/{{model}}/{{sample}}.parquet",
+    log:
+        f"logs/apply/{{model}}/{{sample}}.log",
+    benchmark:
+        f"benchmarks/apply/{{model}}/{{sample}}.tsv"
+    params:
+        settings=settings("analysis", "dataset", "samples", "ml"),
+        features=f"{RESULTS}/features",
+        modeldir=lambda w: f"{RESULTS}/models/{w.model}",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "colliderflow apply --settings {params.settings:q} --model {wildcards.model} "
+        "--modeldir {params.modeldir} --features {params.features} --sample {wildcards.sample} "
+        "--out {output.parquet} 2> {log}"
+
+
+rule compare_models:
+    input:
+        metrics=expand(f"{RESULTS}/models/{{model}}/metrics.json", model=MODELS),
+        features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
+        code=package_sources("ml"),
+    output:
+        md=report(
+            f"{RESULTS}/models/comparison.md",
+            caption="../report/comparison.rst",
+            category="2. Classifiers",
+            subcategory="Comparison",
+        ),
+        json=f"{RESULTS}/models/comparison.json",
+        plots=report(
+            multiext(f"{RESULTS}/models/comparison/", "roc.png", "zcurve.png"),
+            caption="../report/comparison.rst",
+            category="2. Classifiers",
+            subcategory="Comparison",
+        ),
+    log:
+        "logs/compare_models.log",
+    benchmark:
+        "benchmarks/compare_models.tsv"
+    params:
+        settings=settings("analysis", "dataset", "samples", "ml"),
+        features=f"{RESULTS}/features",
+        models_dir=f"{RESULTS}/models",
+        models=MODELS,
+        plots=f"{RESULTS}/models/comparison",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    shell:
+        "colliderflow compare --settings {params.settings:q} --models-dir {params.models_dir} "
+        "--models {params.models} --features {params.features} --out-md {output.md} "
+        "--out-json {output.json} --plots {params.plots} 2> {log}"
