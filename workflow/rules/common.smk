@@ -80,6 +80,10 @@ def events_arg(model):
     return f"--scores {RESULTS}/scores/{model}"
 
 
+def experiment_label():
+    return "Open Data Simulation" if config["dataset"]["simulated"] else "Open Data"
+
+
 def final_outputs():
     return [
         f"{RESULTS}/plots/myy.png",

@@ -121,19 +121,26 @@ rule limit:
         code=package_sources("stats"),
     output:
         json=f"{FIT}/limits.json",
+        plot=report(
+            f"{FIT}/limit.png",
+            caption="../report/limit.rst",
+            category="4. Fit",
+            subcategory="{fit_model}",
+        ),
     log:
         f"logs/limit/{{fit_model}}.log",
     benchmark:
         f"benchmarks/limit/{{fit_model}}.tsv"
     params:
         settings=settings("fit"),
+        label=experiment_label(),
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
     shell:
         "colliderflow limit --settings {params.settings:q} --workspace {input.workspace} "
-        "--out {output.json} 2> {log}"
+        "--out {output.json} --plot {output.plot} --label {params.label:q} 2> {log}"
 
 
 rule summary:
