@@ -19,6 +19,7 @@ STAGES = (
     "colliderflow.config_cli",
     "colliderflow.datasets",
     "colliderflow.fetch",
+    "colliderflow.ml.cli",
     "colliderflow.optimise",
     "colliderflow.cutflow",
     "colliderflow.plotting",

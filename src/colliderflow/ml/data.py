@@ -1,0 +1,306 @@
+"""Training data for the classifiers: which events, which inputs, which weights.
+
+Reads the features Parquet files (one per sample, columns as in HELPERS-CONTRACT), picks
+signal (every sample of kind ``signal``) and background (``ml.background``: data sidebands
+outside the mass window, or the background MC), and builds the model inputs:
+
+* the event-level feature matrix (float32, NaN kept for missing jets: xgboost handles NaN,
+  the networks impute inside the model so the ONNX export needs no preprocessing);
+* for set models, the per-object lists padded to a fixed size with a mask;
+* training weights: physics weights, optionally per-process weights, and explicit class balance.
+
+The diphoton mass is never an input. Checks here refuse the mass column itself, and a column
+with its mass-scaled twin (their ratio is the mass); photon pT and E in the object lists are
+divided by the mass for the same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ..config import ConfigError
+
+log = logging.getLogger(__name__)
+
+META_COLUMNS = ("eventNumber", "sample", "process", "kind", "label", "split", "weight")
+OBJECT_FIELDS = ("pt", "eta", "phi", "e", "btag")  # btag optional; pt, eta, phi, e required
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Events:
+    """All events of the listed samples with the columns the ML stage needs, row-aligned.
+
+    ``frame``: metadata columns plus the mass; ``features``: (n, d) float32;
+    ``objects``: (n, N, F) float32 or None; ``mask``: (n, N) float32 (1 = real object) or None.
+    """
+
+    frame: pd.DataFrame
+    features: np.ndarray
+    objects: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+    def subset(self, selection: np.ndarray) -> "Events":
+        pick = np.flatnonzero(selection) if np.asarray(selection).dtype == bool else np.asarray(selection)
+        return Events(
+            self.frame.iloc[pick].reset_index(drop=True),
+            self.features[pick],
+            None if self.objects is None else self.objects[pick],
+            None if self.mask is None else self.mask[pick],
+        )
+
+    def inputs(self) -> tuple[np.ndarray, ...]:
+        """Model inputs in the order the models take them: (features[, objects, mask])."""
+        if self.objects is None:
+            return (self.features,)
+        return (self.features, self.objects, self.mask)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def check_features(ml: dict) -> list[str]:
+    """The event-level feature list, after refusing inputs that let a model learn the mass."""
+    features = list(ml["features"])
+    mass, suffix = ml["mass_column"], ml["mass_ratio_suffix"]
+    if mass in features:
+        raise ConfigError(
+            f"ml.features contains the diphoton mass '{mass}': the mass is never a classifier input "
+            "(it would sculpt the background and bias the fit). Remove it from ml.features."
+        )
+    twins = [f for f in features if f.endswith(suffix) and f[: -len(suffix)] in features]
+    if twins:
+        pairs = ", ".join(f"{f[: -len(suffix)]} and {f}" for f in twins)
+        raise ConfigError(
+            f"ml.features contains {pairs}: their ratio is the diphoton mass '{mass}'. "
+            f"Keep only the mass-scaled column ({twins[0]})."
+        )
+    return features
+
+
+def object_prefixes(ml: dict) -> list[str]:
+    return list(ml["objects"])
+
+
+def window_masks(mass: np.ndarray, ml: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(in signal window, in sidebands): both inside the fit range, [low, high) intervals."""
+    lo, hi = ml["fit_range"]
+    wlo, whi = ml["mass_window"]
+    if not lo < wlo < whi < hi:
+        raise ConfigError(f"ml.mass_window {ml['mass_window']} must lie strictly inside ml.fit_range {ml['fit_range']}")
+    in_range = (mass >= lo) & (mass < hi)
+    in_window = (mass >= wlo) & (mass < whi)
+    return in_window, in_range & ~in_window
+
+
+def background_mask(frame: pd.DataFrame, ml: dict) -> np.ndarray:
+    """The background events of training and evaluation, per ``ml.background``."""
+    mass = frame[ml["mass_column"]].to_numpy(dtype=float)
+    in_window, sideband = window_masks(mass, ml)
+    if ml["background"] == "sidebands":
+        return (frame["kind"] == "data").to_numpy() & sideband
+    return (frame["kind"] == "background").to_numpy() & (in_window | sideband)
+
+
+def signal_mask(frame: pd.DataFrame, ml: dict) -> np.ndarray:
+    mass = frame[ml["mass_column"]].to_numpy(dtype=float)
+    in_window, sideband = window_masks(mass, ml)
+    return (frame["kind"] == "signal").to_numpy() & (in_window | sideband)
+
+
+def sample_files(features_dir: str | Path, cfg: dict, samples=None) -> dict[str, Path]:
+    names = list(samples) if samples is not None else list(cfg["samples"])
+    files = {name: Path(features_dir) / f"{name}.parquet" for name in names}
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"features file(s) missing: {', '.join(missing)}; run the features stage first "
+            "(snakemake ... features) or check --features"
+        )
+    return files
+
+
+def load_events(features_dir: str | Path, cfg: dict, samples=None, with_objects: bool = False) -> Events:
+    """Read the features Parquet of each sample (only the needed columns) into one ``Events``."""
+    ml = cfg["ml"]
+    features = check_features(ml)
+    parts = [
+        _read_sample(path, ml, features, with_objects) for path in sample_files(features_dir, cfg, samples).values()
+    ]
+    frame = pd.concat([p.frame for p in parts], ignore_index=True)
+    events = Events(
+        frame,
+        np.concatenate([p.features for p in parts]),
+        np.concatenate([p.objects for p in parts]) if with_objects else None,
+        np.concatenate([p.mask for p in parts]) if with_objects else None,
+    )
+    log.info("read %d events from %d samples (%d features%s)", len(frame), len(parts), len(features),
+             f", {events.objects.shape[1]} objects x {events.objects.shape[2]} fields" if with_objects else "")
+    return events
+
+
+def _read_sample(path: Path, ml: dict, features: list[str], with_objects: bool) -> Events:
+    available = set(pq.read_schema(path).names)
+    scalar = list(dict.fromkeys([*META_COLUMNS, ml["mass_column"], *features]))
+    lists = _object_columns(ml, available) if with_objects else []
+    missing = [c for c in scalar + [c for c in lists if c is not None] if c not in available]
+    if missing:
+        raise KeyError(f"{path}: column(s) {', '.join(missing)} missing (the features stage writes them; "
+                       "check ml.features / ml.objects against the features contract)")
+    table = pq.read_table(path, columns=scalar + [c for c in lists if c is not None])
+    frame = table.select(scalar).to_pandas()
+    for column in ("sample", "process", "kind", "split"):
+        frame[column] = frame[column].astype(str)
+    bad_split = ~frame["split"].isin(SPLITS)
+    if bad_split.any():
+        raise ValueError(f"{path}: split column holds {sorted(set(frame['split'][bad_split]))}, expected {SPLITS}")
+    matrix = np.column_stack([frame[f].to_numpy(dtype=np.float32, na_value=np.nan) for f in features])
+    meta = frame[[*META_COLUMNS, ml["mass_column"]]].copy()
+    meta["weight"] = meta["weight"].astype(np.float64)
+    if not with_objects:
+        return Events(meta, matrix)
+    objects, mask = _object_tensor(table, ml, frame[ml["mass_column"]].to_numpy(dtype=np.float32))
+    return Events(meta, matrix, objects, mask)
+
+
+def _object_columns(ml: dict, available: set[str]) -> list[str | None]:
+    """Column names per (prefix, field); None for an optional field the file does not have."""
+    columns = []
+    for prefix in object_prefixes(ml):
+        for field in OBJECT_FIELDS:
+            name = f"{prefix}_{field}"
+            columns.append(name if (field != "btag" or name in available) else None)
+    return columns
+
+
+def n_object_fields(ml: dict) -> int:
+    """Per-object inputs: log pT, eta, cos dphi, sin dphi, log E, btag, one-hot type."""
+    return 6 + len(ml["objects"])
+
+
+def _object_tensor(table, ml: dict, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pad every object list to its maximum length, stack the collections, build the mask.
+
+    Azimuths are taken relative to the leading object of the first collection (the leading
+    photon by default), so that the set is invariant under a global rotation.
+    """
+    prefixes = object_prefixes(ml)
+    n = len(mass)
+    blocks, masks = [], []
+    reference_phi = None
+    scaled = set(ml["mass_scaled_objects"])
+    for index, prefix in enumerate(prefixes):
+        size = ml["objects"][prefix]
+
+        def padded(field):
+            name = f"{prefix}_{field}"
+            if name not in table.column_names:
+                return np.zeros((n, size), dtype=np.float32)
+            array = ak.from_arrow(table[name].combine_chunks())
+            return ak.to_numpy(ak.fill_none(ak.pad_none(array, size, clip=True), 0.0)).astype(np.float32)
+
+        counts = ak.to_numpy(ak.num(ak.from_arrow(table[f"{prefix}_pt"].combine_chunks())))
+        mask = (np.arange(size)[None, :] < counts[:, None]).astype(np.float32)
+        pt, eta, phi, energy, btag = (padded(f) for f in OBJECT_FIELDS)
+        if prefix in scaled:
+            pt, energy = pt / mass[:, None], energy / mass[:, None]
+        if reference_phi is None:
+            reference_phi = np.where(counts > 0, phi[:, 0], 0.0)[:, None]
+        dphi = phi - reference_phi
+        onehot = np.zeros((n, size, len(prefixes)), dtype=np.float32)
+        onehot[..., index] = 1.0
+        fields = np.stack(
+            [np.log(np.maximum(pt, 1e-3)), eta, np.cos(dphi), np.sin(dphi), np.log(np.maximum(energy, 1e-3)), btag],
+            axis=-1,
+        )
+        block = np.concatenate([fields, onehot], axis=-1) * mask[..., None]  # padding is exactly 0
+        blocks.append(block)
+        masks.append(mask)
+    return np.concatenate(blocks, axis=1).astype(np.float32), np.concatenate(masks, axis=1)
+
+
+@dataclass
+class TrainingSet:
+    """The signal-versus-background events of one split, with labels and training weights."""
+
+    events: Events
+    label: np.ndarray  # float32, 1 signal, 0 background
+    weight: np.ndarray  # float32 training weight (class-balanced, loss-specific)
+    index: np.ndarray  # row of each event in the Events the set was taken from
+
+
+def training_sets(events: Events, ml: dict, settings: dict) -> dict[str, TrainingSet]:
+    """Split the training events (signal + configured background) into train/val/test.
+
+    ``settings``: the model's effective settings (``settings.model_settings``).
+    """
+    sig, bkg = signal_mask(events.frame, ml), background_mask(events.frame, ml)
+    if not sig.any():
+        raise ValueError("no signal events (samples of kind 'signal') in the fit range: check the samples and ml.fit_range")
+    if not bkg.any():
+        raise ValueError(f"no background events for ml.background = '{ml['background']}': "
+                         "sidebands need samples of kind 'data', mc needs samples of kind 'background'")
+    split = events.frame["split"].to_numpy()
+    sets = {}
+    for name in SPLITS:
+        index = np.flatnonzero((sig | bkg) & (split == name))
+        part = events.subset(index)
+        y = sig[index].astype(np.float32)
+        if y.sum() == 0 or (1 - y).sum() == 0:
+            raise ValueError(f"the {name} split has no {'signal' if y.sum() == 0 else 'background'} events")
+        sets[name] = TrainingSet(part, y, training_weights(part.frame, y, ml, settings), index)
+        log.info("%s: %d signal, %d background events", name, int(y.sum()), int((1 - y).sum()))
+    return sets
+
+
+def needs_positive_weights(settings: dict) -> bool:
+    """Where negative MC weights are replaced by their absolute value.
+
+    xgboost refuses negative weights, and the Lovasz surrogate needs non-negative cumulative
+    yields (a set function of accepted events). BCE, process-weighted CE and focal loss keep
+    the signed weights, which are unbiased in expectation.
+    """
+    return settings["type"] == "bdt" or settings.get("loss") == "lovasz"
+
+
+def process_weights(frame: pd.DataFrame, exponent: float) -> np.ndarray:
+    """(sigma_i / N_i)^p per event for its process i, estimated as (mean physics weight of i)^p.
+
+    The mean weight of a process in a split is L sigma_i eff_i / N_i, i.e. sigma_i/N_i up to a
+    luminosity/efficiency factor shared within the process.
+    """
+    weight = frame["weight"].to_numpy(dtype=float)
+    codes, uniques = pd.factorize(frame["process"])
+    mean = np.bincount(codes, weights=weight) / np.bincount(codes)
+    if np.any(mean <= 0):
+        bad = [uniques[i] for i in np.flatnonzero(mean <= 0)]
+        raise ValueError(f"processes {bad} have a non-positive mean weight; process weights need positive yields")
+    return mean[codes] ** exponent
+
+
+def training_weights(frame: pd.DataFrame, label: np.ndarray, ml: dict, settings: dict) -> np.ndarray:
+    """Per-event training weight: physics (or process) weight, sign handling, class balance.
+
+    ``class_balance: equal`` scales signal and background to the same total; either way the
+    weights are scaled to mean 1 so learning rates do not depend on the luminosity.
+    """
+    if settings.get("loss") == "weighted_bce":
+        weight = process_weights(frame, settings["process_weight_exponent"])
+    else:
+        weight = frame["weight"].to_numpy(dtype=float).copy()
+    if needs_positive_weights(settings):
+        weight = np.abs(weight)
+    signal = label > 0.5
+    totals = np.array([weight[~signal].sum(), weight[signal].sum()])
+    if np.any(totals <= 0):
+        raise ValueError("the summed training weight of signal or background is not positive")
+    if ml["class_balance"] == "equal":
+        weight = weight * np.where(signal, 0.5 / totals[1], 0.5 / totals[0])
+    return (weight * len(weight) / weight.sum()).astype(np.float32)

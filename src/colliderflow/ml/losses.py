@@ -1,0 +1,104 @@
+"""Losses of the torch classifiers; every one takes (logits, label, weight) and returns a scalar.
+
+* ``bce``: weighted binary cross entropy, sum(w l) / sum(|w|) (equal weights: torch's BCE).
+* ``weighted_bce``: the same function; the process weights (sigma_i/N_i)^p are made by
+  ``data.process_weights`` and arrive as ``weight``.
+* ``focal``: Lin et al. 2017, (1 - p_t)^gamma times the weighted BCE (gamma = 0: BCE).
+* ``lovasz``: a convex-hull surrogate of the discovery significance (``lovasz_significance``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _normalised(per_event: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return (weight * per_event).sum() / weight.abs().sum().clamp_min(torch.finfo(per_event.dtype).tiny)
+
+
+def weighted_bce(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return _normalised(F.binary_cross_entropy_with_logits(logits, label, reduction="none"), weight)
+
+
+def focal(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """Down-weights well-classified events so training concentrates on the hard ones."""
+    bce = F.binary_cross_entropy_with_logits(logits, label, reduction="none")
+    p_true = torch.exp(-bce)  # probability given to the true class, numerically stable
+    return _normalised((1.0 - p_true).pow(gamma) * bce, weight)
+
+
+def significance_set_function(lost_signal, accepted_background, signal_total, background_total, eps):
+    """f(M) = 1 - Z(M) / Z(empty set), with Z = s / sqrt(b + eps B).
+
+    M is a set of misclassified events: its signal is lost (s = S - lost_signal) and its
+    background is accepted (b = accepted_background). With efficiencies eff_s = s/S and
+    eff_b = b/B this is f = 1 - eff_s sqrt(eps / (eff_b + eps)): 0 for a perfect selection,
+    rising towards 1 as signal is lost or background accepted; independent of the overall
+    normalisation of either class, so class balance does not matter. ``eps`` is the
+    background-efficiency floor below which purity no longer pays.
+    Works on tensors or numpy arrays (cumulative sums give f along a whole ordering).
+    """
+    lib = torch if isinstance(lost_signal, torch.Tensor) else np
+    eff_s = 1.0 - lost_signal / signal_total if signal_total > 0 else lib.ones_like(lost_signal)
+    eff_b = accepted_background / background_total if background_total > 0 else lib.zeros_like(accepted_background)
+    return 1.0 - eff_s * lib.sqrt(eps / (eff_b + eps))
+
+
+def lovasz_significance(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor, eps: float = 0.1) -> torch.Tensor:
+    """Lovasz surrogate of the significance for logits: errors 1 - p (signal), p (background)."""
+    prob = torch.sigmoid(logits.float() if logits.dtype == torch.float16 else logits)
+    errors = torch.where(label > 0.5, 1.0 - prob, prob)
+    return lovasz_extension(errors, label, weight, eps)
+
+
+def lovasz_extension(errors: torch.Tensor, label: torch.Tensor, weight: torch.Tensor, eps: float = 0.1) -> torch.Tensor:
+    """Lovasz extension of the significance set function, evaluated at per-event errors in [0, 1].
+
+    The Lovasz extension (Lovasz 1983; used as a loss by Berman, Triki, Blaschko, "The
+    Lovasz-Softmax loss", CVPR 2018, for the Jaccard index) interpolates a set function f
+    with f(empty) = 0 from the vertices of the hypercube to all of [0, 1]^n: sort the
+    errors e in decreasing order pi, then
+
+        loss(e) = sum_k e_pi(k) * (f(P_k) - f(P_{k-1})),   P_k = {pi(1), ..., pi(k)},
+
+    so loss(1_M) = f(M) at every vertex and the gradient with respect to e_pi(k) is the
+    difference of consecutive set-function values. Here f is ``significance_set_function``
+    (lost significance Z = s / sqrt(b + eps B)), as in HEP work on training classifiers to
+    maximise the discovery significance directly. Weights must be non-negative (``data``
+    takes |w| for this loss). The ordering is not differentiated (piecewise linear in e).
+    """
+    label = label.to(errors.dtype)
+    weight = weight.to(errors.dtype)
+    order = torch.argsort(errors.detach(), descending=True, stable=True)
+    with torch.no_grad():
+        w_sig = (weight * label)[order]
+        w_bkg = (weight * (1.0 - label))[order]
+        signal_total, background_total = float(w_sig.sum()), float(w_bkg.sum())
+        f = significance_set_function(torch.cumsum(w_sig, 0), torch.cumsum(w_bkg, 0), signal_total, background_total, eps)
+        gains = torch.diff(f, prepend=f.new_zeros(1))
+    return torch.dot(errors[order], gains)
+
+
+def make_loss(settings: dict) -> LossFn:
+    """The loss a model's settings ask for (``loss``, ``focal_gamma``, ``lovasz_eps``, ``lovasz_bce_weight``)."""
+    name = settings["loss"]
+    if name in ("bce", "weighted_bce"):
+        return weighted_bce
+    if name == "focal":
+        gamma = settings["focal_gamma"]
+        return lambda logits, label, weight: focal(logits, label, weight, gamma)
+    if name == "lovasz":
+        eps, mix = settings["lovasz_eps"], settings["lovasz_bce_weight"]
+
+        def lovasz(logits, label, weight):
+            loss = lovasz_significance(logits, label, weight, eps)
+            return loss + mix * weighted_bce(logits.float(), label, weight) if mix > 0 else loss
+
+        return lovasz
+    raise ValueError(f"unknown loss '{name}'; choose bce, weighted_bce, lovasz or focal")

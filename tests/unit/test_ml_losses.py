@@ -1,0 +1,130 @@
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from colliderflow.ml import losses
+from colliderflow.ml.data import process_weights
+
+
+def _events(n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    label = torch.tensor(np.r_[np.ones(n // 2), np.zeros(n - n // 2)], dtype=torch.float64)
+    weight = torch.tensor(rng.uniform(0.5, 2.0, n), dtype=torch.float64)
+    return label, weight
+
+
+def _set_function(misclassified, label, weight, eps):
+    """f(M) computed directly from its definition, with no cumulative sums."""
+    lab, w, m = label.numpy(), weight.numpy(), np.asarray(misclassified, bool)
+    lost = w[m & (lab == 1)].sum()
+    accepted = w[m & (lab == 0)].sum()
+    signal_total, background_total = w[lab == 1].sum(), w[lab == 0].sum()
+    z = lambda s, b: s / np.sqrt(b + eps * background_total)  # noqa: E731
+    return 1.0 - z(signal_total - lost, accepted) / z(signal_total, 0.0)
+
+
+def _logits_for_errors(errors, label):
+    """Logits whose per-event errors (signal 1 - p, background p) are ``errors``."""
+    prob = torch.where(label > 0.5, 1.0 - errors, errors)
+    return torch.logit(prob.clamp(1e-15, 1 - 1e-15))
+
+
+def test_lovasz_equals_set_function_on_hypercube_vertices():
+    label, weight = _events(8)
+    eps = 0.05
+    for vertex in itertools.product([0.0, 1.0], repeat=8):
+        errors = torch.tensor(vertex, dtype=torch.float64)
+        value = float(losses.lovasz_extension(errors, label, weight, eps))
+        assert value == pytest.approx(_set_function(vertex, label, weight, eps), abs=1e-12)
+    # and through logits (sigmoid saturates to the vertex)
+    vertex = (1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0)
+    logits = _logits_for_errors(torch.tensor(vertex, dtype=torch.float64), label)
+    got = float(losses.lovasz_significance(logits, label, weight, eps))
+    assert got == pytest.approx(_set_function(vertex, label, weight, eps), abs=1e-9)
+
+
+def test_lovasz_set_function_is_zero_for_perfect_and_grows_with_errors():
+    label, weight = _events(6)
+    assert _set_function([0] * 6, label, weight, 0.1) == 0.0
+    assert _set_function([1, 0, 0, 0, 0, 0], label, weight, 0.1) > 0
+    assert _set_function([1, 0, 0, 1, 0, 0], label, weight, 0.1) > _set_function([1, 0, 0, 0, 0, 0], label, weight, 0.1)
+
+
+def test_lovasz_gradient_matches_finite_differences():
+    label, weight = _events(10, seed=3)
+    rng = np.random.default_rng(7)
+    logits = torch.tensor(rng.normal(0, 2, 10), dtype=torch.float64, requires_grad=True)
+    errors = torch.where(label > 0.5, 1 - torch.sigmoid(logits), torch.sigmoid(logits)).detach().numpy()
+    assert np.min(np.diff(np.sort(errors))) > 1e-4  # away from ties: the ordering is locally constant
+    loss = losses.lovasz_significance(logits, label, weight, 0.1)
+    (grad,) = torch.autograd.grad(loss, logits)
+    h = 1e-7
+    numeric = []
+    for i in range(10):
+        shift = torch.zeros(10, dtype=torch.float64)
+        shift[i] = h
+        up = losses.lovasz_significance(logits.detach() + shift, label, weight, 0.1)
+        down = losses.lovasz_significance(logits.detach() - shift, label, weight, 0.1)
+        numeric.append(float(up - down) / (2 * h))
+    np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-6, atol=1e-9)
+    assert np.all(grad.numpy()[label.numpy() == 1] <= 0)  # raising a signal logit never hurts
+    assert np.all(grad.numpy()[label.numpy() == 0] >= 0)
+
+
+def test_lovasz_gradient_is_difference_of_consecutive_set_values():
+    label, weight = _events(6, seed=1)
+    errors = torch.tensor([0.9, 0.2, 0.6, 0.8, 0.1, 0.4], dtype=torch.float64, requires_grad=True)
+    loss = losses.lovasz_extension(errors, label, weight, 0.1)
+    (grad,) = torch.autograd.grad(loss, errors)
+    order = np.argsort(-errors.detach().numpy())
+    values = [0.0] + [_set_function(np.isin(np.arange(6), order[: k + 1]), label, weight, 0.1) for k in range(6)]
+    np.testing.assert_allclose(grad.numpy()[order], np.diff(values), atol=1e-12)
+
+
+def test_weighted_losses_reduce_to_bce_with_equal_weights():
+    rng = np.random.default_rng(2)
+    logits = torch.tensor(rng.normal(0, 2, 50), dtype=torch.float64)
+    label = torch.tensor(rng.integers(0, 2, 50), dtype=torch.float64)
+    reference = F.binary_cross_entropy_with_logits(logits, label)
+    for value in (1.0, 3.7):
+        weight = torch.full((50,), value, dtype=torch.float64)
+        assert float(losses.weighted_bce(logits, label, weight)) == pytest.approx(float(reference), rel=1e-12)
+        assert float(losses.focal(logits, label, weight, gamma=0.0)) == pytest.approx(float(reference), rel=1e-12)
+    # process-weighted CE: processes with equal sigma_i/N_i give equal weights -> BCE
+    frame = pd.DataFrame({"process": rng.choice(["ggH", "VBF", "yy"], 50), "weight": np.full(50, 0.02)})
+    weight = torch.tensor(process_weights(frame, exponent=0.7), dtype=torch.float64)
+    assert float(losses.weighted_bce(logits, label, weight)) == pytest.approx(float(reference), rel=1e-12)
+    # and the settings route every name to the right function
+    for name in ("bce", "weighted_bce"):
+        assert float(losses.make_loss({"loss": name})(logits, label, weight)) == pytest.approx(float(reference))
+
+
+def test_process_weights_follow_cross_section_over_events():
+    frame = pd.DataFrame({"process": ["a", "a", "b", "b", "b", "b"], "weight": [2.0, 2.0, 0.5, 0.5, 0.5, 0.5]})
+    np.testing.assert_allclose(process_weights(frame, 1.0), [2, 2, 0.5, 0.5, 0.5, 0.5])
+    np.testing.assert_allclose(process_weights(frame, 0.0), np.ones(6))
+    np.testing.assert_allclose(process_weights(frame, 0.5), np.sqrt([2, 2, 0.5, 0.5, 0.5, 0.5]))
+
+
+def test_focal_down_weights_easy_events():
+    logits = torch.tensor([4.0, 0.1])
+    label = torch.tensor([1.0, 1.0])
+    one = torch.ones(1)
+    easy, hard = (float(losses.focal(logits[i:i + 1], label[i:i + 1], one, 2.0)) for i in range(2))
+    bce_easy, bce_hard = (float(losses.weighted_bce(logits[i:i + 1], label[i:i + 1], one)) for i in range(2))
+    assert easy / bce_easy < hard / bce_hard < 1.0
+
+
+def test_make_loss_lovasz_mix_and_unknown():
+    label, weight = _events(8)
+    logits = torch.linspace(-2, 2, 8, dtype=torch.float64)
+    settings = {"loss": "lovasz", "lovasz_eps": 0.1, "lovasz_bce_weight": 0.5}
+    mixed = losses.make_loss(settings)(logits, label, weight)
+    expected = losses.lovasz_significance(logits, label, weight, 0.1) + 0.5 * losses.weighted_bce(logits, label, weight)
+    assert float(mixed) == pytest.approx(float(expected))
+    with pytest.raises(ValueError, match="unknown loss"):
+        losses.make_loss({"loss": "hinge"})
