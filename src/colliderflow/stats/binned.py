@@ -52,7 +52,8 @@ def make_edges(lo: float, hi: float, bin_width: float) -> np.ndarray:
 
 
 def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Mapping | None = None,
-                    poi_bounds=(0.0, 10.0), measurement: str = "measurement", signal_stat: bool = True) -> dict:
+                    poi_bounds=(0.0, 10.0), measurement: str = "measurement", signal_stat: bool = True,
+                    staterror_threshold: float = 0.05) -> dict:
     """The HistFactory workspace JSON (a dict) for ``channels``.
 
     Each channel dict: ``name``; ``data`` (observed counts per bin); ``signal`` (expected
@@ -60,6 +61,10 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
     staterror; optional); ``background`` (expected background counts per bin); optional
     ``spurious`` (spurious-signal yield, events) and ``edges`` (kept as metadata).
     ``signal_normsys``: ``{modifier name: relative uncertainty}`` applied to every signal.
+    ``staterror_threshold``: a bin gets an MC-statistics gamma only where the signal MC's
+    error sqrt(sum w^2) exceeds this fraction of the data's Poisson error sqrt(s + b); below
+    it the gamma would change nothing but cost a free parameter (HistFactory's
+    relative-error threshold, measured against the data error). 0 keeps every bin.
     Raises ValueError on inconsistent bin counts or negative expectations.
     """
     if not channels:
@@ -87,7 +92,9 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
             err = np.sqrt(np.maximum(np.asarray(ch["signal_sumw2"], dtype=float), 0.0))
             if err.size != nb:
                 raise ValueError(f"channel {name!r}: signal_sumw2 has {err.size} bins, expected {nb}")
-            modifiers.append({"name": f"staterror_{name}", "type": "staterror", "data": err.tolist()})
+            err = np.where(err > staterror_threshold * np.sqrt(sig + bkg), err, 0.0)
+            if np.any(err > 0):
+                modifiers.append({"name": f"staterror_{name}", "type": "staterror", "data": err.tolist()})
         samples = [
             {"name": "signal", "data": sig.tolist(), "modifiers": modifiers},
             {"name": "background", "data": bkg.tolist(),
@@ -123,14 +130,17 @@ def load_workspace(spec: dict) -> tuple:
 
 
 def limits(spec: dict, *, poi_value: float = 1.0, scan=None, level: float = 0.05,
-           test_stat: str = "qtilde") -> dict:
+           test_stat: str = "qtilde", curve_points: int = 21) -> dict:
     """CLs at ``poi_value``, the upper limit on the POI at CL 1 - ``level`` with its expected
     band, and the discovery p0, all with pyhf's asymptotic calculator.
 
-    ``scan``: POI values for the limit scan (None: pyhf's root finding with automatic
-    bounds). Returns ``{"poi", "poi_value", "cls_obs", "cls_exp": [5 values, -2..+2 sigma],
-    "upper_limit": {"observed", "expected": [5]}, "discovery": {"p0", "Z", "p0_expected",
-    "Z_expected"}, "scan": {"poi_values", "cls_obs", "cls_exp"} (when ``scan`` is given)}``.
+    ``scan``: POI values for the limit scan, the limit interpolated between them (pyhf);
+    None (the default): pyhf's root finding (toms748), which is exact whatever the limit's
+    size, and then a CLs curve on ``curve_points`` values from 0 to 1.5 x the largest limit,
+    for the band plot (0 points: no curve). Returns ``{"poi", "poi_value", "test_stat", "cl",
+    "cls_obs", "cls_exp": [5 values, -2..+2 sigma], "upper_limit": {"observed", "expected": [5]},
+    "discovery": {"p0", "Z", "p0_expected", "Z_expected"}, "scan": {"poi_values", "cls_obs",
+    "cls_exp": [[5 values] per point]}, "limit_method": "scan" | "root_finding"}``.
     The expected discovery p0 is pyhf's median under the POI = 1 hypothesis.
     """
     _, model, data = load_workspace(spec)
@@ -141,17 +151,20 @@ def limits(spec: dict, *, poi_value: float = 1.0, scan=None, level: float = 0.05
         scan = np.asarray(scan, dtype=float)
         obs_lim, exp_lim, (scanned, results) = pyhf.infer.intervals.upper_limits.upper_limit(
             data, model, scan=scan, level=level, return_results=True, test_stat=test_stat)
-        scan_out = {
-            "poi_values": [float(v) for v in scanned],
-            "cls_obs": [float(r[0]) for r in results],
-            "cls_exp": [[float(v) for v in r[1]] for r in results],  # per point: -2..+2 sigma
-        }
+        curve = [(float(mu), float(r[0]), [float(v) for v in r[1]]) for mu, r in zip(scanned, results)]
+        method = "scan"
     else:
         obs_lim, exp_lim = pyhf.infer.intervals.upper_limits.upper_limit(data, model, level=level, test_stat=test_stat)
-        scan_out = None
+        top = 1.5 * max(float(obs_lim), *[float(v) for v in exp_lim])
+        curve = []
+        for mu in np.linspace(0.0, top, int(curve_points)) if curve_points else []:
+            o, e = pyhf.infer.hypotest(float(mu), data, model, test_stat=test_stat, return_expected_set=True,
+                                       calctype="asymptotics")
+            curve.append((float(mu), float(o), [float(v) for v in e]))
+        method = "root_finding"
     p0, p0_exp = pyhf.infer.hypotest(0.0, data, model, test_stat="q0", return_expected=True, calctype="asymptotics")
     p0, p0_exp = float(p0), float(p0_exp)
-    out = {
+    return {
         "poi": poi,
         "poi_value": float(poi_value),
         "test_stat": test_stat,
@@ -159,11 +172,11 @@ def limits(spec: dict, *, poi_value: float = 1.0, scan=None, level: float = 0.05
         "cls_obs": float(cls_obs),
         "cls_exp": [float(v) for v in cls_exp],
         "upper_limit": {"observed": float(obs_lim), "expected": [float(v) for v in exp_lim]},
+        "limit_method": method,
         "discovery": {"p0": p0, "Z": _z(p0), "p0_expected": p0_exp, "Z_expected": _z(p0_exp)},
+        "scan": {"poi_values": [c[0] for c in curve], "cls_obs": [c[1] for c in curve],
+                 "cls_exp": [c[2] for c in curve]},
     }
-    if scan_out is not None:
-        out["scan"] = scan_out
-    return out
 
 
 def _z(p: float) -> float:

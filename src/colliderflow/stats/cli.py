@@ -321,12 +321,13 @@ def run_limit(args) -> int:
     lim = fs["limit"]
     poi_value = args.poi_value if args.poi_value is not None else lim["poi_value"]
     scan = grid(lim["scan"]) if lim.get("scan") else None
-    result = binned.limits(spec, poi_value=poi_value, scan=scan, level=1.0 - lim["cl"], test_stat=lim["test_stat"])
+    result = binned.limits(spec, poi_value=poi_value, scan=scan, level=1.0 - lim["cl"], test_stat=lim["test_stat"],
+                           curve_points=lim["curve_points"])
     write_json(args.out, result, cfg or None, inputs=[path])
     log.info("limit: CLs(%s=%g) = %.4g, upper limit %.3g (expected %.3g), p0 = %.3g (Z = %.2f)", result["poi"],
              poi_value, result["cls_obs"], result["upper_limit"]["observed"], result["upper_limit"]["expected"][2],
              result["discovery"]["p0"], result["discovery"]["Z"])
-    if args.plot and "scan" in result:
+    if args.plot and result["scan"]["poi_values"]:
         s = result["scan"]
         plots.limit_band_plot(args.plot, s["poi_values"], s["cls_obs"], s["cls_exp"], cl=lim["cl"],
                               upper_limit=result["upper_limit"]["observed"], label=args.label)

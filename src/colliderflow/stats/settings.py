@@ -101,6 +101,9 @@ FIT_SCHEMA = {
         "validation_seed": {"type": "integer", "minimum": 0, "default": 12345,
                             "description": "Random seed of the pseudo-experiments."},
         "workspace_bin_width": _num(1.0, "Bin width (GeV) of the pyhf HistFactory workspace.", exclusiveMinimum=0),
+        "workspace_staterror_threshold": _num(0.05, "A workspace bin gets a signal-MC statistics gamma only where "
+                                                    "sqrt(sum w^2) of the signal exceeds this fraction of the data's "
+                                                    "Poisson error sqrt(s + b).", minimum=0),
         "lumi_uncertainty": _num(0.021, "Relative luminosity uncertainty (normsys on the signal).", minimum=0),
         "photon_efficiency_uncertainty": _num(0.02, "Relative photon identification/isolation efficiency "
                                                     "uncertainty on the diphoton signal (normsys).", minimum=0),
@@ -116,9 +119,12 @@ FIT_SCHEMA = {
                     "properties": {"lo": {"type": "number"}, "hi": {"type": "number"},
                                    "step": {"type": "number", "exclusiveMinimum": 0}},
                     "required": ["lo", "hi", "step"]}],
-                    "default": {"lo": 0.0, "hi": 5.0, "step": 0.1},
-                    "description": "mu values of the CLs scan for the upper limit (interpolated); null lets pyhf "
-                                   "find the limit by root finding."},
+                    "default": None,
+                    "description": "mu values {lo, hi, step} of a CLs scan from which the upper limit is "
+                                   "interpolated; null (default): pyhf finds the limit by root finding."},
+                "curve_points": {"type": "integer", "minimum": 0, "default": 21,
+                                 "description": "With root finding: points of the CLs-versus-mu curve (0 to 1.5 x "
+                                                "the largest limit) drawn in the limit plot; 0 draws none."},
                 "test_stat": {"type": "string", "enum": ["qtilde", "q"], "default": "qtilde",
                               "description": "Test statistic for CLs (pyhf name)."},
             },

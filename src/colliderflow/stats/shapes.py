@@ -29,6 +29,7 @@ and pseudo-experiments.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -78,8 +79,32 @@ class Shape:
     _cdf: Callable | None = field(default=None, repr=False)  # integral of _raw from lo to x
     limits: dict = field(default_factory=dict)
     _start: Callable | None = field(default=None, repr=False)
+    # Optional: given fixed x (all inside the range), precompute what does not depend on the
+    # parameters and return f(*values) -> raw density at x (e.g. the Bernstein basis matrix).
+    _prepare: Callable | None = field(default=None, repr=False)
 
     # ---- evaluation -------------------------------------------------------------------
+    def evaluator(self, x) -> Callable:
+        """``f(*values) -> density at x`` for a fixed sample ``x`` inside [lo, hi].
+
+        The same values as ``density(x, *values)`` but faster in fits, which evaluate the pdf
+        at the same events hundreds of times: parameter-independent work (the Bernstein basis,
+        powers of t, logarithms) is done once here.
+        """
+        x = np.asarray(x, dtype=float)
+        if self._prepare is None:
+            return lambda *values: self.density(x, *values)
+        raw = self._prepare(x)
+        norm_fn = self._norm
+
+        def evaluate(*values):
+            norm = norm_fn(*values)
+            if not np.isfinite(norm) or norm <= 0:
+                return np.full_like(x, np.nan)
+            return raw(*values) / norm
+
+        return evaluate
+
     def density(self, x, *values) -> np.ndarray:
         """The pdf at ``x``, normalised on [lo, hi]; zero outside the range."""
         x = np.asarray(x, dtype=float)
@@ -287,9 +312,13 @@ def _exponential(lo, hi) -> Shape:
         slope = np.polyfit(c, logn, 1)[0] if len(c) >= 2 else 0.0
         return {"slope": float(slope)}
 
+    def prepare(x):
+        dx = x - lo
+        return lambda slope: np.exp(slope * dx)
+
     bound = 50.0 / span
     return Shape("exponential", "background", ("slope",), lo, hi, raw, norm, _int,
-                 {"slope": (-bound, bound)}, start)
+                 {"slope": (-bound, bound)}, start, prepare)
 
 
 def _powerlaw(lo, hi) -> Shape:
@@ -312,8 +341,12 @@ def _powerlaw(lo, hi) -> Shape:
         power = np.polyfit(np.log(c), logn, 1)[0] if len(c) >= 2 else -1.0
         return {"power": float(power)}
 
+    def prepare(x):
+        logx = np.log(np.maximum(x, 1e-300) / lo)
+        return lambda power: np.exp(power * logx)
+
     return Shape("powerlaw", "background", ("power",), lo, hi, raw, norm, _int,
-                 {"power": (-100.0, 100.0)}, start)
+                 {"power": (-100.0, 100.0)}, start, prepare)
 
 
 def _bernstein(lo, hi, degree) -> Shape:
@@ -335,8 +368,16 @@ def _bernstein(lo, hi, degree) -> Shape:
         first = counts[0] if counts[0] > 0 else max(counts.max(), 1.0)
         return {p: float(max(counts[k + 1] / first, 1e-3)) for k, p in enumerate(params)}
 
+    def prepare(x):
+        t = (x - lo) / (hi - lo)
+        k = np.arange(degree + 1)
+        comb = np.array([math.comb(degree, j) for j in k], dtype=float)
+        basis = comb * t[:, None] ** k * (1.0 - t[:, None]) ** (degree - k)  # (n, degree + 1)
+        head, tail = basis[:, 0].copy(), np.ascontiguousarray(basis[:, 1:])
+        return lambda *b: head + tail @ np.asarray(b)
+
     limits = {p: (0.0, 1e3) for p in params}
-    return Shape(f"bernstein:{degree}", "background", params, lo, hi, raw, norm, cdf, limits, start)
+    return Shape(f"bernstein:{degree}", "background", params, lo, hi, raw, norm, cdf, limits, start, prepare)
 
 
 def _exppoly(lo, hi, degree) -> Shape:
@@ -358,8 +399,13 @@ def _exppoly(lo, hi, degree) -> Shape:
         out["a1"] = float(slope)
         return out
 
+    def prepare(x):
+        t = (x - lo) / span
+        powers = np.ascontiguousarray(t[:, None] ** np.arange(1, degree + 1))  # (n, degree)
+        return lambda *a: np.exp(powers @ np.asarray(a))
+
     limits = {p: (-100.0, 100.0) for p in params}
-    return Shape(f"exppoly:{degree}", "background", params, lo, hi, raw, norm, None, limits, start)
+    return Shape(f"exppoly:{degree}", "background", params, lo, hi, raw, norm, None, limits, start, prepare)
 
 
 _SIGNAL_FACTORIES = {"gauss": _gauss, "dscb": _dscb, "crystalball": _crystalball_shape, "voigt": _voigt_shape}

@@ -46,7 +46,7 @@ import copy
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 from iminuit import Minuit
@@ -275,6 +275,20 @@ class Model:
             spec["parameters"][n]["fixed"] = bool(f)
         return Model(spec)
 
+    def signal_vanishes_at_zero_poi(self) -> bool:
+        """True if every channel's signal yield is proportional to the POI (no additive terms
+        such as a spurious-signal nuisance), so that at poi = 0 there is no signal at all."""
+        for ch in self._channels:
+            if ch.signal is None:
+                continue
+            ym = ch.signal.yield_map
+            if isinstance(ym, Mapping) and "param" not in ym:
+                if self.poi not in ym.get("factors", []) or ym.get("add"):
+                    return False
+            elif ym != self.poi:
+                return False
+        return True
+
     def signal_only_params(self) -> list[str]:
         """Parameters that enter only through signal shapes (undefined when the signal vanishes)."""
         sig, other = set(), set()
@@ -380,6 +394,33 @@ def _weighted_sum(d: ChannelData) -> float:
     return float(d.x.size if d.w is None else d.w.sum())
 
 
+def _compile(mapping, names: list) -> Callable:
+    """A fast ``f(par array) -> float`` for a shape-parameter or yield expression."""
+    if isinstance(mapping, str):
+        i = names.index(mapping)
+        return lambda p: p[i]
+    if isinstance(mapping, Mapping):
+        if "param" in mapping:
+            i = names.index(mapping["param"])
+            k, d = float(mapping.get("scale", 1.0)), float(mapping.get("offset", 0.0))
+            return lambda p: k * p[i] + d
+        scale = float(mapping.get("scale", 1.0))
+        factors = [names.index(n) for n in mapping.get("factors", [])]
+        adds = [(names.index(n), float(c)) for n, c in mapping.get("add", {}).items()]
+
+        def expr(p):
+            out = scale
+            for i in factors:
+                out *= p[i]
+            for i, c in adds:
+                out += c * p[i]
+            return out
+
+        return expr
+    const = float(mapping)
+    return lambda p: const
+
+
 class _Cost:
     """-2 ln L of the extended model for fixed data; caches each component's density.
 
@@ -412,43 +453,56 @@ class _Cost:
                 sw += float(np.sum(d.w))
                 sw2 += float(np.sum(d.w**2) if d.w2 is None else np.sum(d.w2))
         self.scale = sw / sw2 if sw > 0 and sw2 > 0 else 1.0
-
-    def _shape_density(self, key, comp, x, vals):
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == vals:
-            return hit[1]
-        dens = comp.shape.density(x, *vals)
-        self._cache[key] = (vals, dens)
-        return dens
-
-    def event_density(self, values: Mapping) -> dict:
-        """Per channel: (total yield nu, yield-scaled density at each event)."""
-        out = {}
-        for ch in self.model._channels:
-            d = self.data[ch.name]
-            nu = 0.0
-            dens = np.zeros_like(d.x)
+        # Per channel and component: compiled yield and shape-parameter expressions, and the
+        # shape's evaluator at this channel's events.
+        self._plan = []
+        for ch in model._channels:
+            d = data[ch.name]
+            comps = []
             for key, comp in (("s", ch.signal), ("b", ch.background)):
                 if comp is None:
                     continue
-                y = comp.yield_(values)
-                nu += y
-                if y != 0.0:
-                    dens = dens + y * self._shape_density((ch.name, key), comp, d.x, comp.shape_values(values))
-            out[ch.name] = (nu, dens)
-        return out
+                comps.append((key, _compile(comp.yield_map, self.names),
+                              [_compile(comp.param_map[p], self.names) for p in comp.shape.params],
+                              comp.shape.evaluator(d.x)))
+            logw = None if d.w is None else d.w
+            self._plan.append((ch.name, comps, logw))
 
     def __call__(self, par) -> float:
         return self.twice_nll(par) * self.scale
 
+    def fast_density(self, par) -> dict:
+        """Per channel: (total yield, density at each event) from a parameter array."""
+        out = {}
+        for name, comps, _ in self._plan:
+            nu = 0.0
+            dens = None
+            for key, yfn, pfns, evaluate in comps:
+                y = yfn(par)
+                nu += y
+                if y == 0.0:
+                    continue
+                vals = tuple(f(par) for f in pfns)
+                hit = self._cache.get((name, key))
+                if hit is not None and hit[0] == vals:
+                    shape_dens = hit[1]
+                else:
+                    shape_dens = evaluate(*vals)
+                    self._cache[(name, key)] = (vals, shape_dens)
+                dens = y * shape_dens if dens is None else dens + y * shape_dens
+            if dens is None:
+                dens = np.zeros(self.data[name].x.size)
+            out[name] = (nu, dens)
+        return out
+
     def twice_nll(self, par) -> float:
         """-2 ln L (unscaled)."""
-        values = dict(zip(self.names, par))
         total = 0.0
-        for name, (nu, dens) in self.event_density(values).items():
-            d = self.data[name]
+        dens_by = self.fast_density(par)
+        for name, _, w in self._plan:
+            nu, dens = dens_by[name]
             logd = np.log(np.maximum(dens, 1e-300))
-            total += nu - (logd.sum() if d.w is None else np.dot(d.w, logd))
+            total += nu - (logd.sum() if w is None else np.dot(w, logd))
         total *= 2.0
         for i, mean, sigma in self._cidx:
             total += ((par[i] - mean) / sigma) ** 2
@@ -533,15 +587,20 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     fixed = {n for n in model.names if model.is_fixed(n)} | set(fix_values)
     cost = _Cost(model, data)
     m = _minuit(cost, model.names, values0, model, fixed, strategy)
-    m.migrad()
-    if not m.valid:
-        m.migrad()
-    if not m.valid and strategy < 2:
-        m.strategy = 2
-        m.migrad()
     free = [n for n in model.names if n not in fixed]
+    m.migrad()
     if free:
         m.hesse()
+    # HESSE can find the EDM just above tolerance after a quick (strategy 0) MIGRAD; a second
+    # MIGRAD from the accurate Hessian fixes that, a third at strategy 2 the stubborn cases.
+    for attempt in range(2):
+        if m.valid:
+            break
+        if attempt == 1:
+            m.strategy = 2
+        m.migrad()
+        if free:
+            m.hesse()
     values = {n: float(m.values[n]) for n in model.names}
     if free and m.covariance is not None:
         # Covariance of the unscaled -2 ln L (the Hessian estimate).
@@ -590,7 +649,7 @@ def _sandwich(cost: _Cost, model: Model, values: dict, free: list, hesse_cov: np
         for sign in (+1, -1):
             v = dict(values)
             v[n] = values[n] + sign * h
-            ev = cost.event_density(v)
+            ev = cost.fast_density(np.array([v[k] for k in cost.names]))
             logs.append(np.concatenate([np.log(np.maximum(ev[c][1], 1e-300)) for c in model.channels]))
         scores.append((logs[0] - logs[1]) / (2 * h))
     s = np.array(scores)  # (npar, nevents)
@@ -640,6 +699,8 @@ def fit_shape(shape: Shape, x, weights=None, *, start: Mapping | None = None, fi
     # Normalise weights to mean 1 for the fit: the minimum is unchanged, Minuit's tolerance
     # behaves, and sandwich errors do not depend on the normalisation.
     w = None if ch.w is None else ch.w * (ch.x.size / sw)
+    if w is not None and np.ptp(w) <= 1e-12 * np.max(np.abs(w)):
+        w = None  # constant weights only normalise: the fit is the unweighted one
     res = fit(model, {"shape": ChannelData(ch.x, w)}, start=st, fix=fix, errors=errors)
     sw2 = float(ch.x.size if ch.w is None else np.sum(ch.w**2))
     res.extra = {"sum_w": sw, "sum_w2": sw2, "n_events": int(ch.x.size), "n_effective": sw**2 / sw2}
@@ -841,9 +902,7 @@ def discovery(model: Model, data, *, best: FitResult | None = None, poi: str | N
     fixed = dict(fix) if isinstance(fix, Mapping) else {n: None for n in (fix or [])}
     null_fix = dict(fixed)
     null_fix[poi] = 0.0
-    vals0 = dict(best.values)
-    vals0[poi] = 0.0
-    if all(abs(y["signal"]) == 0.0 for y in model.yields(vals0).values()):
+    if poi == model.poi and model.signal_vanishes_at_zero_poi():
         for n in model.signal_only_params():
             null_fix.setdefault(n, best.values[n])
     null = fit(model, data, start=best.values, fix=null_fix, errors="hesse")
@@ -900,16 +959,31 @@ def p0_scan(model: Model, data, masses, *, mass_param: str = "mass", poi: str | 
     data = as_data(model, data)
     masses = np.asarray(masses, dtype=float)
     null_fix = {poi: 0.0}
-    null_fix.update({n: model.values().get(n) or masses[0] for n in model.signal_only_params()})
-    null = fit(model, data, fix=null_fix, errors="hesse")
+    # With a spurious-signal nuisance the signal does not vanish at poi = 0, so the null
+    # hypothesis depends on the mass and is refitted at each mass; otherwise it is fitted once.
+    null_per_mass = not (poi == model.poi and model.signal_vanishes_at_zero_poi())
+    if not null_per_mass:
+        null_fix.update({n: model.values().get(n) or masses[0] for n in model.signal_only_params()})
+        null = fit(model, data, fix=null_fix, errors="hesse")
+        st = dict(null.values)
+    else:
+        null = fit(model, data, fix={poi: 0.0, mass_param: float(masses[0])}, errors="hesse")
+        st = dict(null.values)
     out = {k: np.zeros(masses.size) for k in ("poi_hat", "q0", "p0", "Z")}
-    st = dict(null.values)
     st[poi] = 0.0
+    null_st = dict(null.values)
     for i, mass in enumerate(masses):
         st[mass_param] = float(mass)
         r = fit(model, data, start=st, fix={mass_param: float(mass)}, errors="hesse", strategy=0)
         mu_hat = r.values[poi]
-        q0 = max(null.twice_nll - r.twice_nll, 0.0) if mu_hat > 0 else 0.0
+        t0 = null.twice_nll
+        if null_per_mass:
+            null_st[mass_param] = float(mass)
+            n0 = fit(model, data, start=null_st, fix={poi: 0.0, mass_param: float(mass)}, errors="hesse",
+                     strategy=0)
+            t0 = n0.twice_nll
+            null_st = dict(n0.values)
+        q0 = max(t0 - r.twice_nll, 0.0) if mu_hat > 0 else 0.0
         out["poi_hat"][i] = mu_hat
         out["q0"][i] = q0
         st = dict(r.values)
@@ -926,7 +1000,7 @@ def p0_scan(model: Model, data, masses, *, mass_param: str = "mass", poi: str | 
             zexp[i] = expected_significance(pinned, v, bin_width=bin_width, poi=poi)["Z"]
         out["Z_expected"] = zexp
         out["p0_expected"] = _sps.norm.sf(zexp)
-    result = {"mass": masses.tolist(), "null_twice_nll": float(null.twice_nll)}
+    result = {"mass": masses.tolist(), "null_twice_nll": float(null.twice_nll), "null_per_mass": bool(null_per_mass)}
     result.update({k: np.asarray(v).tolist() for k, v in out.items()})
     return result
 

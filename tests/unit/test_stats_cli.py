@@ -1,0 +1,101 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from colliderflow.cli import main
+from colliderflow.stats.shapes import get_shape
+
+SIGNAL = {"mass": 125.0, "sigma": 1.7, "alpha_lo": 1.5, "n_lo": 5.0, "alpha_hi": 1.8, "n_hi": 10.0}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fitcli")
+    rng = np.random.default_rng(8)
+    bkg = get_shape("exponential", 100, 170).sample(rng, 8000, {"slope": -0.03})
+    sig = get_shape("dscb", 100, 170).sample(rng, 400, SIGNAL)
+    pd.DataFrame({"m_yy": np.concatenate([bkg, sig]), "w": 1.0}).to_parquet(d / "data.parquet")
+    mc = get_shape("dscb", 100, 170).sample(rng, 20000, SIGNAL)
+    pd.DataFrame({"m_yy": mc, "weight": rng.uniform(0.5, 1.5, mc.size) * 2e-3}).to_parquet(d / "mc.parquet")
+    return d
+
+
+def _run(args, capsys):
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+def test_fit_recovers_the_injected_signal(files, capsys):
+    out = files / "fit.json"
+    code, _ = _run(["fit", "--data", str(files / "data.parquet"), "--observable", "m_yy", "--range", "105", "160",
+                    "--signal", "gauss", "--background", "exponential", "--out", str(out),
+                    "--plot", str(files / "fit.png")], capsys)
+    assert code == 0
+    res = json.loads(out.read_text())
+    for key in ("signal_yield", "signal_yield_error", "background_yield", "params", "discovery", "model"):
+        assert key in res
+    assert abs(res["signal_yield"] - 400) < 3 * res["signal_yield_error"]
+    assert abs(res["params"]["mass"]["value"] - 125.0) < 0.5
+    assert set(res["discovery"]) == {"q0", "p0", "Z"} and res["discovery"]["Z"] > 4
+    assert res["params"]["slope"]["value"] == pytest.approx(-0.03, abs=0.003)
+    assert (files / "fit.png").is_file()
+
+
+def test_signal_model_then_sb_fit_then_validate(files, capsys):
+    sig_out = files / "signal_model.json"
+    code, _ = _run(["fit", "--data", str(files / "mc.parquet"), "--observable", "m_yy", "--weight", "weight",
+                    "--range", "105", "160", "--signal", "dscb", "--background", "none", "--out", str(sig_out)], capsys)
+    assert code == 0
+    sm = json.loads(sig_out.read_text())
+    assert sm["error_method"] == "sandwich" and sm["signal"] == "dscb"
+    assert sm["params"]["sigma"]["value"] == pytest.approx(1.7, abs=0.05)
+    out = files / "fit_sm.json"
+    code, _ = _run(["fit", "--data", str(files / "data.parquet"), "--observable", "m_yy", "--range", "105", "160",
+                    "--signal-model", str(sig_out), "--background", "exponential", "--set", "mass=124",
+                    "--out", str(out)], capsys)
+    assert code == 0
+    res = json.loads(out.read_text())
+    assert res["signal"] == "dscb"
+    # shape parameters fixed from the model, mass floats
+    assert {"sigma", "alpha_lo", "n_lo", "alpha_hi", "n_hi"} <= set(res["fixed"]) and "mass" not in res["fixed"]
+    assert res["params"]["sigma"]["value"] == pytest.approx(sm["params"]["sigma"]["value"])
+    assert abs(res["params"]["mass"]["value"] - 125.0) < 0.5
+    val = files / "val.json"
+    code, _ = _run(["validate-fit", "--model", str(out), "--toys", "8", "--seed", "3", "--out", str(val)], capsys)
+    assert code == 0
+    v = json.loads(val.read_text())
+    assert v["param"] == "signal_yield" and v["n_valid"] == 8 and len(v["pulls"]) == 8
+
+
+@pytest.mark.parametrize("override, extra, message", [
+    ({"--observable": "mgg"}, [], "column(s) ['mgg'] not in"),
+    ({}, ["--weight", "wt"], "column(s) ['wt'] not in"),
+    ({}, ["--range", "160", "105"], "is empty"),
+    ({}, ["--range", "300", "400"], "no events of 'm_yy'"),
+    ({}, ["--set", "massx=125"], "unknown parameter 'massx'"),
+    ({}, ["--set", "mass=abc"], "not a number"),
+    ({}, ["--fix", "alpha"], "cannot fix 'alpha'"),
+    ({"--signal": "landau"}, [], "unknown shape 'landau'"),
+    ({"--background": "bernstein:9"}, [], "degree must be 1 to 5"),
+    ({"--background": "gauss"}, [], "is a signal shape"),
+    ({"--data": "/nonexistent/x.parquet"}, [], "does not exist"),
+])
+def test_fit_bad_inputs_exit_2_naming_the_problem(files, capsys, override, extra, message):
+    args = {"--data": str(files / "data.parquet"), "--observable": "m_yy", "--signal": "gauss",
+            "--background": "exponential", "--out": str(files / "bad.json")}
+    args.update(override)
+    flags = [item for pair in args.items() for item in pair]
+    code, err = _run(["fit", *flags, *extra], capsys)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_validate_fit_bad_inputs(files, capsys):
+    code, err = _run(["validate-fit", "--model", str(files / "data.parquet.json"), "--out", str(files / "v.json")], capsys)
+    assert code == 2 and "does not exist" in err
+    (files / "notmodel.json").write_text(json.dumps({"a": 1}))
+    code, err = _run(["validate-fit", "--model", str(files / "notmodel.json"), "--out", str(files / "v.json")], capsys)
+    assert code == 2 and "neither a model spec" in err

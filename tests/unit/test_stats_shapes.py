@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from colliderflow.stats.shapes import get_shape
+
+LO, HI = 105.0, 160.0
+CASES = {
+    "gauss": {"mass": 125.0, "sigma": 1.7},
+    "dscb": {"mass": 125.0, "sigma": 1.7, "alpha_lo": 1.5, "n_lo": 5.0, "alpha_hi": 1.8, "n_hi": 10.0},
+    "crystalball": {"mass": 125.0, "sigma": 1.7, "alpha": 1.5, "n": 5.0},
+    "voigt": {"mass": 125.0, "sigma": 1.5, "width": 0.8},
+    "exponential": {"slope": -0.03},
+    "powerlaw": {"power": -4.0},
+    "bernstein:3": {"b1": 0.5, "b2": 0.3, "b3": 0.2},
+    "exppoly:2": {"a1": -2.0, "a2": 0.4},
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_density_is_normalised_and_consistent(name):
+    shape = get_shape(name, LO, HI)
+    values = CASES[name]
+    assert set(shape.params) == set(values)
+    x = np.linspace(LO, HI, 40001)
+    dens = shape.density_from(x, values)
+    assert np.all(dens >= 0)
+    assert np.trapezoid(dens, x) == pytest.approx(1.0, abs=1e-5)
+    # cdf: 0 at lo, 1 at hi, matches the integral of the density at the midpoint
+    mid = 0.5 * (LO + HI)
+    cdf = shape.cdf(np.array([LO, 125.0, mid, HI]), values)
+    assert cdf[0] == pytest.approx(0.0, abs=1e-9) and cdf[-1] == pytest.approx(1.0, abs=1e-9)
+    sel = x <= mid
+    assert cdf[2] == pytest.approx(np.trapezoid(dens[sel], x[sel]), abs=1e-4)
+    # the fast evaluator used in fits gives the same numbers
+    pts = np.random.default_rng(0).uniform(LO, HI, 1000)
+    np.testing.assert_allclose(shape.evaluator(pts)(*shape.values_tuple(values)), shape.density_from(pts, values),
+                               rtol=1e-9)
+    # zero outside the range
+    assert np.all(shape.density_from(np.array([LO - 1, HI + 1]), values) == 0)
+
+
+@pytest.mark.parametrize("name", ["dscb", "exppoly:2", "voigt"])
+def test_sampling_follows_the_cdf(name):
+    shape = get_shape(name, LO, HI)
+    values = CASES[name]
+    sample = shape.sample(np.random.default_rng(1), 100_000, values)
+    assert sample.min() >= LO and sample.max() <= HI
+    for cut in (120.0, 125.0, 130.0, 140.0):
+        p = float(shape.cdf(np.array([cut]), values)[0])
+        assert np.mean(sample < cut) == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / sample.size) + 1e-4)
+
+
+def test_bin_integrals_sum_to_one():
+    shape = get_shape("powerlaw", LO, HI)
+    edges = np.linspace(LO, HI, 56)
+    assert shape.bin_integrals(edges, CASES["powerlaw"]).sum() == pytest.approx(1.0)
+
+
+def test_bad_shape_names_and_ranges_name_the_problem():
+    with pytest.raises(ValueError, match="unknown shape 'landau'.*dscb.*bernstein:N"):
+        get_shape("landau", LO, HI)
+    with pytest.raises(ValueError, match="degree must be 1 to 5"):
+        get_shape("bernstein:7", LO, HI)
+    with pytest.raises(ValueError, match="empty"):
+        get_shape("gauss", 160.0, 105.0)
+    with pytest.raises(KeyError, match="needs parameter"):
+        get_shape("gauss", LO, HI).density_from([125.0], {"mass": 125.0})
