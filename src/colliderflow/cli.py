@@ -19,6 +19,8 @@ STAGES = (
     "colliderflow.config_cli",
     "colliderflow.datasets",
     "colliderflow.fetch",
+    "colliderflow.skim",
+    "colliderflow.features",
     "colliderflow.ml.cli",
     "colliderflow.optimise",
     "colliderflow.cutflow",
