@@ -27,10 +27,10 @@ from colliderflow.stats import unbinned as ub
 
 SIGNAL = {"mass": 125.0, "sigma": 1.7, "alpha_lo": 1.5, "n_lo": 5.0, "alpha_hi": 1.8, "n_hi": 10.0}
 CATEGORIES = [
-    {"name": "cat0", "signal_yield": 100.0, "background": "exponential", "bkg": {"slope": -0.035}, "nbkg": 20000.0},
+    {"name": "cat0", "signal_yield": 100.0, "background": "exponential", "bkg": {"slope": -0.035}, "nbkg": 30000.0},
     {"name": "cat1", "signal_yield": 200.0, "background": "bernstein:3", "bkg": {"b1": 0.55, "b2": 0.35, "b3": 0.2},
-     "nbkg": 10000.0},
-    {"name": "cat2", "signal_yield": 300.0, "background": "exppoly:2", "bkg": {"a1": -1.8, "a2": 0.3}, "nbkg": 5000.0},
+     "nbkg": 20000.0},
+    {"name": "cat2", "signal_yield": 300.0, "background": "exppoly:2", "bkg": {"a1": -1.8, "a2": 0.3}, "nbkg": 10000.0},
 ]
 
 

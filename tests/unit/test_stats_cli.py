@@ -17,7 +17,7 @@ def files(tmp_path_factory):
     bkg = get_shape("exponential", 100, 170).sample(rng, 8000, {"slope": -0.03})
     sig = get_shape("dscb", 100, 170).sample(rng, 400, SIGNAL)
     pd.DataFrame({"m_yy": np.concatenate([bkg, sig]), "w": 1.0}).to_parquet(d / "data.parquet")
-    mc = get_shape("dscb", 100, 170).sample(rng, 20000, SIGNAL)
+    mc = get_shape("dscb", 100, 170).sample(rng, 8000, SIGNAL)
     pd.DataFrame({"m_yy": mc, "weight": rng.uniform(0.5, 1.5, mc.size) * 2e-3}).to_parquet(d / "mc.parquet")
     return d
 
@@ -50,7 +50,7 @@ def test_signal_model_then_sb_fit_then_validate(files, capsys):
     assert code == 0
     sm = json.loads(sig_out.read_text())
     assert sm["error_method"] == "sandwich" and sm["signal"] == "dscb"
-    assert sm["params"]["sigma"]["value"] == pytest.approx(1.7, abs=0.05)
+    assert abs(sm["params"]["sigma"]["value"] - 1.7) < 4 * sm["params"]["sigma"]["error"]
     out = files / "fit_sm.json"
     code, _ = _run(["fit", "--data", str(files / "data.parquet"), "--observable", "m_yy", "--range", "105", "160",
                     "--signal-model", str(sig_out), "--background", "exponential", "--set", "mass=124",
@@ -63,10 +63,10 @@ def test_signal_model_then_sb_fit_then_validate(files, capsys):
     assert res["params"]["sigma"]["value"] == pytest.approx(sm["params"]["sigma"]["value"])
     assert abs(res["params"]["mass"]["value"] - 125.0) < 0.5
     val = files / "val.json"
-    code, _ = _run(["validate-fit", "--model", str(out), "--toys", "8", "--seed", "3", "--out", str(val)], capsys)
+    code, _ = _run(["validate-fit", "--model", str(out), "--toys", "5", "--seed", "3", "--out", str(val)], capsys)
     assert code == 0
     v = json.loads(val.read_text())
-    assert v["param"] == "signal_yield" and v["n_valid"] == 8 and len(v["pulls"]) == 8
+    assert v["param"] == "signal_yield" and v["n_valid"] == 5 and len(v["pulls"]) == 5
 
 
 @pytest.mark.parametrize("override, extra, message", [

@@ -104,7 +104,7 @@ def test_dscb_fit_to_weighted_mc_recovers_the_shape():
     shape = get_shape("dscb", LO, HI)
     truth = {"mass": 124.8, "sigma": 1.6, "alpha_lo": 1.4, "n_lo": 6.0, "alpha_hi": 1.7, "n_hi": 8.0}
     rng = np.random.default_rng(5)
-    x = shape.sample(rng, 30000, truth)
+    x = shape.sample(rng, 12000, truth)
     w = rng.uniform(0.5, 1.5, x.size) * 1e-3
     r = ub.fit_shape(shape, x, w)
     assert r.valid

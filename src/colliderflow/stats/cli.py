@@ -343,7 +343,12 @@ def run_validate(args) -> int:
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
     body = read_json(path)
-    spec = body.get("model", body)
+    # a model spec itself, the `model` of `colliderflow fit`, or the `model_spec` of the fit stage
+    spec = body
+    for key in ("model_spec", "model"):
+        if isinstance(body.get(key), dict):
+            spec = body[key]
+            break
     if "channels" not in spec or "parameters" not in spec:
         raise KeyError(f"{path} holds neither a model spec nor a fit.json with a 'model'")
     model = ub.Model(spec)

@@ -96,6 +96,8 @@ class FitResult:
     error_method: str = "hesse"
     fixed: list = field(default_factory=list)
     nfcn: int = 0
+    minos: dict = field(default_factory=dict)  # {name: (lower, upper)} when asked for
+    extra: dict = field(default_factory=dict)  # e.g. sums of weights of a shape fit
 
     def params_dict(self) -> dict:
         """``{name: {"value": v, "error": e}}`` (the fit.json format)."""
@@ -529,8 +531,10 @@ def _start_values(model: Model, data: dict, start: Mapping | None) -> dict:
                     vals[m] = guess.get(p, 0.0)
             ym = comp.yield_map
             if isinstance(ym, str) and vals.get(ym) is None:
-                # The background takes the whole sample; a free signal yield starts at 0.
-                vals[ym] = max(_weighted_sum(d), 1.0) if key == "background" else 0.0
+                # The background takes the whole sample, or the signal when it is alone;
+                # a free signal yield next to a background starts at 0.
+                alone = ch.background is None or ch.signal is None
+                vals[ym] = max(_weighted_sum(d), 1e-9) if (key == "background" or alone) else 0.0
     for n, v in vals.items():
         if v is None:
             lo, hi = model.limits(n)
@@ -546,7 +550,17 @@ def _check_names(model: Model, names, what: str):
         raise KeyError(f"{what}: unknown parameter(s) {unknown}; the model's parameters are {model.names}")
 
 
-def _minuit(cost, names, start: dict, model: Model, fixed: set, strategy: int) -> Minuit:
+def _step_hints(model: Model, data: dict) -> dict:
+    """Initial step sizes for yield parameters: about their Poisson error, sqrt(sum w)."""
+    hints = {}
+    for ch in model._channels:
+        for comp in ch.components:
+            if isinstance(comp.yield_map, str):
+                hints[comp.yield_map] = math.sqrt(max(_weighted_sum(data[ch.name]), 1.0))
+    return hints
+
+
+def _minuit(cost, names, start: dict, model: Model, fixed: set, strategy: int, steps: dict | None = None) -> Minuit:
     m = Minuit(cost, [start[n] for n in names], name=names)
     m.strategy = strategy
     m.print_level = 0
@@ -560,6 +574,8 @@ def _minuit(cost, names, start: dict, model: Model, fixed: set, strategy: int) -
             span = (hi - lo) if np.isfinite(hi - lo) else max(abs(v), 1.0)
             m.values[n] = min(max(v, lo + 1e-3 * span), hi - 1e-3 * span)
         step = 0.1 * abs(start[n]) if start[n] != 0 else 0.1
+        if steps and n in steps:
+            step = steps[n]
         if np.isfinite(lo) and np.isfinite(hi):
             step = min(step, 0.1 * (hi - lo))
         m.errors[n] = step
@@ -575,9 +591,12 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     ``start``: starting values by name (else the spec's values, else estimates from data).
     ``fix``: names to fix at their start values, or ``{name: value}`` to fix at a value;
     parameters fixed in the spec stay fixed. ``errors``: "hesse", "sandwich" (weighted data)
-    or "auto" (sandwich when some channel has non-unit weights and is not Asimov).
+    or "auto" (sandwich when some channel has non-unit weights and is not Asimov), or "none"
+    (no HESSE: for scans that need only the minimum; errors are MIGRAD's approximation).
     ``minos``: names whose asymmetric MINOS errors are added as ``result.minos``.
     """
+    if errors not in ("auto", "hesse", "sandwich", "none"):
+        raise ValueError(f"errors must be 'auto', 'hesse', 'sandwich' or 'none'; got {errors!r}")
     data = as_data(model, data)
     fix_values = dict(fix) if isinstance(fix, Mapping) else {n: None for n in (fix or [])}
     _check_names(model, fix_values, "fix")
@@ -586,10 +605,10 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     values0 = _start_values(model, data, st)
     fixed = {n for n in model.names if model.is_fixed(n)} | set(fix_values)
     cost = _Cost(model, data)
-    m = _minuit(cost, model.names, values0, model, fixed, strategy)
+    m = _minuit(cost, model.names, values0, model, fixed, strategy, _step_hints(model, data))
     free = [n for n in model.names if n not in fixed]
     m.migrad()
-    if free:
+    if free and errors != "none":
         m.hesse()
     # HESSE can find the EDM just above tolerance after a quick (strategy 0) MIGRAD; a second
     # MIGRAD from the accurate Hessian fixes that, a third at strategy 2 the stubborn cases.
@@ -613,8 +632,8 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
         if free:
             cov = _sandwich(cost, model, values, free, cov)
         method = "sandwich"
-    elif errors not in ("auto", "hesse"):
-        raise ValueError(f"errors must be 'auto', 'hesse' or 'sandwich'; got {errors!r}")
+    elif errors == "none":
+        method = "migrad"  # MIGRAD's approximate covariance only (scans need the minimum alone)
     errs = {n: 0.0 for n in model.names}
     for i, n in enumerate(free):
         errs[n] = float(math.sqrt(max(cov[i, i], 0.0)))
@@ -725,7 +744,7 @@ def single_channel_spec(signal: str | None, background: str | None, lo: float, h
     if signal is not None:
         s = get_shape(signal, lo, hi)
         channel["signal"] = {"shape": s.name, "params": {p: p for p in s.params}, "yield": poi}
-        params[poi] = {"value": 0.0, "limits": [None, None]}
+        params[poi] = {"value": None, "limits": [None, None]}
         for p in s.params:
             params[p] = {"value": None, "limits": list(s.limits[p]) if p in s.limits else None}
     if background is not None:
@@ -846,7 +865,7 @@ def profile_scan(model: Model, data, param: str, values, *, best: FitResult | No
             f = dict(fixed)
             f[param] = float(grid[i])
             st[param] = float(grid[i])
-            r = fit(model, data, start=st, fix=f, errors="hesse", strategy=strategy)
+            r = fit(model, data, start=st, fix=f, errors="none", strategy=strategy)
             tnll[i] = r.twice_nll
             st = dict(r.values)
     tmin = min(best.twice_nll, np.nanmin(tnll))
@@ -974,12 +993,12 @@ def p0_scan(model: Model, data, masses, *, mass_param: str = "mass", poi: str | 
     null_st = dict(null.values)
     for i, mass in enumerate(masses):
         st[mass_param] = float(mass)
-        r = fit(model, data, start=st, fix={mass_param: float(mass)}, errors="hesse", strategy=0)
+        r = fit(model, data, start=st, fix={mass_param: float(mass)}, errors="none", strategy=0)
         mu_hat = r.values[poi]
         t0 = null.twice_nll
         if null_per_mass:
             null_st[mass_param] = float(mass)
-            n0 = fit(model, data, start=null_st, fix={poi: 0.0, mass_param: float(mass)}, errors="hesse",
+            n0 = fit(model, data, start=null_st, fix={poi: 0.0, mass_param: float(mass)}, errors="none",
                      strategy=0)
             t0 = n0.twice_nll
             null_st = dict(n0.values)
