@@ -35,11 +35,13 @@ TARGET_RATIO = 0.7
 # Used only while workflow/schemas/config.schema.yaml does not fill the `skim` section's
 # defaults yet (a key the config sets wins): the same values as the schema's defaults.
 FALLBACK_SKIM = {
-    "tree": "analysis", "step_size": 200000, "compression": "lz4", "trigger": ["trigP"],
-    "photons": {"pt_min": 25.0, "eta_max": 2.37, "crack": [1.37, 1.52], "candidate_id": "loose",
-                "id": "tight", "isolation": "flags", "ptcone20_max": 0.065, "topoetcone40_max": 0.065},
-    "diphoton": {"lead_pt_over_myy_min": 0.35, "sublead_pt_over_myy_min": 0.25,
-                 "myy_min": 105.0, "myy_max": 160.0},
+    "tree": "analysis", "step_size": 200000, "read_ahead": True, "compression": "lz4",
+    "selection": {
+        "trigger": ["trigP"], "photon_pt_min": 25.0, "photon_eta_max": 2.37, "photon_crack": [1.37, 1.52],
+        "photon_candidate_id": "loose", "photon_id": "tight", "photon_isolation": "flags",
+        "ptcone20_max": 0.065, "topoetcone40_max": 0.065,
+        "lead_pt_over_myy_min": 0.35, "sublead_pt_over_myy_min": 0.25, "myy_range": [105.0, 160.0],
+    },
     "jets": {"pt_min": 25.0, "eta_max": 4.4, "jvt_pt_max": 60.0, "jvt_eta_max": 2.4, "overlap_dr": 0.4,
              "btag_quantile_min": 3, "btag_eta_max": 2.5},
     "leptons": {"pt_min": 10.0, "eta_max": 2.5, "id": "medium", "overlap_dr": 0.4},

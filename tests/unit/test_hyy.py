@@ -47,7 +47,7 @@ def test_registry_gives_the_module_and_names_unknown_analyses():
 
 
 def test_branches_follow_the_config():
-    cfg = make_cfg(trigger=["trigP", "trigDP"], leptons={"id": "tight"}, photons={"candidate_id": "none"})
+    cfg = make_cfg(selection={"trigger": ["trigP", "trigDP"], "photon_candidate_id": "none"}, leptons={"id": "tight"})
     names = hyy.branches(cfg)
     assert {"trigP", "trigDP", "lep_isTightID", "photon_isTightID"} <= set(names)
     assert "photon_isLooseID" not in names and "lep_isMediumID" not in names
@@ -94,7 +94,7 @@ def test_tight_id_is_required_of_the_pair_without_promoting_a_third_photon():
 def test_candidate_id_none_accepts_photons_without_loose_id():
     events = [{"photons": [photon(80, 0.1, 0.0, isLooseID=False), photon(60, -0.5, 3.0)]}]
     _, default, order, _ = run_selection(events)
-    _, relaxed, _, _ = run_selection(events, make_cfg(photons={"candidate_id": "none"}))
+    _, relaxed, _, _ = run_selection(events, make_cfg(selection={"photon_candidate_id": "none"}))
     assert not passed(default, order, "two_photons")[0]
     assert passed(relaxed, order, "two_photons")[0]
 
@@ -111,14 +111,14 @@ def test_isolation_modes(mode, expected):
         # passes the flag but ptcone20/pT = 5/62.5 = 0.08 > 0.065
         {"photons": [photon(62.5, 0.3, 0.0, ptcone20=5.0), pair_for_mass(125)[1]]},
     ]
-    _, selection, cut_order, _ = run_selection(events, make_cfg(photons={"isolation": mode}))
+    _, selection, cut_order, _ = run_selection(events, make_cfg(selection={"photon_isolation": mode}))
     assert passed(selection, cut_order, "isolation").tolist() == expected
 
 
 def test_topoetcone_cut_in_cones_mode():
     events = [{"photons": [photon(62.5, 0.3, 0.0, topoetcone40=4.0), pair_for_mass(125)[1]]}]  # 0.064
-    _, loose, order, _ = run_selection(events, make_cfg(photons={"isolation": "cones"}))
-    _, tight, _, _ = run_selection(events, make_cfg(photons={"isolation": "cones", "topoetcone40_max": 0.06}))
+    _, loose, order, _ = run_selection(events, make_cfg(selection={"photon_isolation": "cones"}))
+    _, tight, _, _ = run_selection(events, make_cfg(selection={"photon_isolation": "cones", "topoetcone40_max": 0.06}))
     assert passed(loose, order, "isolation")[0] and not passed(tight, order, "isolation")[0]
 
 
@@ -140,7 +140,7 @@ def test_trigger_is_an_or_of_the_configured_branches():
     events = [{"photons": pair_for_mass(125), "trigP": False}, {"photons": pair_for_mass(125)}]
     _, selection, _, _ = run_selection(events)
     assert selection.all("trigger").tolist() == [False, True]
-    _, untriggered, _, _ = run_selection(events, make_cfg(trigger=[]))
+    _, untriggered, _, _ = run_selection(events, make_cfg(selection={"trigger": []}))
     assert untriggered.all("trigger").tolist() == [True, True]
 
 
@@ -270,7 +270,7 @@ def test_diphoton_system_and_ptt():
     # photons at (px, py) = (50, 10) and (-50, 10): thrust axis along x, pT_yy = (0, 20) -> ptt = 20
     events = [{"photons": [photon(math.hypot(50, 10), 0.8, math.atan2(10, 50)),
                            photon(math.hypot(50, 10), -0.4, math.atan2(10, -50))]}]
-    out = columns_for(events, make_cfg(diphoton={"myy_min": 0.0, "myy_max": 1e4}))
+    out = columns_for(events, make_cfg(selection={"myy_range": [0.0, 1e4]}))
     assert out["pt_yy"][0] == pytest.approx(20.0, rel=1e-5)
     assert out["ptt_yy"][0] == pytest.approx(20.0, rel=1e-5)
     assert out["phi_yy"][0] == pytest.approx(math.pi / 2, rel=1e-5)

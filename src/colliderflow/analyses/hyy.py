@@ -19,7 +19,8 @@ selection (Phys. Rev. D 98 (2018) 052005 and the public Open Data examples):
 6. mass window: 105 < m_yy < 160 GeV.
 
 The eta acceptance and crack veto are part of the candidate definition (step 2), as in
-ATLAS, not a separate cut. Every threshold comes from ``cfg["skim"]``.
+ATLAS, not a separate cut. Every threshold comes from ``cfg["skim"]["selection"]``
+(jets and leptons: ``cfg["skim"]["jets"]``, ``cfg["skim"]["leptons"]``).
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ SCHEMA = pa.schema(
 def branches(cfg: dict) -> list[str]:
     """The branches this analysis reads with the given config (and no others)."""
     scfg = cfg["skim"]
-    wanted = list(BRANCHES) + list(scfg["trigger"])
-    for working_point in (scfg["photons"]["candidate_id"], scfg["photons"]["id"]):
+    sel = scfg["selection"]
+    wanted = list(BRANCHES) + list(sel["trigger"])
+    for working_point in (sel["photon_candidate_id"], sel["photon_id"]):
         if working_point != "none":
             wanted.append(PHOTON_ID_BRANCH[working_point])
     if scfg["leptons"]["id"] != "none":
@@ -259,14 +261,15 @@ def _not_near(eta, phi, row, photon_eta, photon_phi, min_dr):
 # --------------------------------------------------------------------------- selection
 
 
-def photon_candidates(events, pcfg: dict) -> tuple[np.ndarray, np.ndarray]:
+def photon_candidates(events, sel: dict) -> tuple[np.ndarray, np.ndarray]:
     """Flat mask of diphoton candidates (pT, |eta| acceptance without the crack, candidate ID), and offsets."""
     pt = _flat(events["photon_pt"])
     abseta = np.abs(_flat(events["photon_eta"]))
-    crack_low, crack_high = pcfg["crack"]
-    accepted = (pt > pcfg["pt_min"]) & (abseta < pcfg["eta_max"]) & ~((abseta > crack_low) & (abseta < crack_high))
-    if pcfg["candidate_id"] != "none":
-        accepted &= _flat(events[PHOTON_ID_BRANCH[pcfg["candidate_id"]]])
+    crack_low, crack_high = sel["photon_crack"]
+    accepted = (pt > sel["photon_pt_min"]) & (abseta < sel["photon_eta_max"]) & ~(
+        (abseta > crack_low) & (abseta < crack_high))
+    if sel["photon_candidate_id"] != "none":
+        accepted &= _flat(events[PHOTON_ID_BRANCH[sel["photon_candidate_id"]]])
     offsets = _offsets(ak.to_numpy(ak.num(events["photon_pt"], axis=1)))
     return accepted, offsets
 
@@ -294,45 +297,47 @@ def select(events, cfg: dict, is_mc: bool):
     and m_yy so that ``columns`` does not search again.
     """
     scfg = cfg["skim"]
-    pcfg, dcfg = scfg["photons"], scfg["diphoton"]
+    sel = scfg["selection"]
     n = len(events)
 
-    fired = np.zeros(n, dtype=bool) if scfg["trigger"] else np.ones(n, dtype=bool)
-    for branch in scfg["trigger"]:
+    fired = np.zeros(n, dtype=bool) if sel["trigger"] else np.ones(n, dtype=bool)
+    for branch in sel["trigger"]:
         fired |= ak.to_numpy(events[branch]).astype(bool)
 
-    accepted, offsets = photon_candidates(events, pcfg)
+    accepted, offsets = photon_candidates(events, sel)
     index, valid, n_candidates = top_two(_flat(events["photon_pt"]), accepted, offsets)
     two_photons = n_candidates >= 2
 
-    if pcfg["id"] == "none":
+    if sel["photon_id"] == "none":
         identified = np.ones(n, dtype=bool)
     else:
-        identified = _gather(_flat(events[PHOTON_ID_BRANCH[pcfg["id"]]]), index, valid, False).all(axis=0)
+        identified = _gather(_flat(events[PHOTON_ID_BRANCH[sel["photon_id"]]]), index, valid, False).all(axis=0)
 
-    if pcfg["isolation"] == "flags":
+    if sel["photon_isolation"] == "flags":
         isolated = _gather(_flat(events["photon_isTightIso"]), index, valid, False).all(axis=0)
-    elif pcfg["isolation"] == "cones":
+    elif sel["photon_isolation"] == "cones":
         pt = _gather(_flat(events["photon_pt"]), index, valid, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             isolated = (
-                (_gather(_flat(events["photon_ptcone20"]), index, valid, np.nan) / pt < pcfg["ptcone20_max"])
-                & (_gather(_flat(events["photon_topoetcone40"]), index, valid, np.nan) / pt < pcfg["topoetcone40_max"])
+                (_gather(_flat(events["photon_ptcone20"]), index, valid, np.nan) / pt < sel["ptcone20_max"])
+                & (_gather(_flat(events["photon_topoetcone40"]), index, valid, np.nan) / pt < sel["topoetcone40_max"])
             ).all(axis=0)
-    elif pcfg["isolation"] == "none":
+    elif sel["photon_isolation"] == "none":
         isolated = np.ones(n, dtype=bool)
     else:
-        raise ValueError(f"skim.photons.isolation must be flags, cones or none, not {pcfg['isolation']!r}")
+        raise ValueError(
+            f"skim.selection.photon_isolation must be flags, cones or none, not {sel['photon_isolation']!r}")
 
     before_mass = fired & two_photons & identified & isolated
     kinematics = pair_kinematics(events, index[:, before_mass])
     m_yy = np.full(n, np.nan)
     m_yy[before_mass] = kinematics["m_yy"]
     pt_over_myy = np.zeros(n, dtype=bool)
-    pt_over_myy[before_mass] = (kinematics["pt"][0] / kinematics["m_yy"] > dcfg["lead_pt_over_myy_min"]) & (
-        kinematics["pt"][1] / kinematics["m_yy"] > dcfg["sublead_pt_over_myy_min"])
+    pt_over_myy[before_mass] = (kinematics["pt"][0] / kinematics["m_yy"] > sel["lead_pt_over_myy_min"]) & (
+        kinematics["pt"][1] / kinematics["m_yy"] > sel["sublead_pt_over_myy_min"])
     window = np.zeros(n, dtype=bool)
-    window[before_mass] = (kinematics["m_yy"] > dcfg["myy_min"]) & (kinematics["m_yy"] < dcfg["myy_max"])
+    myy_min, myy_max = sel["myy_range"]
+    window[before_mass] = (kinematics["m_yy"] > myy_min) & (kinematics["m_yy"] < myy_max)
 
     selection = PackedSelection()
     selection.add("trigger", fired)
