@@ -18,6 +18,7 @@ from .config import ConfigError
 STAGES = (
     "colliderflow.config_cli",
     "colliderflow.datasets",
+    "colliderflow.simulate",
     "colliderflow.fetch",
     "colliderflow.skim",
     "colliderflow.features",
