@@ -27,6 +27,7 @@ STAGES = (
     "colliderflow.cutflow",
     "colliderflow.plotting",
     "colliderflow.stats.cli",
+    "colliderflow.fitstage",
 )
 
 

@@ -158,6 +158,7 @@ def pull_plot(path, pulls, *, param="$\\mu$", label="Open Data Simulation", bins
     ax.plot(x, pulls.size * width * _sps.norm.pdf(x), "b--", label="N(0, 1)")
     mean, std = (float(np.mean(pulls)), float(np.std(pulls, ddof=1))) if pulls.size > 1 else (np.nan, np.nan)
     ax.plot(x, pulls.size * width * _sps.norm.pdf(x, mean, std), "r-", label=f"mean {mean:.3f}, width {std:.3f}")
+    ax.set_ylim(bottom=0)
     ax.set_xlabel(f"Pull of {param}")
     ax.set_ylabel("Pseudo-experiments")
     ax.legend(loc="upper right")

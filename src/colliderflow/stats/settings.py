@@ -130,6 +130,18 @@ FIT_SCHEMA = {
             },
         },
         "plot_bin_width": _num(1.0, "Bin width (GeV) of data in the fit plots.", exclusiveMinimum=0),
+        # Read by the analysis fit stage (colliderflow.fitstage), not by the library:
+        "splits": {"type": "array", "minItems": 1, "uniqueItems": True,
+                   "items": {"type": "string", "enum": ["train", "val", "test"]}, "default": ["val", "test"],
+                   "description": "Splits whose events (data and MC alike) enter the fit; the classifiers' "
+                                  "training split is biased, so it is left out by default."},
+        "sideband_template_function": {"type": "string", "pattern": BACKGROUND_PATTERN, "default": "exppoly:2",
+                                       "description": "Function fitted to the data sidebands to make the smooth "
+                                                      "background template when spurious_signal.template is "
+                                                      "sideband_fit."},
+        "closure_max_pull": _num(2.0, "On the simulated dataset the fitted mu and m_H must lie within this many "
+                                      "standard deviations of the injected values (closure check in the summary).",
+                                 exclusiveMinimum=0),
     },
 }
 

@@ -267,6 +267,14 @@ class Model:
                 out[n] = (float(c.get("mean", 0.0)), float(c.get("sigma", 1.0)))
         return out
 
+    def with_constraint_means(self, means: Mapping) -> "Model":
+        """A copy whose Gaussian constraints are centred on ``means`` (the global observables:
+        pseudo-experiments draw them around the true values)."""
+        spec = copy.deepcopy(self.spec)
+        for n, v in means.items():
+            spec["parameters"][n]["constraint"]["mean"] = float(v)
+        return Model(spec)
+
     def with_values(self, values: Mapping, fixed: Mapping | None = None) -> "Model":
         """A copy whose stored parameter values (and optionally fixed flags) are replaced."""
         spec = copy.deepcopy(self.spec)
@@ -1049,7 +1057,10 @@ def pull_study(model: Model, values: Mapping, n_toys: int, *, seed: int = 1, par
                strategy: int = 0, progress_every: int = 50) -> dict:
     """Throw ``n_toys`` pseudo-experiments from ``model`` at ``values`` and fit each.
 
-    Pull of ``param`` (default the POI) = (fitted - true) / HESSE error. Returns
+    Pull of ``param`` (default the POI) = (fitted - true) / HESSE error. For a frequentist
+    ensemble the global observables of Gaussian-constrained parameters (the spurious-signal
+    nuisances) are drawn too, around the true values, and each toy is fitted with its own
+    constraint centres. Returns
     ``{"param", "truth", "n_toys", "n_valid", "fitted": [...], "errors": [...], "pulls": [...],
     "pull_mean", "pull_mean_error", "pull_width", "pull_width_error", "mean_fitted", "std_fitted",
     "mean_error"}``; only converged fits count.
@@ -1060,9 +1071,14 @@ def pull_study(model: Model, values: Mapping, n_toys: int, *, seed: int = 1, par
     truth = float(values[param])
     fitted, errs = [], []
     n_valid = 0
+    constraints = model.constraints()
     for i in range(int(n_toys)):
         toy = generate(model, values, rng)
-        r = fit(model, toy, start=values, errors="hesse", strategy=strategy)
+        toy_model = model
+        if constraints:
+            toy_model = model.with_constraint_means(
+                {n: float(values[n]) + sigma * rng.normal() for n, (_, sigma) in constraints.items()})
+        r = fit(toy_model, toy, start=values, errors="hesse", strategy=strategy)
         if r.valid and r.errors[param] > 0:
             n_valid += 1
             fitted.append(r.values[param])
