@@ -201,7 +201,7 @@ def _myy(events):
 
 def test_pseudo_data_signal_matches_mc_normalisation(tmp_path):
     """With no background and mu = 3, the pseudo-data hold what the signal MC predicts."""
-    cfg = make_cfg(data_events=0, signal_strength=3.0, signal_mc_events=6000, chunk_size=4000,
+    cfg = make_cfg(data_events=0, signal_strength=3.0, signal_mc_events=4000, chunk_size=4000,
                    negative_weight_fraction={"ggH": 0.1, "ttH": 0.3})
     cfg["samples"]["data"]["files"] = [{"name": "sim_data16_periodB", "lumi_fb": 36.1}]
     cat = simulate.catalogue(cfg)
@@ -239,7 +239,7 @@ def _gaussian_core(m, centre=125.0, width=2.0):
 
 
 def test_higgs_mass_peak_and_resolution(tmp_path):
-    cfg = make_cfg(signal_mc_events=30000, chunk_size=30000)
+    cfg = make_cfg(signal_mc_events=20000, chunk_size=20000)
     simulate.simulate_file(cfg, "sim_mc_343981.ggH125_gamgam", tmp_path / "ggH.root")
     m, eta = _myy(read(tmp_path / "ggH.root", ["photon_pt", "photon_eta", "photon_phi", "photon_e"]))
     abseta = np.abs(eta)
