@@ -60,9 +60,10 @@ def test_cutflow_counts_agree_with_a_direct_selection(tmp_path, mc_file):
     assert written["cuts"][0]["sumw"] == pytest.approx(weight.sum(), rel=1e-9)
 
 
-def test_small_chunks_give_the_same_result_as_one_chunk(tmp_path, mc_file):
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_small_chunks_give_the_same_result_as_one_chunk(tmp_path, mc_file, read_ahead):
     _, one, flow_one = run_skim(tmp_path, mc_file, cfg=make_cfg(step_size=100_000), name="one")
-    _, many, flow_many = run_skim(tmp_path, mc_file, cfg=make_cfg(step_size=77), name="many")
+    _, many, flow_many = run_skim(tmp_path, mc_file, cfg=make_cfg(step_size=77, read_ahead=read_ahead), name="many")
     assert flow_many["n_chunks"] == 39 and flow_one["n_chunks"] == 1
     assert one.num_rows == many.num_rows
     for name in one.column_names:
@@ -156,3 +157,17 @@ def test_cli_writes_both_outputs_and_reports_errors(tmp_path, mc_file, monkeypat
     args[4] = str(tmp_path / "absent.root")
     assert cli.main(args) == 2
     assert "absent.root does not exist" in capsys.readouterr().err
+
+
+def test_test_configs_match_the_schema_defaults_once_merged():
+    """The configs these tests build are the proposed schema defaults: catch drift after the merge."""
+    from hyy_fixtures import FEATURES, SKIM
+
+    from colliderflow import config
+
+    sections = config.load_schema()["properties"]
+    if "properties" not in sections.get("skim", {}) or "properties" not in sections.get("features", {}):
+        pytest.skip("the config schema has no skim/features sections yet")
+    defaults = config.validate({})
+    assert defaults["skim"] == SKIM
+    assert defaults["features"] == FEATURES

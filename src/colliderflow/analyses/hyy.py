@@ -453,8 +453,8 @@ def columns(events, mask, cfg: dict, sample: str, weight, derived: dict) -> pa.T
     if np.any(mask & ~derived["with_pair"]):  # a mask looser than the selection: build the pairs
         pair = pair_kinematics(events, index)
     else:  # reuse what select built (the usual case)
-        rows = mask[derived["with_pair"]]
-        pair = {name: values[..., rows] for name, values in derived["pair"].items() if name != "yy"}
+        rows = np.flatnonzero(mask[derived["with_pair"]])
+        pair = {name: np.take(values, rows, axis=-1) for name, values in derived["pair"].items() if name != "yy"}
         pair["yy"] = derived["pair"]["yy"][rows]
     yy = pair.pop("yy")
     (px1, px2), (py1, py2) = pair.pop("px"), pair.pop("py")
