@@ -47,6 +47,21 @@ def sample_settings(*sections):
     return params
 
 
+def model_settings(*sections):
+    """Like settings(), with ml.models and ml.enabled cut down to the job's own model, so that
+    changing one model's settings retrains that model only."""
+
+    def params(wildcards):
+        chosen = {key: config[key] for key in sections}
+        ml = dict(config["ml"])
+        ml["models"] = {wildcards.model: ml["models"][wildcards.model]}
+        ml["enabled"] = [wildcards.model]
+        chosen["ml"] = ml
+        return json.dumps(chosen, sort_keys=True)
+
+    return params
+
+
 def package_sources(*modules):
     """The package source files a rule's command runs, so a code change reruns the right jobs."""
     paths = [PACKAGE / "__init__.py", PACKAGE / "cli.py", PACKAGE / "config.py", PACKAGE / "io.py"]

@@ -26,7 +26,7 @@ rule train:
     benchmark:
         f"benchmarks/train/{{model}}.tsv"
     params:
-        settings=settings("analysis", "dataset", "samples", "ml"),
+        settings=model_settings("analysis", "dataset", "samples", "features"),
         features=f"{RESULTS}/features",
         outdir=lambda w: f"{RESULTS}/models/{w.model}",
     threads: max(1, min(workflow.cores, 4))
@@ -51,7 +51,7 @@ rule apply:
     benchmark:
         f"benchmarks/apply/{{model}}/{{sample}}.tsv"
     params:
-        settings=settings("analysis", "dataset", "samples", "ml"),
+        settings=model_settings("analysis", "dataset", "samples", "features"),
         features=f"{RESULTS}/features",
         modeldir=lambda w: f"{RESULTS}/models/{w.model}",
     threads: 1

@@ -1,0 +1,115 @@
+"""End-to-end runs of the Snakemake workflow on config/test.yaml, in a temporary directory.
+
+One full run is shared by the tests of this module (it is the slow part); each test then
+asks Snakemake what it would do next, and asserts on the plan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(workdir: Path, *args: str, configfile: str = "config/test.yaml") -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
+           "--configfile", configfile, "--cores", "2", *args]
+    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1500)
+    return result
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run; {} when nothing is planned."""
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1]
+    jobs = {}
+    for line in table.splitlines()[3:]:
+        match = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+        if not match:
+            break
+        jobs[match.group(1)] = int(match.group(2))
+    jobs.pop("total", None)
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    work = tmp_path_factory.mktemp("run")
+    shutil.copytree(REPO / "config", work / "config")
+    result = snakemake(work)
+    if result.returncode != 0:
+        pytest.fail(f"workflow failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return work
+
+
+def test_full_run_writes_every_stage(workdir):
+    results = workdir / "results" / "hyy"
+    cutflow = json.loads((results / "cutflow.json").read_text())
+    assert cutflow["simulated"] is True
+    for sample, flow in cutflow["samples"].items():
+        raws = [cut["raw"] for cut in flow["cuts"]]
+        assert raws == sorted(raws, reverse=True), f"cutflow of {sample} not monotonic"
+    assert (results / "plots" / "myy.png").stat().st_size > 10_000
+    summary = json.loads((results / "summary.json").read_text())
+    assert "cutbased" in json.dumps(summary)
+    # every rule wrote its log and benchmark
+    assert any((workdir / "logs" / "skim").rglob("*.log"))
+    assert any((workdir / "benchmarks" / "skim").rglob("*.tsv"))
+
+
+def test_rerun_plans_nothing(workdir):
+    result = snakemake(workdir, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert planned_jobs(result) == {}, result.stdout[-3000:]
+
+
+def test_changing_a_skim_threshold_reruns_skim_and_downstream_only(workdir):
+    cfg = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    cfg.setdefault("skim", {}).setdefault("selection", {})
+    cfg["skim"]["selection"]["photon_pt_min"] = 27.0
+    (workdir / "config" / "changed.yaml").write_text(yaml.safe_dump(cfg))
+    result = snakemake(workdir, "-n", configfile="config/changed.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    n_files = sum(len(s["files"]) for s in cfg["samples"].values())
+    assert jobs.get("skim") == n_files, jobs
+    assert jobs.get("features") == len(cfg["samples"]), jobs
+    assert "simulate" not in jobs, f"upstream of the skim must not rerun: {jobs}"
+    assert {"train", "summary", "plot_myy", "cutflow_table"} <= set(jobs), jobs
+
+
+def test_changing_one_model_retrains_only_that_model(workdir):
+    cfg = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
+    enabled = cfg["ml"]["enabled"]
+    target = next(name for name in enabled if cfg["ml"]["models"][name]["type"] != "bdt")
+    cfg["ml"]["models"][target]["lr"] = 0.00123
+    (workdir / "config" / "model.yaml").write_text(yaml.safe_dump(cfg))
+    result = snakemake(workdir, "-n", configfile="config/model.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    assert jobs.get("train") == 1, jobs
+    assert "skim" not in jobs and "features" not in jobs, jobs
+    assert jobs.get("apply") == len(cfg["samples"]), jobs
+
+
+def test_slurm_profile_plans_the_whole_workflow(tmp_path):
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    shutil.copytree(REPO / "profiles", tmp_path / "profiles")
+    result = snakemake(tmp_path, "--profile", "profiles/slurm", "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = planned_jobs(result)
+    assert {"simulate", "skim", "features", "train", "fit", "limit", "summary"} <= set(jobs), jobs
