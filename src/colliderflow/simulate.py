@@ -63,7 +63,8 @@ BACKGROUND_PROCESSES = ("yy",)
 
 # --------------------------------------------------------------------------- settings
 
-_PER_PROCESS = {p: {"type": "number", "minimum": 0, "maximum": 0.5} for p in SIGNAL_PROCESSES + BACKGROUND_PROCESSES}
+SM_XSEC_PB = {"ggH": 0.110, "VBF": 0.0086, "WH": 0.0031, "ZH": 0.0020, "ttH": 0.0012}  # x BR(H->yy), 13 TeV
+NEGATIVE_WEIGHTS = {"ggH": 0.01, "VBF": 0.01, "WH": 0.02, "ZH": 0.02, "ttH": 0.05, "yy": 0.10}
 
 
 def _number(default, description, **limits):
@@ -88,7 +89,7 @@ SETTINGS_SCHEMA: dict = {
         "data_events": _integer(
             2_000_000,
             "Pseudo-data background events generated in all data files together (real diphotons plus fakes), "
-            "shared among the data files in proportion to their lumi_fb; the GamGam skim keeps about 95% of them. "
+            "shared among the data files in proportion to their lumi_fb; the GamGam skim keeps about 88% of them. "
             "The signal is added on top.", minimum=0),
         "signal_mc_events": _integer(100_000, "Events generated per signal MC file (before the skim).", minimum=1),
         "background_mc_events": _integer(
@@ -102,9 +103,10 @@ SETTINGS_SCHEMA: dict = {
         "xsec_pb": {
             "type": "object",
             "additionalProperties": False,
-            "default": {"ggH": 0.110, "VBF": 0.0086, "WH": 0.0031, "ZH": 0.0020, "ttH": 0.0012},
+            "default": {},
             "description": "SM cross section times BR(H->yy) in pb per production mode, 13 TeV.",
-            "properties": {p: {"type": "number", "exclusiveMinimum": 0} for p in SIGNAL_PROCESSES},
+            "properties": {p: _number(x, f"{p} cross section times BR(H->yy), pb.", exclusiveMinimum=0)
+                           for p, x in SM_XSEC_PB.items()},
         },
         "wplus_fraction": _number(
             0.612, "Share of the WH cross section in W+H (files named WpH); W-H (WmH) gets the rest.",
@@ -112,9 +114,10 @@ SETTINGS_SCHEMA: dict = {
         "negative_weight_fraction": {
             "type": "object",
             "additionalProperties": False,
-            "default": {"ggH": 0.01, "VBF": 0.01, "WH": 0.02, "ZH": 0.02, "ttH": 0.05, "yy": 0.10},
+            "default": {},
             "description": "Fraction of MC events with a negative mcWeight per process (NLO generators have some).",
-            "properties": _PER_PROCESS,
+            "properties": {p: _number(f, f"Fraction of {p} MC events with mcWeight < 0.", minimum=0, maximum=0.5)
+                           for p, f in NEGATIVE_WEIGHTS.items()},
         },
         "mc_weight_spread": _number(
             0.1, "Log-normal spread of |mcWeight| around 1 (generator weights are not all equal).", minimum=0),
@@ -222,12 +225,13 @@ SETTINGS_SCHEMA: dict = {
 
 
 def _defaults(schema: dict) -> dict:
+    """The defaults of an object schema, filled recursively as the config loader does."""
     out = copy.deepcopy(schema.get("default", {}))
     for key, sub in schema.get("properties", {}).items():
-        if sub.get("type") == "object" and "properties" in sub and not sub.get("default"):
-            out.setdefault(key, _defaults(sub))
-        elif "default" in sub:
-            out.setdefault(key, copy.deepcopy(sub["default"]))
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if sub.get("type") == "object" and "properties" in sub:
+            out[key] = {**_defaults(sub), **out.get(key, {})}
     return out
 
 

@@ -358,6 +358,14 @@ def test_settings_defaults_and_validation():
         simulate.settings({"simulate": {"xsec_pb": {"bbH": 1.0}}})
     with pytest.raises(simulate.config.ConfigError, match="mass_max"):
         simulate.settings({"simulate": {"continuum": {"mass_min": 150, "mass_max": 120}}})
+    # the config loader's default filling (once the section is merged into the project schema) gives the same
+    import jsonschema
+
+    validator = simulate.config._with_defaults(jsonschema.Draft202012Validator)
+    for section in ({}, {"xsec_pb": {"ggH": 0.2}, "resolution": {"tail_fraction": 0.3}}):
+        instance = {"simulate": json.loads(json.dumps(section))}
+        validator({"type": "object", "properties": {"simulate": simulate.SETTINGS_SCHEMA}}).validate(instance)
+        assert instance["simulate"] == simulate.settings({"simulate": section})
     # once the project schema carries the simulate section, it must be this one
     project = simulate.config.load_schema()["properties"].get("simulate", {})
     if "properties" in project:
