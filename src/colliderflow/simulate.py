@@ -189,8 +189,8 @@ SETTINGS_SCHEMA: dict = {
                     "despite the low-side tail (tuned for the default tail).", minimum=0.9, maximum=1.1),
             },
         },
-        "jet_resolution": _number(0.8, "Jet energy resolution stochastic term, sigma_pT/pT = s/sqrt(pT) (+) 3/pT (+) 0.05.",
-                                  minimum=0),
+        "jet_resolution": _number(
+            0.8, "Jet energy resolution stochastic term s: sigma_pT/pT = s/sqrt(pT) (+) 3/pT (+) 0.05.", minimum=0),
         "pileup_jets_mean": _number(0.3, "Mean number of pile-up jets (pT > 20 GeV, mostly failing JVT) per event.",
                                     minimum=0),
         "met_soft_resolution": _number(8.0, "Resolution in GeV of each MET component from the soft term.", minimum=0),
@@ -257,7 +257,8 @@ def settings(cfg: dict) -> dict:
     merged = _merge(DEFAULTS, section)
     errors = sorted(jsonschema.Draft202012Validator(SETTINGS_SCHEMA).iter_errors(merged), key=lambda e: list(e.path))
     if errors:
-        lines = [f"  simulate.{'.'.join(str(p) for p in e.absolute_path) or '<section>'}: {e.message}" for e in errors[:10]]
+        lines = [f"  simulate.{'.'.join(str(p) for p in e.absolute_path) or '<section>'}: {e.message}"
+                 for e in errors[:10]]
         raise config.ConfigError("invalid simulate settings:\n" + "\n".join(lines))
     cont = merged["continuum"]
     if cont["mass_max"] <= cont["mass_min"]:
