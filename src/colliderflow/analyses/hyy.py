@@ -3,7 +3,7 @@
 The only module that knows the ntuple's branch names. It follows the ATLAS diphoton
 selection (Phys. Rev. D 98 (2018) 052005 and the public Open Data examples):
 
-1. trigger: any of the configured trigger branches fired (``skim.trigger``);
+1. trigger: any of the configured trigger branches fired (``skim.selection.trigger``);
 2. two photons: at least two *candidate* photons, i.e. photons with pT above threshold,
    inside |eta| < 2.37 but outside the barrel-endcap crack 1.37-1.52, passing the
    candidate identification (loose by default). The two highest-pT candidates are the
