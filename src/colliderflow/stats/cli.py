@@ -243,9 +243,18 @@ def run_fit(args) -> int:
     model = ub.Model(spec)
     xs, ws = x[inside], (None if w is None else w[inside])
     fit_start = {}
-    if signal is not None and background is not None and "mass" not in start:
-        fit_start = {k: v for k, v in _guess_peak(xs, ws, lo, hi, background).items() if k not in start}
-        log.info("starting the signal at the largest excess: mass = %.4g", fit_start["mass"])
+    if signal is not None and background is not None:
+        # The data are mostly background, so the signal's start cannot come from their
+        # quantiles: take the largest local excess over a background-only fit, with a narrow
+        # width (and the shape's default tails), unless given by --set or --signal-model.
+        guess = _guess_peak(xs, ws, lo, hi, background)
+        guess.update({k: start[k] for k in ("mass", "sigma") if k in start})
+        guess["width"] = guess["sigma"]
+        sshape = get_shape(signal, lo, hi)
+        defaults = sshape.start(np.array([guess["mass"] - 1.0, guess["mass"], guess["mass"] + 1.0]))
+        fit_start = {p: guess.get(p, defaults[p]) for p in sshape.params if p not in start}
+        if "mass" in fit_start:
+            log.info("starting the signal at the largest excess: mass = %.4g", fit_start["mass"])
     result = ub.fit(model, (xs, ws), start=fit_start)
     discovery = None
     if signal is not None and background is not None:
@@ -275,6 +284,11 @@ def run_fit(args) -> int:
         "covariance": {"names": result.free, "matrix": result.covariance.tolist()},
         "model": fitted.to_spec(),
     }
+    if not result.valid:
+        payload["warning"] = ("the fit did not converge (Minuit: invalid minimum); its values and errors are "
+                              "unreliable: give starting values (--set), fix poorly constrained shape parameters "
+                              "(--fix, or --signal-model from a fit to signal MC), or narrow --range")
+        log.warning(payload["warning"])
     if ws is not None and result.error_method == "sandwich":
         payload["note"] = ("weighted fit: errors are the sandwich estimate; the discovery q0 treats the "
                            "weighted likelihood as a likelihood")
