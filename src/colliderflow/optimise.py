@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .io import write_json
+from .stats.settings import FIT_SCHEMA
 from .stats.significance import asimov_z, sideband_transfer_factor, z_curve
 
 log = logging.getLogger(__name__)
@@ -45,16 +46,17 @@ DEFAULTS = {
     "min_background": 10.0,
     "n_categories": 3,
     "n_thresholds": 100,
-    "mass_range": [105.0, 160.0],
 }
 
 REQUIRED_COLUMNS = ("sample", "kind", "split", "weight", "m_yy")
 
 
 def settings(cfg: dict) -> dict:
-    """The ``optimise`` section with defaults for any key it lacks."""
+    """The ``optimise`` section with defaults for any key it lacks, plus ``mass_range``: the
+    fit range ``fit.range`` (one definition of the m_yy range for sidebands and fits)."""
     section = dict(DEFAULTS)
     section.update(cfg.get("optimise") or {})
+    section["mass_range"] = list((cfg.get("fit") or {}).get("range", FIT_SCHEMA["properties"]["range"]["default"]))
     if section["background"] not in ("sidebands", "mc"):
         raise ValueError(f"optimise.background must be 'sidebands' or 'mc', not {section['background']!r}")
     if not 0.0 < section["window_fraction"] < 1.0:
@@ -331,8 +333,9 @@ def optimise(cfg: dict, scores: pd.DataFrame, model_name: str) -> dict:
 def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) -> None:
     """Z versus threshold (top) and s, b (bottom), with the chosen threshold and categories."""
     import matplotlib.pyplot as plt
+    import mplhep
 
-    from .plotting import experiment_label, save, use_style
+    from .plotting import save, use_style
 
     use_style()
     zc = selection["zcurve"]
@@ -351,7 +354,9 @@ def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) 
     ax.set_ylabel("Expected Z")
     ax.set_ylim(0, max(np.max(zc["z"]), selection["combined_z"]) * 1.5 + 1e-9)
     ax.legend(loc="upper left", fontsize="small")
-    experiment_label(ax, selection["simulated"], lumi_fb, data=False)
+    # (plotting.experiment_label would print "Simulation" twice for the embedded dataset)
+    mplhep.atlas.label(text="Open Data Simulation" if selection["simulated"] else "Open Data", data=True,
+                       lumi=lumi_fb, ax=ax, loc=0)
     rax.plot(t, zc["s"], color="tab:red", label="s (window)")
     rax.plot(t, zc["b"], color="tab:blue", label="b (window)")
     rax.axhline(selection["min_background"], color="grey", ls=":", lw=1, label="min b")

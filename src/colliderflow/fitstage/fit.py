@@ -1,0 +1,207 @@
+"""The simultaneous extended unbinned fit of all categories, its scans and significances.
+
+Common signal strength mu and Higgs mass m_H; per category the signal shape fitted to MC
+(fixed, except that all peaks move together with m_H), its expected yield times mu (plus
+the spurious-signal nuisance theta * S_spur when ``fit.spurious_signal.nuisance``), and the
+chosen background function with free parameters and normalisation.
+
+Two fits are always made: m_H fixed at ``fit.mass_value`` and m_H floating. The headline
+mu and the observed significance are those of the configured one (``fit.mass_floating``);
+the measured m_H always comes from the floating fit. The expected significance is the
+Asimov one with mu = 1 at ``fit.mass_value`` and the background from the data fit.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..stats import binned, plots
+from ..stats import unbinned as ub
+from ..stats.settings import grid
+from .inputs import category_arrays, stage_settings
+
+log = logging.getLogger(__name__)
+
+
+def category_model(fs: dict, signal: dict, background: dict, mass_floating: bool) -> ub.Model:
+    """The multi-category model of ``stats.unbinned.category_spec`` from the two model files."""
+    bkg = {c["name"]: c for c in background["categories"]}
+    cats = []
+    for sig in signal["categories"]:
+        name = sig["name"]
+        if name not in bkg:
+            raise KeyError(f"category {name!r} is missing from the background model; rerun background-model")
+        spurious = bkg[name]["spurious_signal"] if fs["spurious_signal"]["nuisance"] else None
+        cats.append({
+            "name": name,
+            "range": fs["range"],
+            "signal": {"shape": signal["shape"], "params": sig["params"], "yield": sig["yield"]},
+            "background": {"shape": bkg[name]["choice"]},
+            "spurious": spurious,
+        })
+    spec = ub.category_spec(
+        cats, mass_value=fs["mass_value"], mass_floating=mass_floating, mass_limits=fs["mass_limits"],
+        reference_mass=signal.get("reference_mass", fs["mass_value"]), mu_limits=fs["mu_limits"],
+    )
+    return ub.Model(spec)
+
+
+def _asymmetric(interval, best):
+    lo, hi = interval
+    return [None if lo is None else float(lo - best), None if hi is None else float(hi - best)]
+
+
+def _expected_values(model: ub.Model, values: dict) -> dict:
+    """Parameter values for the expected (Asimov) results: background from the data fit,
+    mu = 1, m_H at its nominal value, nuisances at zero."""
+    v = dict(values)
+    v["mu"] = 1.0
+    v["mass"] = model.values()["mass"]
+    for n in model.constraints():
+        v[n] = model.constraints()[n][0]
+    return v
+
+
+def fit_categories(cfg: dict, part, signal: dict, background: dict, model_name: str,
+                   plot_dir: str | Path | None = None) -> tuple[dict, dict]:
+    """Fit the data of every category; return (fit.json payload, significance.json payload)."""
+    fs = stage_settings(cfg)
+    simulated = bool(cfg.get("dataset", {}).get("simulated", False))
+    data_by_cat = category_arrays(part, "data")
+    data = {name: (m, None) for name, (m, _) in data_by_cat.items()}
+    if sum(m.size for m, _ in data.values()) == 0:
+        raise ValueError(f"no data events in the categories of model {model_name!r}")
+
+    fixed_model = category_model(fs, signal, background, mass_floating=False)
+    float_model = category_model(fs, signal, background, mass_floating=True)
+
+    log.info("fit: m_H fixed at %.2f GeV", fs["mass_value"])
+    best_fixed = ub.fit(fixed_model, data)
+    log.info("fit: m_H floating")
+    best_float = ub.fit(float_model, data, start=best_fixed.values)
+    headline_model, headline = (float_model, best_float) if fs["mass_floating"] else (fixed_model, best_fixed)
+
+    log.info("profile scans")
+    mu_grid = grid(fs["mu_scan"])
+    mu_scan = ub.profile_scan(headline_model, data, "mu", mu_grid, best=headline)
+    exp_values = _expected_values(fixed_model, best_fixed.values)
+    asimov = ub.asimov_data(fixed_model, exp_values, fs["asimov_bin_width"])
+    mu_scan_exp = ub.profile_scan(fixed_model, asimov, "mu", mu_grid)
+    mass_scan = ub.profile_scan(float_model, data, "mass", grid(fs["mass_scan"]), best=best_float)
+
+    log.info("discovery significance")
+    disc = ub.discovery(headline_model, data, best=headline)
+    expected = ub.expected_significance(fixed_model, exp_values, bin_width=fs["asimov_bin_width"])
+    log.info("p0 scan over %d masses", len(grid(fs["p0_scan"])))
+    p0 = ub.p0_scan(fixed_model, data, grid(fs["p0_scan"]), expected_values=exp_values,
+                    bin_width=fs["asimov_bin_width"])
+
+    mu_hat = headline.values["mu"]
+    mu_err = headline.errors["mu"]
+    mh_hat, mh_err = best_float.values["mass"], best_float.errors["mass"]
+    per_category = {}
+    yields = headline_model.yields(headline.values)
+    for name, (m, _) in data_by_cat.items():
+        per_category[name] = {
+            "n_data": int(m.size),
+            "signal_fitted": float(yields[name]["signal"]),
+            "background_fitted": float(yields[name]["background"]),
+            "signal_expected": next(c["yield"] for c in signal["categories"] if c["name"] == name),
+            "background_function": next(c["choice"] for c in background["categories"] if c["name"] == name),
+        }
+        # separate mu per category would need its own model; the fitted signal / expected is its analogue
+        per_category[name]["signal_ratio"] = (per_category[name]["signal_fitted"] / per_category[name]["signal_expected"]
+                                              if per_category[name]["signal_expected"] > 0 else None)
+
+    fit_payload = {
+        "model": model_name,
+        "simulated": simulated,
+        "mass_floating": bool(fs["mass_floating"]),
+        "splits": part.attrs["splits"],
+        "data_fraction": part.attrs["data_fraction"],
+        "lumi_fb_fitted": signal.get("lumi_fb_fitted"),
+        "categories": per_category,
+        "mu": {
+            "value": float(mu_hat),
+            "error": float(mu_err),
+            "interval68": mu_scan["interval68"],
+            "interval95": mu_scan["interval95"],
+            "errors68": _asymmetric(mu_scan["interval68"], mu_hat),
+        },
+        "mass": {
+            "value": float(mh_hat),
+            "error": float(mh_err),
+            "interval68": mass_scan["interval68"],
+            "errors68": _asymmetric(mass_scan["interval68"], mh_hat),
+            "mu_at_best_mass": float(best_float.values["mu"]),
+        },
+        "fixed_mass": {"mass": fs["mass_value"], **best_fixed.to_dict()},
+        "floating_mass": best_float.to_dict(),
+        "scans": {"mu": mu_scan, "mu_expected": mu_scan_exp, "mass": mass_scan},
+        "model_spec": headline_model.with_values(headline.values).to_spec(),
+    }
+    significance = {
+        "model": model_name,
+        "simulated": simulated,
+        "mass": float(fs["mass_value"]) if not fs["mass_floating"] else float(mh_hat),
+        "q0": disc["q0"],
+        "p0": disc["p0"],
+        "Z_observed": disc["Z"],
+        "Z_expected": expected["Z"],
+        "p0_expected": expected["p0"],
+        "mu_hat": disc["poi_hat"],
+        "p0_scan": p0,
+        "note": "local significances (asymptotic formulae); expected: Asimov dataset with mu = 1 at the "
+                "nominal mass and the background fitted to the data",
+    }
+    log.info("%s: mu = %.3f +- %.3f, m_H = %.2f +- %.2f GeV, Z = %.2f (expected %.2f)", model_name, mu_hat,
+             mu_err, mh_hat, mh_err, disc["Z"], expected["Z"])
+    if plot_dir is not None:
+        make_plots(fs, Path(plot_dir), headline_model, headline.values, data_by_cat, fit_payload, significance,
+                   simulated, cfg.get("lumi_fb"))
+    return fit_payload, significance
+
+
+def plot_label(simulated: bool) -> str:
+    return "Open Data Simulation" if simulated else "Open Data"
+
+
+def make_plots(fs, plot_dir: Path, model, values, data_by_cat, fit_payload, significance, simulated, lumi_fb):
+    """m_yy per category (S+B fit, background, residuals), the mu and m_H scans, the p0 scan."""
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    label = plot_label(simulated)
+    lumi = fit_payload.get("lumi_fb_fitted") or lumi_fb
+    lumi = None if lumi is None else round(float(lumi), 1)
+    lo, hi = fs["range"]
+    edges = binned.make_edges(lo, hi, fs["plot_bin_width"])
+    width = float(np.mean(np.diff(edges)))
+    cx = np.linspace(lo, hi, 600)
+    mu = fit_payload["mu"]
+    for name, (m, _) in data_by_cat.items():
+        counts, _ = np.histogram(m, bins=edges)
+        dens = model.densities(name, cx, values)
+        bkg_bins = model.expected_counts(name, edges, values)["background"]
+        cat = fit_payload["categories"][name]
+        lines = [
+            f"{name}: {cat['background_function']} background",
+            f"$\\hat\\mu$ = {mu['value']:.2f} $\\pm$ {mu['error']:.2f} (all categories)",
+            f"$N_S$ = {cat['signal_fitted']:.1f} (expected {cat['signal_expected']:.1f})",
+        ]
+        plots.fit_plot(plot_dir / f"mass_{name}.png", edges, counts, np.sqrt(counts), cx,
+                       (dens["signal"] + dens["background"]) * width, dens["background"] * width,
+                       curve_signal=dens["signal"] * width, bkg_in_bins=bkg_bins, label=label,
+                       lumi_fb=lumi, text_lines=lines)
+    scans = fit_payload["scans"]
+    plots.likelihood_scan_plot(plot_dir / "mu_scan.png", scans["mu"]["values"], scans["mu"]["dnll2"],
+                               expected=(scans["mu_expected"]["values"], scans["mu_expected"]["dnll2"]),
+                               interval68=scans["mu"]["interval68"], interval95=scans["mu"]["interval95"],
+                               label=label, lumi_fb=lumi)
+    plots.likelihood_scan_plot(plot_dir / "mass_scan.png", scans["mass"]["values"], scans["mass"]["dnll2"],
+                               xlabel="$m_H$ [GeV]", interval68=scans["mass"]["interval68"],
+                               interval95=scans["mass"]["interval95"], label=label, lumi_fb=lumi)
+    p0 = significance["p0_scan"]
+    plots.p0_plot(plot_dir / "p0_scan.png", p0["mass"], p0["p0"], p0_expected=p0.get("p0_expected"),
+                  label=label, lumi_fb=lumi)

@@ -1,0 +1,153 @@
+"""Per-category signal model (a shape fitted to weighted signal MC, and the expected yield)
+and per-category background model (function chosen by the spurious-signal test + F-test).
+
+Both call the generic statistics library (``colliderflow.stats``); this module only decides
+which events go in and writes down what came out.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ..stats import background_choice as bc
+from ..stats import unbinned as ub
+from ..stats.settings import grid
+from ..stats.shapes import get_shape
+from .inputs import category_arrays, stage_settings
+
+log = logging.getLogger(__name__)
+
+
+def signal_model(cfg: dict, part: pd.DataFrame, model_name: str) -> dict:
+    """Shape fit (``fit.signal_shape``) to the weighted signal MC of each category, and the
+    expected signal yield there (sum of weights, for the luminosity share of the fitted data).
+
+    Weighted fit errors are the sandwich estimate, so they reflect the MC's effective size.
+    """
+    fs = stage_settings(cfg)
+    lo, hi = fs["range"]
+    shape = get_shape(fs["signal_shape"], lo, hi)
+    signal = category_arrays(part, "signal")
+    sig_rows = part[part["kind"] == "signal"]
+    categories = []
+    for k, name in enumerate(part.attrs["categories"]):
+        m, w = signal[name]
+        if m.size < 10 or w.sum() <= 0:
+            raise ValueError(
+                f"category {name!r} of model {model_name!r} has {m.size} signal MC events (sum of weights "
+                f"{w.sum():.3g}): too few to fit the signal shape; use fewer categories (optimise.n_categories) "
+                "or a larger optimise.min_background"
+            )
+        res = ub.fit_shape(shape, m, w)
+        by_process = sig_rows[sig_rows["category"] == k].groupby("process")["weight"].sum()
+        params = {p: res.values[p] for p in shape.params}
+        categories.append({
+            "name": name,
+            "params": params,
+            "errors": {p: res.errors[p] for p in shape.params},
+            "valid": bool(res.valid),
+            "yield": float(w.sum()),
+            "yield_by_process": {str(p): float(v) for p, v in by_process.items()},
+            "n_mc": int(m.size),
+            "n_effective": float(res.extra["n_effective"]),
+            "sigma_68": _interval_width(shape, params, 0.683),
+        })
+        log.info("signal %s: %s = %.3f GeV, sigma = %.3f GeV, yield %.2f (%d MC events)", name, "mass",
+                 params["mass"], params["sigma"], w.sum(), m.size)
+    return {
+        "model": model_name,
+        "shape": shape.name,
+        "range": [lo, hi],
+        "reference_mass": fs["mass_value"],
+        "splits": part.attrs["splits"],
+        "data_fraction": part.attrs["data_fraction"],
+        "lumi_fb": cfg.get("lumi_fb"),
+        "lumi_fb_fitted": (cfg.get("lumi_fb") or 0.0) * part.attrs["data_fraction"],
+        "simulated": bool(cfg.get("dataset", {}).get("simulated", False)),
+        "categories": categories,
+        "total_yield": float(sum(c["yield"] for c in categories)),
+    }
+
+
+def _interval_width(shape, params: dict, fraction: float) -> float:
+    """Half-width of the smallest interval holding ``fraction`` of the fitted shape (GeV)."""
+    x = np.linspace(shape.lo, shape.hi, 5501)
+    cdf = shape.cdf(x, params)
+    ends = np.interp(cdf + fraction, cdf, x, right=np.inf)
+    return float(0.5 * np.min(ends - x))
+
+
+def _blind_mask(m, blind):
+    if blind is None:
+        return np.ones(m.size, dtype=bool)
+    return (m < blind[0]) | (m > blind[1])
+
+
+def background_template(fs: dict, name: str, mc: tuple, data: tuple) -> tuple[object, dict]:
+    """The background-only template of one category for the spurious-signal test.
+
+    ``fit.spurious_signal.template``: ``mc`` (the background MC, normalised to the data in
+    the sidebands outside ``fit.blind``) when the category has background MC events, else
+    (or with ``sideband_fit``) a smooth ``sideband_template_function`` fitted to the data
+    sidebands (binned Poisson fit with the signal region left out).
+    """
+    lo, hi = fs["range"]
+    ss = fs["spurious_signal"]
+    blind = fs["blind"]
+    dm, dw = data
+    mm, mw = mc
+    data_side = float(_blind_mask(dm, blind).sum())
+    if ss["template"] == "mc" and mm.size > 0 and mw[_blind_mask(mm, blind)].sum() > 0:
+        scale = data_side / mw[_blind_mask(mm, blind)].sum() if data_side > 0 else 1.0
+        template = bc.binned_points(mm, mw * scale, lo, hi, ss["template_bin_width"])
+        return template, {"template": "mc", "n_mc": int(mm.size), "normalisation": float(scale),
+                          "n_effective": float(mw.sum() ** 2 / np.sum(mw**2))}
+    if ss["template"] == "mc":
+        log.warning("category %s: no background MC; the spurious-signal template is a sideband fit of the data", name)
+    func = fs["sideband_template_function"]
+    fitres = bc.binned_chi2_fit(dm, dw, func, lo, hi, fs["ftest_bin_width"], blind)
+    params = {k: v for k, v in fitres["params"].items() if k != "norm"}
+    template = bc.template_from_function(func, params, fitres["params"]["norm"], lo, hi, ss["template_bin_width"])
+    return template, {"template": "sideband_fit", "function": get_shape(func, lo, hi).name, "params": params,
+                      "n_events": float(fitres["params"]["norm"]), "chi2": fitres["chi2"], "ndf": fitres["ndf"]}
+
+
+def background_model(cfg: dict, part: pd.DataFrame, signal: dict, model_name: str) -> dict:
+    """Per category: the background function chosen by the spurious-signal test and F-test,
+    with every number behind the choice (``stats.background_choice.choose_background``)."""
+    fs = stage_settings(cfg)
+    lo, hi = fs["range"]
+    ss = fs["spurious_signal"]
+    mc = category_arrays(part, "background")
+    data = category_arrays(part, "data")
+    sig_by_name = {c["name"]: c for c in signal["categories"]}
+    out = []
+    for name in part.attrs["categories"]:
+        if name not in sig_by_name:
+            raise KeyError(f"category {name!r} is missing from the signal model; rerun signal-model")
+        sig = sig_by_name[name]
+        dm, _ = data[name]
+        if dm.size == 0:
+            raise ValueError(f"category {name!r} of model {model_name!r} has no data events in [{lo}, {hi}] GeV")
+        template, info = background_template(fs, name, mc[name], data[name])
+        log.info("category %s: spurious-signal test on a %s template", name, info["template"])
+        choice = bc.choose_background(
+            template, fs["background_candidates"], signal["shape"], sig["params"], sig["yield"], lo, hi,
+            grid(ss["mass_points"]),
+            criteria={k: ss[k] for k in ("max_fraction_of_signal", "max_fraction_of_error", "mode")},
+            ftest_threshold=fs["ftest_threshold"], ftest_data=(dm, None), ftest_bin_width=fs["ftest_bin_width"],
+            blind=fs["blind"], reference_mass=fs["mass_value"],
+        )
+        log.info("category %s: background %s (spurious signal %.2f events, %s)", name, choice["choice"],
+                 choice["spurious_signal"], "passes" if choice["passed"] else "NO function passes")
+        out.append({"name": name, "n_data": int(dm.size), **info, **choice})
+    return {
+        "model": model_name,
+        "range": [lo, hi],
+        "simulated": bool(cfg.get("dataset", {}).get("simulated", False)),
+        "candidates": list(fs["background_candidates"]),
+        "categories": out,
+    }
