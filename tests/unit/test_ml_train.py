@@ -93,15 +93,20 @@ def test_early_stopping_keeps_the_best_epoch(labelled, tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(toy, tmp_path_factory):
-    """Every model type trained end to end (a few epochs) into one models folder."""
-    cfg = synthetic.default_config({**FAST, "enabled": ["bdt", "deepsets", "mlp_lovasz"]})
+    """Every model type trained end to end (a few epochs) into one models folder; the BDT by the CLI."""
+    ml = {**FAST, "enabled": ["bdt", "deepsets", "mlp_lovasz"]}
+    cfg = synthetic.default_config(ml)
     root = tmp_path_factory.mktemp("models")
-    metrics = {name: train_model(name, cfg, toy, root / name) for name in cfg["ml"]["enabled"]}
-    return cfg, root, metrics
+    settings = json.dumps({"samples": synthetic.SAMPLES, "ml": ml})
+    assert cli.main(["train", "--model", "bdt", "--settings", settings, "--features", str(toy),
+                     "--outdir", str(root / "bdt")]) == 0
+    metrics = {"bdt": json.loads((root / "bdt" / "metrics.json").read_text())}
+    metrics.update({name: train_model(name, cfg, toy, root / name) for name in ("deepsets", "mlp_lovasz")})
+    return cfg, root, metrics, settings
 
 
 def test_train_writes_every_output(trained):
-    cfg, root, metrics = trained
+    cfg, root, metrics, _ = trained
     common = ["history.json", "metrics.json", "model_info.json", "loss.png", "roc.png", "scores.png",
               "importance.png", "zcurve.png"]
     for name, m in metrics.items():
@@ -120,7 +125,7 @@ def test_train_writes_every_output(trained):
 
 
 def test_apply_scores_match_training_evaluation(trained, toy, tmp_path):
-    cfg, root, metrics = trained
+    cfg, root, metrics, _ = trained
     for name in ("bdt", "deepsets"):
         out = tmp_path / name / "ggH.parquet"
         apply_model(root / name, toy, "ggH", out)
@@ -132,7 +137,7 @@ def test_apply_scores_match_training_evaluation(trained, toy, tmp_path):
 
 
 def test_compare_table_has_baseline_and_every_model(trained, toy, tmp_path):
-    cfg, root, metrics = trained
+    cfg, root, metrics, _ = trained
     table = compare.compare(root, toy, cfg, tmp_path / "c.md", tmp_path / "c.json", tmp_path / "plots")
     assert table[0]["model"].startswith("cut-based") and [r["model"] for r in table[1:]] == cfg["ml"]["enabled"]
     assert table[0]["z@none"] == pytest.approx(metrics["deepsets"]["z_inclusive"])
@@ -143,15 +148,18 @@ def test_compare_table_has_baseline_and_every_model(trained, toy, tmp_path):
     assert json.loads((tmp_path / "c.json").read_text())["baseline"]["z_inclusive"] == pytest.approx(table[0]["z_max"])
 
 
-def test_cli_train_apply_compare(toy, tmp_path, capsys):
-    settings = json.dumps({"samples": synthetic.SAMPLES, "ml": {**FAST, "enabled": ["bdt"]}})
-    out = tmp_path / "models" / "bdt"
-    assert cli.main(["train", "--model", "bdt", "--settings", settings, "--features", str(toy), "--outdir", str(out)]) == 0
-    assert cli.main(["apply", "--model", "bdt", "--modeldir", str(out), "--settings", settings, "--features", str(toy),
-                     "--sample", "data", "--out", str(tmp_path / "scores.parquet")]) == 0
-    assert cli.main(["compare", "--models-dir", str(tmp_path / "models"), "--settings", settings, "--features",
+def test_cli_apply_compare_and_errors(trained, toy, tmp_path, capsys):
+    cfg, root, metrics, settings = trained
+    assert cli.main(["apply", "--model", "bdt", "--modeldir", str(root / "bdt"), "--settings", settings, "--features",
+                     str(toy), "--sample", "data", "--out", str(tmp_path / "scores.parquet")]) == 0
+    assert pq.read_table(tmp_path / "scores.parquet").num_rows == 1500
+    assert cli.main(["compare", "--models-dir", str(root), "--models", "bdt", "--settings", settings, "--features",
                      str(toy), "--out-md", str(tmp_path / "c.md"), "--out-json", str(tmp_path / "c.json"),
                      "--plots", str(tmp_path / "plots")]) == 0
+    assert cli.main(["apply", "--model", "mlp", "--modeldir", str(root / "bdt"), "--settings", settings, "--features",
+                     str(toy), "--sample", "data", "--out", str(tmp_path / "x.parquet")]) == 2
+    assert "holds model 'bdt'" in capsys.readouterr().err
     bad = json.dumps({"samples": synthetic.SAMPLES, "ml": {"features": ["m_yy"]}})
-    assert cli.main(["train", "--model", "bdt", "--settings", bad, "--features", str(toy), "--outdir", str(out)]) == 2
+    assert cli.main(["train", "--model", "bdt", "--settings", bad, "--features", str(toy),
+                     "--outdir", str(tmp_path / "m")]) == 2
     assert "never a classifier input" in capsys.readouterr().err

@@ -37,9 +37,8 @@ def register(sub) -> None:
 
 def _config(args) -> dict:
     from .. import config
-    from .settings import with_ml_defaults
 
-    cfg = with_ml_defaults(config.load(args.configfile, args.settings), args.configfile or "--settings")
+    cfg = config.load(args.configfile, args.settings)
     if getattr(args, "threads", None):
         cfg["ml"]["threads"] = args.threads
     return cfg

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-
-from .. import config
 from ..config import ConfigError
 
 TORCH_TYPES = ("mlp", "deepsets")
@@ -32,30 +27,3 @@ def model_settings(cfg: dict, name: str) -> dict:
         )
     return {**ml[section], **entry, "name": name}
 
-
-def section_schema() -> dict:
-    """The ``ml`` section of the config schema.
-
-    The main schema's, once it defines keys; until the lead merges the section it holds a
-    placeholder, and the section comes from ``ml/config_section.yaml`` (delete after the merge).
-    """
-    schema = config.load_schema()
-    section = schema["properties"].get("ml", {})
-    if "properties" not in section:
-        section = yaml.safe_load(Path(__file__).with_name("config_section.yaml").read_text())
-    return section
-
-
-def with_ml_defaults(cfg: dict, source: str = "config") -> dict:
-    """Validate ``cfg['ml']`` against the section schema and fill its defaults, in place.
-
-    A no-op for a config already validated against a schema with the full section.
-    """
-    schema = {"type": "object", "properties": {"ml": section_schema()}}
-    cfg.setdefault("ml", {})
-    errors = sorted(config._Validator(schema).iter_errors({"ml": cfg["ml"]}), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {'.'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:10]]
-        raise ConfigError(f"invalid configuration in {source}:\n" + "\n".join(lines)
-                          + "\nSee config/README.md for every key, its type and its default.")
-    return cfg

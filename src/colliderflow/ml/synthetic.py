@@ -15,7 +15,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from .. import config
-from .settings import with_ml_defaults
 
 SAMPLES = {
     "data": {"kind": "data", "process": "data", "files": [{"name": "toy_data"}]},
@@ -35,11 +34,10 @@ STYLE = {
 def default_config(ml: dict | None = None, samples: dict | None = None) -> dict:
     """A validated config with defaults filled, for the toy samples (or ``samples``).
 
-    The ``ml`` defaults come from ``settings.section_schema`` (the main schema's section once merged).
     """
     cfg = {"dataset": {"name": "toy", "source": "simulate", "simulated": True}, "lumi_fb": 36.1,
            "samples": samples or SAMPLES, "ml": ml or {}}
-    return with_ml_defaults(config.validate(cfg, "toy config"), "toy config")
+    return config.validate(cfg, "toy config")
 
 
 def _mass(rng, n: int, signal: bool) -> np.ndarray:

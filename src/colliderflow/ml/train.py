@@ -101,7 +101,8 @@ def fit(model: torch.nn.Module, loss_fn, train: tuple[np.ndarray, ...], val: tup
                                              "events_per_second": []}}
     checkpoint = Path(checkpoint)
     if checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        # on the CPU first: the RNG states must stay CPU tensors; load_state_dict moves the rest
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
         if saved.get("key") == key:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])

@@ -1,0 +1,87 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from colliderflow.ml import evaluate, synthetic
+from colliderflow.stats.significance import asimov_z, sideband_transfer_factor
+
+
+def test_weighted_roc_auc_equals_pairwise_probability():
+    rng = np.random.default_rng(0)
+    score = rng.random(300)
+    label = (rng.random(300) < 0.4).astype(float)
+    score[label == 1] += 0.3
+    weight = rng.uniform(0.2, 3.0, 300)
+    sig, bkg = label == 1, label == 0
+    pairs = (score[sig][:, None] > score[bkg][None, :]) * weight[sig][:, None] * weight[bkg][None, :]
+    expected = pairs.sum() / (weight[sig].sum() * weight[bkg].sum())
+    assert evaluate.roc_auc(*evaluate.weighted_roc(score, label, weight)) == pytest.approx(expected, rel=1e-12)
+    assert evaluate.roc_auc(*evaluate.weighted_roc(label, label, weight)) == pytest.approx(1.0)
+    assert evaluate.roc_auc(*evaluate.weighted_roc(np.zeros(300), label, weight)) == pytest.approx(0.5)
+    bkg_eff, sig_eff = evaluate.weighted_roc(score, label, weight)
+    assert evaluate.signal_efficiency_at(bkg_eff, sig_eff, [1.0])[0] == pytest.approx(1.0)
+
+
+def _frame(rng, n=4000):
+    """Signal in two samples, data on a falling spectrum; test fractions differ per sample."""
+    sample = rng.choice(["ggH", "VBF", "data"], n, p=[0.2, 0.1, 0.7])
+    kind = np.where(sample == "data", "data", "signal")
+    mass = np.where(kind == "signal", rng.normal(125, 2, n), 105 + rng.exponential(30, n))
+    test_fraction = np.where(sample == "ggH", 0.2, np.where(sample == "VBF", 0.5, 0.3))
+    split = np.where(rng.random(n) < test_fraction, "test", "train")
+    weight = np.where(sample == "ggH", 0.3, np.where(sample == "VBF", 0.05, 1.0)) * rng.uniform(0.5, 1.5, n)
+    score = np.clip(np.where(kind == "signal", rng.normal(0.7, 0.2, n), rng.normal(0.35, 0.2, n)), 1e-6, 1)
+    return pd.DataFrame({"sample": sample, "kind": kind, "split": split, "weight": weight, "m_yy": mass, "score": score})
+
+
+def test_significance_scales_the_test_split_to_the_full_yield():
+    rng = np.random.default_rng(1)
+    frame = _frame(rng)
+    ml = synthetic.default_config()["ml"]
+    inputs = evaluate.significance_inputs(frame, ml)
+    window = frame["m_yy"].between(120, 130, inclusive="left")
+    s_all = frame["weight"][window & (frame["kind"] == "signal")].sum()
+    assert inputs["s_inclusive"] == pytest.approx(s_all)
+    assert inputs["signal"][1].sum() == pytest.approx(s_all)  # test events weighted up, per sample
+    data = (frame["kind"] == "data").to_numpy()
+    sidebands = data & frame["m_yy"].between(105, 160, inclusive="left").to_numpy() & ~window.to_numpy()
+    transfer = sideband_transfer_factor(frame["m_yy"][data], frame["weight"][data], (120, 130), (105, 160))
+    assert inputs["transfer_factor"] == pytest.approx(transfer)
+    assert inputs["b_inclusive"] == pytest.approx(frame["weight"][sidebands].sum() * transfer)
+    assert inputs["background"][1].sum() == pytest.approx(inputs["b_inclusive"])
+    assert inputs["z_inclusive"] == pytest.approx(float(asimov_z(inputs["s_inclusive"], inputs["b_inclusive"])))
+
+
+def test_significance_metrics_of_the_z_curve():
+    rng = np.random.default_rng(2)
+    frame = _frame(rng, 20000)
+    ml = synthetic.default_config({"metrics": {"n_thresholds": 101, "min_background": 5.0}})["ml"]
+    metrics = evaluate.significance_metrics(frame, ml)
+    z = np.array(metrics["z_curve"]["z"])
+    assert metrics["z_max"] == pytest.approx(z.max()) and metrics["z_max"] > metrics["z_inclusive"]
+    assert z[0] == pytest.approx(metrics["z_inclusive"])  # threshold 0 keeps (almost) everything
+    assert set(metrics["z_at_threshold"]) == {"0.3", "0.5", "0.8", "0.95"}
+    assert metrics["near_max_fraction"] == pytest.approx(np.mean(z >= 0.9 * z.max()))
+    assert metrics["z_curve_area"] == pytest.approx(np.trapezoid(z, np.linspace(0, 1, 101)))
+    assert np.all(np.array(metrics["z_curve"]["b"])[z > 0] >= 5.0)  # the min-background rule
+
+
+def test_mc_background_uses_the_window_of_the_background_mc():
+    rng = np.random.default_rng(3)
+    frame = _frame(rng)
+    frame.loc[frame["kind"] == "data", ["sample", "kind"]] = ["yy", "background"]
+    ml = synthetic.default_config({"background": "mc"})["ml"]
+    inputs = evaluate.significance_inputs(frame, ml)
+    window = frame["m_yy"].between(120, 130, inclusive="left") & (frame["kind"] == "background")
+    assert inputs["transfer_factor"] is None
+    assert inputs["b_inclusive"] == pytest.approx(frame["weight"][window].sum())
+
+
+def test_mass_correlation_flags_a_score_that_follows_the_mass():
+    rng = np.random.default_rng(4)
+    frame = _frame(rng)
+    ml = synthetic.default_config()["ml"]
+    frame["score"] = (frame["m_yy"] - 105) / 55
+    assert evaluate.mass_correlation(frame, ml)["data_sidebands"] == pytest.approx(1.0)
+    frame["score"] = rng.random(len(frame))
+    assert abs(evaluate.mass_correlation(frame, ml)["data_sidebands"]) < 0.1
