@@ -1,9 +1,11 @@
 """``colliderflow skim``: one ROOT file in, one Parquet of selected events and a cutflow out.
 
 The generic driver: it reads the file in chunks of ``skim.step_size`` events (memory stays
-bounded whatever the file size), asks the analysis module (``colliderflow.analyses``) for
+bounded whatever the file size; with ``skim.read_ahead`` the next chunk is read in a
+background thread meanwhile), asks the analysis module (``colliderflow.analyses``) for
 the selection, weights and output columns of each chunk, writes the Parquet chunk by chunk
-and accumulates the cutflow. It knows no branch names.
+and accumulates the cutflow (raw events, sum of weights and of squared weights passing
+each cut and all cuts before it). It knows no branch names.
 """
 
 from __future__ import annotations
