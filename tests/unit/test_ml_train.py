@@ -12,7 +12,7 @@ from colliderflow.ml.losses import make_loss
 from colliderflow.ml.settings import model_settings
 from colliderflow.ml.train import fit, seed_everything, train_model
 
-FAST = {"network": {"epochs": 3, "patience": 5, "batch_size": 256}, "bdt": {"n_estimators": 30},
+FAST = {"threads": 1, "network": {"epochs": 3, "patience": 5, "batch_size": 256}, "bdt": {"n_estimators": 30},
         "metrics": {"importance_events": 300, "n_thresholds": 51}}
 
 

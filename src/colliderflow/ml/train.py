@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 from .. import io
 from . import bdt, data, evaluate, models, plots
@@ -59,10 +59,27 @@ def _tensors(arrays: tuple[np.ndarray, ...]) -> tuple[torch.Tensor, ...]:
     return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
 
 
+class _Batches(torch.utils.data.Sampler):
+    """Index tensors of consecutive batches of a permutation (seeded) or of 0..n-1 in order.
+
+    Indexing the tensors with one index tensor per batch is much faster than a list of ints
+    (what BatchSampler yields) and than collating single events.
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator | None):
+        self.n, self.batch_size, self.generator = n, batch_size, generator
+
+    def __iter__(self):
+        order = torch.randperm(self.n, generator=self.generator) if self.generator is not None else torch.arange(self.n)
+        return iter(order.split(self.batch_size))
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+
 def _loader(dataset: TensorDataset, batch_size: int, device: torch.device, generator: torch.Generator | None):
-    """Batches drawn by index lists (one tensor gather per batch, no per-event collation)."""
-    sampler = RandomSampler(dataset, generator=generator) if generator is not None else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None,
+    """DataLoader of whole batches (pinned memory on CUDA); shuffled when a generator is given."""
+    return DataLoader(dataset, sampler=_Batches(len(dataset), batch_size, generator), batch_size=None,
                       pin_memory=device.type == "cuda")
 
 
@@ -292,7 +309,7 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     importance = (bdt.gain_importance(outdir / "model.json", info["features"]) if settings["type"] == "bdt"
                   else evaluate.permutation_importance(predictor, sets["test"], ml))
     metrics.update(model=name, type=settings["type"], loss=settings.get("loss", "logloss (xgboost)"),
-                   importance={"kind": "gain" if settings["type"] == "bdt" else "permutation (ROC AUC drop)",
+                   importance={"kind": "total gain (normalised)" if settings["type"] == "bdt" else "permutation (ROC AUC drop)",
                                "values": importance},
                    training={k: history[k] for k in ("best_epoch", "epochs_run", "train_seconds", "training_events",
                                                      "device") if k in history})
