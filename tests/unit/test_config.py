@@ -50,3 +50,10 @@ def test_settings_json_overrides_file(tmp_path):
     assert cfg["lumi_fb"] == 10.0
     with pytest.raises(config.ConfigError, match="does not exist"):
         config.load(tmp_path / "missing.yaml")
+
+
+def test_config_readme_is_generated_from_the_schema():
+    from colliderflow.config_cli import config_docs
+
+    readme = (REPO / "config" / "README.md").read_text()
+    assert readme == config_docs(), "config/README.md is stale: run `colliderflow config-docs > config/README.md`"
