@@ -203,3 +203,12 @@ def test_prepare_uses_only_fit_splits_and_scales_mc():
     # the stage's own keys are accepted alongside the statistics keys
     st = stage_settings({"fit": {"splits": ["test"], "range": [100.0, 160.0]}})
     assert st["splits"] == ["test"] and st["range"] == [100.0, 160.0] and st["signal_shape"] == "dscb"
+
+
+def test_fit_json_model_drives_pseudo_experiments(pipeline, tmp_path):
+    # fit.json carries the fitted model like `colliderflow fit` does, so validate-fit can use it
+    out = tmp_path / "pulls.json"
+    assert cli.main(["validate-fit", "--model", str(pipeline / "fit" / "bdt" / "fit.json"), "--toys", "3",
+                     "--out", str(out)]) == 0
+    pulls = _read(out)
+    assert pulls["param"] == "mu" and pulls["n_valid"] >= 2

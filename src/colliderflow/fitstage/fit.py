@@ -117,7 +117,7 @@ def fit_categories(cfg: dict, part, signal: dict, background: dict, model_name: 
                                               if per_category[name]["signal_expected"] > 0 else None)
 
     fit_payload = {
-        "model": model_name,
+        "model_name": model_name,
         "simulated": simulated,
         "mass_floating": bool(fs["mass_floating"]),
         "splits": part.attrs["splits"],
@@ -141,7 +141,9 @@ def fit_categories(cfg: dict, part, signal: dict, background: dict, model_name: 
         "fixed_mass": {"mass": fs["mass_value"], **best_fixed.to_dict()},
         "floating_mass": best_float.to_dict(),
         "scans": {"mu": mu_scan, "mu_expected": mu_scan_exp, "mass": mass_scan},
-        "model_spec": headline_model.with_values(headline.values).to_spec(),
+        # the fitted model under "model", as in the fit.json of `colliderflow fit`, so that
+        # `colliderflow validate-fit --model fit.json` throws pseudo-experiments from it
+        "model": headline_model.with_values(headline.values).to_spec(),
     }
     significance = {
         "model": model_name,

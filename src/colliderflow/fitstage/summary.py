@@ -122,9 +122,12 @@ def _fmt(v, spec=".2f"):
 
 
 def table(summary: dict) -> str:
-    """A Markdown table of the headline numbers (readable as plain text too)."""
-    head = ["model", "cats", "mu_hat", "m_H [GeV]", "Z obs", "Z exp", "Z exp (binned)", "CLs(mu=1)",
-            "mu 95% UL obs (exp)"]
+    """A Markdown table of the headline numbers (readable as plain text too).
+
+    Z columns: unbinned fit / binned pyhf model, so the two can be compared at a glance.
+    """
+    head = ["model", "cats", "mu_hat (68% CL)", "m_H [GeV]", "Z obs (unb. / binned)", "Z exp (unb. / binned)",
+            "CLs(mu=1)", "mu 95% UL obs (exp)"]
     if summary.get("truth"):
         head += ["pull mu", "pull m_H"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
@@ -139,7 +142,8 @@ def table(summary: dict) -> str:
         label = name + (" (baseline)" if name == summary.get("baseline") else "") + \
             (" (best)" if name == summary.get("best_model") else "")
         cells = [label, str(r["n_categories"]), mu_txt, f"{m['value']:.2f} ± {m['error']:.2f}",
-                 _fmt(r["Z_observed"]), _fmt(r["Z_expected"]), _fmt(b.get("Z_expected")),
+                 f"{_fmt(r['Z_observed'])} / {_fmt(b.get('Z_observed'))}",
+                 f"{_fmt(r['Z_expected'])} / {_fmt(b.get('Z_expected'))}",
                  _fmt(b.get("cls_mu1"), ".3g"), f"{_fmt(b.get('upper_limit_observed'))} ({_fmt(exp_ul)})"]
         if summary.get("truth"):
             cells += [_fmt(r["pulls"]["mu"]), _fmt(r["pulls"]["mass"])]

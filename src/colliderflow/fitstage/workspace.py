@@ -28,7 +28,7 @@ def build(cfg: dict, part, signal: dict, background: dict, fit_payload: dict) ->
     fs = stage_settings(cfg)
     lo, hi = fs["range"]
     edges = binned.make_edges(lo, hi, fs["workspace_bin_width"])
-    model = ub.Model(fit_payload["model_spec"])
+    model = ub.Model(fit_payload["model"])
     values = model.values()
     data = category_arrays(part, "data")
     sig = category_arrays(part, "signal")
