@@ -7,6 +7,8 @@ stops the run at once with a message naming the key.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
 from importlib import resources
@@ -29,9 +31,21 @@ def schema_path() -> Path:
     return Path(str(resources.files("colliderflow") / "config.schema.yaml"))
 
 
-def load_schema() -> dict:
-    with open(schema_path()) as handle:
+@functools.lru_cache(maxsize=4)
+def _parsed_schema(path: str, mtime_ns: int) -> dict:
+    """The schema parsed once per file version (parsing the YAML takes ~0.2 s); never mutate it."""
+    with open(path) as handle:
         return yaml.safe_load(handle)
+
+
+def _schema() -> dict:
+    path = schema_path()
+    return _parsed_schema(str(path), path.stat().st_mtime_ns)
+
+
+def load_schema() -> dict:
+    """The one JSON schema of the configuration (a copy the caller may modify)."""
+    return copy.deepcopy(_schema())
 
 
 def _with_defaults(validator_class):
@@ -51,9 +65,20 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
-    path = ".".join(str(p) for p in error.absolute_path)
+def _key_path(error: jsonschema.ValidationError, prefix: tuple = ()) -> str:
+    path = ".".join(str(p) for p in (*prefix, *error.absolute_path))
     return path or "<top level>"
+
+
+def _check(validator, instance, source: str, prefix: tuple = ()) -> None:
+    """Fill defaults into ``instance`` in place; raise ConfigError naming every wrong key (up to 10)."""
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  {_key_path(e, prefix)}: {e.message}" for e in errors[:10]]
+        raise ConfigError(
+            f"invalid configuration in {source}:\n" + "\n".join(lines)
+            + "\nSee config/README.md for every key, its type and its default."
+        )
 
 
 def validate(cfg: dict, source: str = "config") -> dict:
@@ -61,14 +86,26 @@ def validate(cfg: dict, source: str = "config") -> dict:
 
     Raises ConfigError naming the offending key and what was expected.
     """
-    errors = sorted(_Validator(load_schema()).iter_errors(cfg), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = [f"  {_key_path(e)}: {e.message}" for e in errors[:10]]
-        raise ConfigError(
-            f"invalid configuration in {source}:\n" + "\n".join(lines)
-            + "\nSee config/README.md for every key, its type and its default."
-        )
+    _check(_Validator(_schema()), cfg, source)
     return cfg
+
+
+def section(cfg: dict | None, name: str):
+    """``cfg[name]`` validated against the one schema, defaults filled (a copy; the default if absent).
+
+    For library callers and tests that build a partial cfg by hand: a cfg from ``load`` is
+    already complete, and this returns the same section. Raises ConfigError naming
+    ``name.key`` for a wrong key, type or value.
+    """
+    root = _schema()
+    if name not in root["properties"]:
+        raise ConfigError(f"the config schema has no section {name!r}; known: {', '.join(root['properties'])}")
+    schema = root["properties"][name]
+    value = (cfg or {}).get(name)
+    value = copy.deepcopy(schema.get("default", {}) if value is None else value)
+    # evolve keeps the root's $ref resolver, so references into other sections still resolve
+    _check(_Validator(root).evolve(schema=schema), value, f"the {name} section", (name,))
+    return value
 
 
 def load(configfile: str | Path | None = None, settings: str | dict | None = None) -> dict:

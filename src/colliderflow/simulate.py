@@ -38,7 +38,6 @@ workflow runs one job per file and the result does not depend on the order.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -48,7 +47,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import awkward as ak
-import jsonschema
 import numpy as np
 import uproot
 
@@ -63,207 +61,18 @@ BACKGROUND_PROCESSES = ("yy",)
 
 # --------------------------------------------------------------------------- settings
 
-SM_XSEC_PB = {"ggH": 0.110, "VBF": 0.0086, "WH": 0.0031, "ZH": 0.0020, "ttH": 0.0012}  # x BR(H->yy), 13 TeV
-NEGATIVE_WEIGHTS = {"ggH": 0.01, "VBF": 0.01, "WH": 0.02, "ZH": 0.02, "ttH": 0.05, "yy": 0.10}
-
-
-def _number(default, description, **limits):
-    return {"type": "number", "default": default, "description": description, **limits}
-
-
-def _integer(default, description, **limits):
-    return {"type": "integer", "default": default, "description": description, **limits}
-
-
-# The JSON schema (draft 2020-12) of the ``simulate`` config section. It is the single
-# source of the defaults; the project schema carries a copy (workflow/schemas).
-SETTINGS_SCHEMA: dict = {
-    "type": "object",
-    "additionalProperties": False,
-    "default": {},
-    "description": "The embedded simulated dataset (colliderflow simulate): sizes, seed, truth and the toy detector.",
-    "properties": {
-        "seed": _integer(
-            6, "Master seed; each file's seed is derived from it and the file name. The default gives pseudo-data "
-            "whose signal excess is typical (within 1 sigma of the expectation).", minimum=0),
-        "data_events": _integer(
-            2_000_000,
-            "Pseudo-data background events generated in all data files together (real diphotons plus fakes), "
-            "shared among the data files in proportion to their lumi_fb; the GamGam skim keeps about 88% of them. "
-            "The signal is added on top.", minimum=0),
-        "signal_mc_events": _integer(100_000, "Events generated per signal MC file (before the skim).", minimum=1),
-        "background_mc_events": _integer(
-            500_000, "Events generated per diphoton-continuum MC file (before the skim).", minimum=1),
-        "chunk_size": _integer(200_000, "Events generated and written per chunk; bounds the memory of a job.",
-                               minimum=1000),
-        "higgs_mass": _number(125.0, "True Higgs boson mass in GeV (signal MC and pseudo-data).",
-                              minimum=110, maximum=150),
-        "signal_strength": _number(1.0, "True signal strength mu injected in the pseudo-data (the MC is always SM).",
-                                   minimum=0),
-        "xsec_pb": {
-            "type": "object",
-            "additionalProperties": False,
-            "default": {},
-            "description": "SM cross section times BR(H->yy) in pb per production mode, 13 TeV.",
-            "properties": {p: _number(x, f"{p} cross section times BR(H->yy), pb.", exclusiveMinimum=0)
-                           for p, x in SM_XSEC_PB.items()},
-        },
-        "wplus_fraction": _number(
-            0.612, "Share of the WH cross section in W+H (files named WpH); W-H (WmH) gets the rest.",
-            minimum=0, maximum=1),
-        "negative_weight_fraction": {
-            "type": "object",
-            "additionalProperties": False,
-            "default": {},
-            "description": "Fraction of MC events with a negative mcWeight per process (NLO generators have some).",
-            "properties": {p: _number(f, f"Fraction of {p} MC events with mcWeight < 0.", minimum=0, maximum=0.5)
-                           for p, f in NEGATIVE_WEIGHTS.items()},
-        },
-        "mc_weight_spread": _number(
-            0.1, "Log-normal spread of |mcWeight| around 1 (generator weights are not all equal).", minimum=0),
-        "photon_sf_spread": _number(0.015, "Spread of ScaleFactor_PHOTON around 1 in MC.", minimum=0, maximum=0.2),
-        "pileup_sf_spread": _number(0.2, "Spread of ScaleFactor_PILEUP (gamma distribution of mean 1) in MC.",
-                                    exclusiveMinimum=0, maximum=1),
-        "continuum": {
-            "type": "object",
-            "additionalProperties": False,
-            "default": {},
-            "description": "Generated diphoton continuum (real diphotons and fakes).",
-            "properties": {
-                "mass_min": _number(95.0, "Lowest true diphoton mass generated, GeV (generator cut).", minimum=50),
-                "mass_max": _number(200.0, "Highest true diphoton mass generated, GeV (generator cut).", minimum=60),
-                "slope": _number(0.025, "Exponential slope (1/GeV) of the real-diphoton mass spectrum.", minimum=0),
-                "fake_slope": _number(0.035, "Exponential slope (1/GeV) of the photon+jet and dijet mass spectrum.",
-                                      minimum=0),
-                "generator_pt_min": _number(22.0, "Generator cut: both true photons above this pT, GeV.", minimum=0),
-            },
-        },
-        "fakes": {
-            "type": "object",
-            "additionalProperties": False,
-            "default": {},
-            "description": "Jets faking photons (pseudo-data only; there is no fake MC).",
-            "properties": {
-                "fraction": _number(
-                    0.5, "Fraction of the generated pseudo-data background with at least one fake photon.",
-                    minimum=0, maximum=1),
-                "dijet_share": _number(0.2, "Share of those with two fake photons (dijet); the rest is photon+jet.",
-                                       minimum=0, maximum=1),
-                "z_alpha": _number(
-                    8.0, "Beta(alpha, 1) parameter of the momentum fraction z of the jet the fake photon carries; "
-                    "larger means more photon-like fakes.", exclusiveMinimum=0),
-                "tight_id_max": _number(0.9, "Tight-ID probability of a fake with z -> 1.", minimum=0, maximum=1),
-            },
-        },
-        "photon_id": {
-            "type": "object",
-            "additionalProperties": False,
-            "default": {},
-            "description": "Identification efficiency of real photons.",
-            "properties": {
-                "tight_plateau": _number(0.95, "Tight-ID efficiency at high pT.", minimum=0, maximum=1),
-                "tight_at_25": _number(0.83, "Tight-ID efficiency at pT = 25 GeV.", minimum=0, maximum=1),
-                "tight_pt_scale": _number(25.0, "pT scale (GeV) of the rise from tight_at_25 to tight_plateau.",
-                                          exclusiveMinimum=0),
-                "loose": _number(0.99, "Loose-ID efficiency.", minimum=0, maximum=1),
-            },
-        },
-        "resolution": {
-            "type": "object",
-            "additionalProperties": False,
-            "default": {},
-            "description": "Photon energy resolution sigma_E/E = sampling/sqrt(E/GeV) (+) constant, and tail.",
-            "properties": {
-                "sampling_barrel": _number(0.11, "Sampling term for |eta| < 1.37.", minimum=0),
-                "sampling_endcap": _number(0.16, "Sampling term for |eta| > 1.52.", minimum=0),
-                "sampling_crack": _number(0.25, "Sampling term in the crack 1.37 < |eta| < 1.52.", minimum=0),
-                "constant_barrel": _number(0.012, "Constant term for |eta| < 1.37.", minimum=0),
-                "constant_endcap": _number(0.018, "Constant term for |eta| > 1.52.", minimum=0),
-                "constant_crack": _number(0.03, "Constant term in the crack.", minimum=0),
-                "tail_fraction": _number(
-                    0.15, "Fraction of photons losing energy (conversions, leakage): the low-side m_yy tail.",
-                    minimum=0, maximum=1),
-                "tail_mean": _number(0.04, "Mean relative energy lost by those photons (exponential).", minimum=0),
-                "energy_scale": _number(
-                    1.002, "Photon energy scale calibration: puts the Gaussian core of the m_yy peak at higgs_mass "
-                    "despite the low-side tail (tuned for the default tail).", minimum=0.9, maximum=1.1),
-            },
-        },
-        "jet_resolution": _number(
-            0.8, "Jet energy resolution stochastic term s: sigma_pT/pT = s/sqrt(pT) (+) 3/pT (+) 0.05.", minimum=0),
-        "pileup_jets_mean": _number(0.3, "Mean number of pile-up jets (pT > 20 GeV, mostly failing JVT) per event.",
-                                    minimum=0),
-        "met_soft_resolution": _number(8.0, "Resolution in GeV of each MET component from the soft term.", minimum=0),
-        "extra_photon_probability": _number(
-            0.03, "Probability of a third reconstructed photon (mostly from a jet) in an event.", minimum=0,
-            maximum=1),
-        "runs_per_file": _integer(8, "Number of distinct runs in a data file.", minimum=1),
-        "run_ranges": {
-            "type": "object",
-            "default": {
-                "data15_periodD": [276262, 276954], "data15_periodE": [278880, 279928],
-                "data15_periodF": [279932, 280422], "data15_periodG": [280423, 281075],
-                "data15_periodH": [281130, 281411], "data15_periodJ": [282625, 284484],
-                "data16_periodA": [297730, 300287], "data16_periodB": [300345, 300908],
-                "data16_periodC": [301912, 302393], "data16_periodD": [302737, 303560],
-                "data16_periodE": [303638, 303892], "data16_periodF": [303943, 304494],
-                "data16_periodG": [305380, 306451], "data16_periodI": [307126, 308084],
-                "data16_periodK": [309375, 309759], "data16_periodL": [310015, 311481],
-            },
-            "description": "Data period (found in the data file name) -> [first, last] run number (approximate).",
-            "propertyNames": {"pattern": "^data[0-9]{2}_[A-Za-z0-9]+$"},
-            "additionalProperties": {
-                "type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2,
-            },
-        },
-        "mc_run_number": _integer(284500, "runNumber of MC events (the mc20a campaign matching 2015-2016 data).",
-                                  minimum=1),
-        "mc_category": {"type": "string", "default": "mc20a",
-                        "description": "Value of the category branch in MC files (data files get data15/data16)."},
-    },
-}
-
-
-def _defaults(schema: dict) -> dict:
-    """The defaults of an object schema, filled recursively as the config loader does."""
-    out = copy.deepcopy(schema.get("default", {}))
-    for key, sub in schema.get("properties", {}).items():
-        if key not in out and "default" in sub:
-            out[key] = copy.deepcopy(sub["default"])
-        if sub.get("type") == "object" and "properties" in sub:
-            out[key] = {**_defaults(sub), **out.get(key, {})}
-    return out
-
-
-def _merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "run_ranges":
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-DEFAULTS = _defaults(SETTINGS_SCHEMA)
-
 
 def settings(cfg: dict) -> dict:
-    """``cfg["simulate"]`` with every missing key filled from ``SETTINGS_SCHEMA``, validated.
+    """``cfg["simulate"]`` validated against the one config schema, every default filled.
 
+    A ``cfg`` from ``config.load`` is already complete; tests may pass a partial one.
     ``run_ranges`` given in the config replaces the default table as a whole.
     """
-    section = cfg.get("simulate") or {}
-    merged = _merge(DEFAULTS, section)
-    errors = sorted(jsonschema.Draft202012Validator(SETTINGS_SCHEMA).iter_errors(merged), key=lambda e: list(e.path))
-    if errors:
-        lines = [f"  simulate.{'.'.join(str(p) for p in e.absolute_path) or '<section>'}: {e.message}"
-                 for e in errors[:10]]
-        raise config.ConfigError("invalid simulate settings:\n" + "\n".join(lines))
-    cont = merged["continuum"]
+    s = config.section(cfg, "simulate")
+    cont = s["continuum"]
     if cont["mass_max"] <= cont["mass_min"]:
         raise config.ConfigError("simulate.continuum.mass_max must be larger than simulate.continuum.mass_min")
-    return merged
+    return s
 
 
 # --------------------------------------------------------------------------- catalogue

@@ -348,28 +348,18 @@ def test_catalogue_errors_name_the_problem():
         simulate.simulate_file(make_cfg(), "sim_nothing", Path("/nonexistent/never.root"))
 
 
-def test_settings_defaults_and_validation():
+def test_settings_fill_defaults_and_name_wrong_keys():
     s = simulate.settings({})
-    assert s == simulate.DEFAULTS and s["higgs_mass"] == 125.0 and s["xsec_pb"]["ggH"] == 0.110
+    assert s["higgs_mass"] == 125.0 and s["xsec_pb"]["ggH"] == 0.110 and s["continuum"]["mass_min"] == 95.0
     merged = simulate.settings({"simulate": {"resolution": {"tail_fraction": 0.2}}})
     assert merged["resolution"]["tail_fraction"] == 0.2
     assert merged["resolution"]["sampling_barrel"] == s["resolution"]["sampling_barrel"]
+    own = simulate.settings({"simulate": {"run_ranges": {"data17_periodX": [1, 2]}}})
+    assert own["run_ranges"] == {"data17_periodX": [1, 2]}  # replaces the default table as a whole
     with pytest.raises(simulate.config.ConfigError, match="simulate.xsec_pb"):
         simulate.settings({"simulate": {"xsec_pb": {"bbH": 1.0}}})
     with pytest.raises(simulate.config.ConfigError, match="mass_max"):
         simulate.settings({"simulate": {"continuum": {"mass_min": 150, "mass_max": 120}}})
-    # the config loader's default filling (once the section is merged into the project schema) gives the same
-    import jsonschema
-
-    validator = simulate.config._with_defaults(jsonschema.Draft202012Validator)
-    for section in ({}, {"xsec_pb": {"ggH": 0.2}, "resolution": {"tail_fraction": 0.3}}):
-        instance = {"simulate": json.loads(json.dumps(section))}
-        validator({"type": "object", "properties": {"simulate": simulate.SETTINGS_SCHEMA}}).validate(instance)
-        assert instance["simulate"] == simulate.settings({"simulate": section})
-    # once the project schema carries the simulate section, it must be this one
-    project = simulate.config.load_schema()["properties"].get("simulate", {})
-    if "properties" in project:
-        assert simulate._defaults(project) == simulate.DEFAULTS
 
 
 def test_cli_generates_one_file(tmp_path):
