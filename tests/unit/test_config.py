@@ -57,3 +57,20 @@ def test_config_readme_is_generated_from_the_schema():
 
     readme = (REPO / "config" / "README.md").read_text()
     assert readme == config_docs(), "config/README.md is stale: run `colliderflow config-docs > config/README.md`"
+
+
+def test_section_fills_defaults_like_load_and_names_wrong_keys():
+    full = config.load(settings={})
+    assert config.section({}, "skim") == full["skim"]
+    partial = {"skim": {"selection": {"photon_pt_min": 30.0}}}
+    skim = config.section(partial, "skim")
+    assert skim["selection"]["photon_pt_min"] == 30.0
+    assert skim["selection"]["photon_eta_max"] == full["skim"]["selection"]["photon_eta_max"]
+    assert skim["step_size"] == full["skim"]["step_size"]
+    assert partial == {"skim": {"selection": {"photon_pt_min": 30.0}}}, "the caller's dict is left alone"
+    with pytest.raises(config.ConfigError, match=r"skim\.selection\.photon_pt_min"):
+        config.section({"skim": {"selection": {"photon_pt_min": "high"}}}, "skim")
+    with pytest.raises(config.ConfigError, match="'bogus' was unexpected"):
+        config.section({"skim": {"bogus": 1}}, "skim")
+    with pytest.raises(config.ConfigError, match="no section 'nope'"):
+        config.section({}, "nope")
