@@ -32,28 +32,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 0.7
 
-# Used only while workflow/schemas/config.schema.yaml does not fill the `skim` section's
-# defaults yet (a key the config sets wins): the same values as the schema's defaults.
-FALLBACK_SKIM = {
-    "tree": "analysis", "step_size": 200000, "read_ahead": True, "compression": "lz4",
-    "selection": {
-        "trigger": ["trigP"], "photon_pt_min": 25.0, "photon_eta_max": 2.37, "photon_crack": [1.37, 1.52],
-        "photon_candidate_id": "loose", "photon_id": "tight", "photon_isolation": "flags",
-        "ptcone20_max": 0.065, "topoetcone40_max": 0.065,
-        "lead_pt_over_myy_min": 0.35, "sublead_pt_over_myy_min": 0.25, "myy_range": [105.0, 160.0],
-    },
-    "jets": {"pt_min": 25.0, "eta_max": 4.4, "jvt_pt_max": 60.0, "jvt_eta_max": 2.4, "overlap_dr": 0.4,
-             "btag_quantile_min": 3, "btag_eta_max": 2.5},
-    "leptons": {"pt_min": 10.0, "eta_max": 2.5, "id": "medium", "overlap_dr": 0.4},
-}
-
-
-def _with_fallback(section: dict, fallback: dict) -> dict:
-    merged = json.loads(json.dumps(fallback))
-    for key, value in section.items():
-        merged[key] = _with_fallback(value, fallback[key]) if isinstance(value, dict) and key in fallback else value
-    return merged
-
 
 def load_cfg(configfile: str | None, step_size: int | None, path: str, read_ahead: bool | None = None) -> dict:
     """The config the skim runs with, plus a one-file sample whose kind matches the file."""
@@ -61,8 +39,7 @@ def load_cfg(configfile: str | None, step_size: int | None, path: str, read_ahea
 
     from colliderflow import config
 
-    cfg = config.load(configfile or REPO / "config" / "config.yaml")
-    cfg["skim"] = _with_fallback(cfg.get("skim") or {}, FALLBACK_SKIM)
+    cfg = config.load(configfile or REPO / "config" / "config.yaml")  # fills the skim section's defaults
     if step_size:
         cfg["skim"]["step_size"] = step_size
     if read_ahead is not None:

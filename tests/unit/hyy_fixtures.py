@@ -1,7 +1,7 @@
 """Shared helpers for the skim, analysis and features tests: configs and tiny ntuples.
 
-The configs are built here in Python (the defaults proposed for the config schema's
-``skim`` and ``features`` sections), so the tests do not depend on the schema.
+The configs start from the defaults of the config schema's ``skim`` and ``features``
+sections, so the tests run with what a user gets.
 """
 
 from __future__ import annotations
@@ -12,25 +12,11 @@ import awkward as ak
 import numpy as np
 import uproot
 
-SKIM = {
-    "tree": "analysis",
-    "step_size": 200_000,
-    "read_ahead": True,
-    "compression": "lz4",
-    "selection": {
-        "trigger": ["trigP"],
-        "photon_pt_min": 25.0, "photon_eta_max": 2.37, "photon_crack": [1.37, 1.52],
-        "photon_candidate_id": "loose", "photon_id": "tight", "photon_isolation": "flags",
-        "ptcone20_max": 0.065, "topoetcone40_max": 0.065,
-        "lead_pt_over_myy_min": 0.35, "sublead_pt_over_myy_min": 0.25, "myy_range": [105.0, 160.0],
-    },
-    "jets": {
-        "pt_min": 25.0, "eta_max": 4.4, "jvt_pt_max": 60.0, "jvt_eta_max": 2.4, "overlap_dr": 0.4,
-        "btag_quantile_min": 3, "btag_eta_max": 2.5,
-    },
-    "leptons": {"pt_min": 10.0, "eta_max": 2.5, "id": "medium", "overlap_dr": 0.4},
-}
-FEATURES = {"split": {"train": 0.5, "val": 0.25, "test": 0.25}, "salt": 0, "compression": "lz4", "batch_size": 65536}
+from colliderflow import config
+
+# The schema's defaults, read once (the tests change copies of them).
+SKIM = config.section({}, "skim")
+FEATURES = config.section({}, "features")
 
 
 def make_cfg(**skim_overrides) -> dict:

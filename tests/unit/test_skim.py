@@ -157,17 +157,3 @@ def test_cli_writes_both_outputs_and_reports_errors(tmp_path, mc_file, monkeypat
     args[4] = str(tmp_path / "absent.root")
     assert cli.main(args) == 2
     assert "absent.root does not exist" in capsys.readouterr().err
-
-
-def test_test_configs_match_the_schema_defaults_once_merged():
-    """The configs these tests build are the proposed schema defaults: catch drift after the merge."""
-    from hyy_fixtures import FEATURES, SKIM
-
-    from colliderflow import config
-
-    sections = config.load_schema()["properties"]
-    if "properties" not in sections.get("skim", {}) or "properties" not in sections.get("features", {}):
-        pytest.skip("the config schema has no skim/features sections yet")
-    defaults = config.validate({})
-    assert defaults["skim"] == SKIM
-    assert defaults["features"] == FEATURES
