@@ -30,8 +30,9 @@ def use_style() -> None:
 
 def experiment_label(ax, simulated: bool, lumi_fb: float | None = None, data: bool = True) -> None:
     """ATLAS Open Data label; 'Simulation' whenever the inputs are the embedded dataset."""
+    # data=True stops mplhep from adding its own "Simulation" word; ours says it instead.
     text = "Open Data Simulation" if simulated else "Open Data"
-    mplhep.atlas.label(text=text, data=data and not simulated, lumi=lumi_fb, ax=ax, loc=0)
+    mplhep.atlas.label(text=text, data=True, lumi=lumi_fb, ax=ax, loc=0)
 
 
 def save(fig, path: str | Path) -> None:
@@ -51,11 +52,12 @@ def myy_spectrum(
     simulated: bool,
     lumi_fb: float,
     out: str | Path,
+    signal_window: tuple[float, float] = (120.0, 130.0),
 ) -> dict:
     """Pseudo-data (or data) points with the signal MC stacked by production mode.
 
     The signal is stacked on a smooth background (a 4th-order polynomial fitted to the
-    data, as in the public ATLAS example), so the small peak is visible against the
+    data outside ``signal_window``, as in the public ATLAS example), so the small peak is visible against the
     continuum; a lower panel shows data minus that background with the signal stack.
     Returns the numbers drawn (bin edges, data counts, background, signal per process).
     """
@@ -66,8 +68,11 @@ def myy_spectrum(
     data_h = hist.Hist(axis, storage=hist.storage.Int64()).fill(data_mass)
     edges, centres = axis.edges, axis.centers
     counts = data_h.values().astype(float)
-    # Smooth background: a polynomial fit to the data counts (Poisson-like weights).
-    coeffs = np.polyfit(centres - 125.0, counts, deg=4, w=1.0 / np.sqrt(np.maximum(counts, 1.0)))
+    # Smooth background: a polynomial fit to the data counts (Poisson-like weights) outside
+    # the signal window, so the peak does not pull it up.
+    sideband = (centres < signal_window[0]) | (centres > signal_window[1])
+    fit_weight = np.where(sideband, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0)
+    coeffs = np.polyfit(centres - 125.0, counts, deg=4, w=fit_weight)
     background = np.polyval(coeffs, centres - 125.0)
     stacks = {}
     for process, (mass, weight) in signal.items():
@@ -80,7 +85,7 @@ def myy_spectrum(
     for p in names:
         ax.stairs(bottom + stacks[p], edges, baseline=bottom, fill=True, color=PROCESS_COLOURS.get(p), label=f"H→γγ {p} (MC)")
         bottom = bottom + stacks[p]
-    ax.plot(centres, background, "--", color="tab:blue", label="Background (4th-order poly fit)")
+    ax.plot(centres, background, "--", color="tab:blue", label="Background (poly4 fit to sidebands)")
     label = "Pseudo-data (simulated)" if simulated else "Data"
     ax.errorbar(centres, counts, yerr=np.sqrt(counts), fmt="ko", markersize=3, label=label)
     ax.set_ylabel(f"Events / {bin_width:g} GeV")
