@@ -8,6 +8,7 @@ import pytest
 
 from colliderflow import cli
 from colliderflow.fitstage.inputs import prepare, stage_settings
+from colliderflow.fitstage.models import background_template, mc_template_usable
 from colliderflow.fitstage.summary import summarise, table
 
 SPLIT_P = {"train": 0.5, "val": 0.25, "test": 0.25}
@@ -137,8 +138,10 @@ def test_categories_signal_model_and_yields(pipeline):
     assert cb["total_yield"] == pytest.approx(TRUE_YIELD * cb["data_fraction"], rel=0.02)
     bkg = _read(pipeline / "fit" / "bdt" / "background_model.json")
     for cat in bkg["categories"]:
-        assert cat["choice"] in ("exponential", "bernstein:2") and cat["template"] == "mc"
+        assert cat["choice"] in ("exponential", "bernstein:2")
         assert set(cat["candidates"]) == {"exponential", "bernstein:2"}
+        # 60k background MC events cannot test at 20% of the data's error: smooth sideband template
+        assert cat["template"] == "sideband_fit" and "too small" in cat["template_reason"]
 
 
 def test_significance_and_plots(pipeline):
@@ -212,3 +215,20 @@ def test_fit_json_model_drives_pseudo_experiments(pipeline, tmp_path):
                      "--out", str(out)]) == 0
     pulls = _read(out)
     assert pulls["param"] == "mu" and pulls["n_valid"] >= 2
+
+
+def test_background_template_choice():
+    assert mc_template_usable(25_000, 1_000, 0.2) and not mc_template_usable(24_000, 1_000, 0.2)
+    fs = stage_settings({})
+    rng = np.random.default_rng(3)
+    data = _background_mass(rng, 2_000)
+    big_mc = _background_mass(rng, 60_000)
+    template, info = background_template(fs, "c", (big_mc, np.full(big_mc.size, 0.03)), (data, None))
+    assert info["template"] == "mc" and info["n_effective"] == pytest.approx(big_mc.size)
+    # normalised to the data in the sidebands
+    side = (data < 120) | (data > 130)
+    t_side = (template.x < 120) | (template.x > 130)
+    assert template.w[t_side].sum() == pytest.approx(side.sum(), rel=0.02)
+    template, info = background_template(fs, "c", (big_mc[:100], np.ones(100)), (data, None))
+    assert info["template"] == "sideband_fit" and info["function"] == fs["sideband_template_function"]
+    assert template.w.sum() == pytest.approx(data.size, rel=0.05)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import config
 from ..optimise import CUTBASED, assign_categories, read_table
 from ..stats.settings import fit_settings
 
@@ -26,23 +27,21 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("eventNumber", "sample", "process", "kind", "split", "weight", "m_yy")
 
-# Keys of cfg["fit"] that only this stage reads (proposed for the schema's fit section,
-# which the statistics library owns); their defaults until the schema has them.
-STAGE_DEFAULTS = {
-    "splits": ["val", "test"],
-    "sideband_template_function": "exppoly:2",
-    "closure_max_pull": 2.0,
+# Keys of cfg["fit"] that this stage reads and that are proposed for, but not yet in, the
+# one config schema: their defaults until it has them (then they come from the schema).
+PENDING_DEFAULTS = {
     "workspace_signal_staterror": False,
 }
 
 
 def stage_settings(cfg: dict) -> dict:
-    """``cfg["fit"]`` with defaults: the statistics keys validated by ``stats.settings``, plus
-    this stage's own keys (taken out first, so the statistics validation accepts the rest)."""
+    """``cfg["fit"]`` validated against the schema with defaults filled (``stats.fit_settings``),
+    plus the pending keys (taken out first so the validation accepts the rest)."""
     fit = dict(cfg.get("fit") or {})
-    own = {k: fit.pop(k, v) for k, v in STAGE_DEFAULTS.items()}
+    known = config.load_schema()["properties"]["fit"].get("properties", {})
+    pending = {k: fit.pop(k, v) for k, v in PENDING_DEFAULTS.items() if k not in known}
     section = fit_settings({"fit": fit})
-    section.update(own)
+    section.update(pending)
     return section
 
 

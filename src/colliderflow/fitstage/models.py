@@ -86,13 +86,29 @@ def _blind_mask(m, blind):
     return (m < blind[0]) | (m > blind[1])
 
 
+def mc_template_usable(n_effective_mc: float, n_data: float, max_fraction_of_error: float) -> bool:
+    """Whether the background MC is large enough for a spurious-signal test on it.
+
+    The test compares the spurious signal with ``max_fraction_of_error`` (e.g. 0.2) of the
+    data's statistical error on the signal; the template's own statistical fluctuation of S
+    scales like that error times sqrt(n_data / n_eff_MC). It is below the threshold only if
+    n_eff_MC >= n_data / max_fraction_of_error^2 (25 times the data for 0.2). A smaller MC
+    would make the test measure MC noise (and can leave a category with a handful of MC
+    events, where the fits are meaningless), so the smooth sideband template is used instead.
+    """
+    if max_fraction_of_error <= 0:
+        return n_effective_mc > 0
+    return n_effective_mc >= n_data / max_fraction_of_error**2
+
+
 def background_template(fs: dict, name: str, mc: tuple, data: tuple) -> tuple[object, dict]:
     """The background-only template of one category for the spurious-signal test.
 
-    ``fit.spurious_signal.template``: ``mc`` (the background MC, normalised to the data in
-    the sidebands outside ``fit.blind``) when the category has background MC events, else
-    (or with ``sideband_fit``) a smooth ``sideband_template_function`` fitted to the data
-    sidebands (binned Poisson fit with the signal region left out).
+    ``fit.spurious_signal.template``: ``mc``: the background MC, normalised to the data in
+    the sidebands outside ``fit.blind``, when it is large enough (``mc_template_usable``);
+    otherwise, or with ``sideband_fit``, the smooth ``fit.sideband_template_function`` fitted
+    to the data sidebands (binned Poisson fit with the signal region left out). The returned
+    info says which template was used and why.
     """
     lo, hi = fs["range"]
     ss = fs["spurious_signal"]
@@ -100,18 +116,27 @@ def background_template(fs: dict, name: str, mc: tuple, data: tuple) -> tuple[ob
     dm, dw = data
     mm, mw = mc
     data_side = float(_blind_mask(dm, blind).sum())
-    if ss["template"] == "mc" and mm.size > 0 and mw[_blind_mask(mm, blind)].sum() > 0:
-        scale = data_side / mw[_blind_mask(mm, blind)].sum() if data_side > 0 else 1.0
-        template = bc.binned_points(mm, mw * scale, lo, hi, ss["template_bin_width"])
-        return template, {"template": "mc", "n_mc": int(mm.size), "normalisation": float(scale),
-                          "n_effective": float(mw.sum() ** 2 / np.sum(mw**2))}
+    reason = None
     if ss["template"] == "mc":
-        log.warning("category %s: no background MC; the spurious-signal template is a sideband fit of the data", name)
+        side_w = mw[_blind_mask(mm, blind)].sum() if mm.size else 0.0
+        n_eff = float(mw.sum() ** 2 / np.sum(mw**2)) if mm.size and np.sum(mw**2) > 0 else 0.0
+        if side_w <= 0:
+            reason = "no background MC in the category"
+        elif not mc_template_usable(n_eff, dm.size, ss["max_fraction_of_error"]):
+            reason = (f"background MC too small: effective {n_eff:.0f} events for {dm.size} data events "
+                      f"(needs {dm.size / max(ss['max_fraction_of_error'], 1e-12) ** 2:.0f})")
+        else:
+            scale = data_side / side_w if data_side > 0 else 1.0
+            template = bc.binned_points(mm, mw * scale, lo, hi, ss["template_bin_width"])
+            return template, {"template": "mc", "n_mc": int(mm.size), "normalisation": float(scale),
+                              "n_effective": n_eff}
+        log.warning("category %s: %s; the spurious-signal template is a sideband fit of the data", name, reason)
     func = fs["sideband_template_function"]
     fitres = bc.binned_chi2_fit(dm, dw, func, lo, hi, fs["ftest_bin_width"], blind)
     params = {k: v for k, v in fitres["params"].items() if k != "norm"}
     template = bc.template_from_function(func, params, fitres["params"]["norm"], lo, hi, ss["template_bin_width"])
-    return template, {"template": "sideband_fit", "function": get_shape(func, lo, hi).name, "params": params,
+    return template, {"template": "sideband_fit", "template_reason": reason or "fit.spurious_signal.template",
+                      "function": get_shape(func, lo, hi).name, "params": params,
                       "n_events": float(fitres["params"]["norm"]), "chi2": fitres["chi2"], "ndf": fitres["ndf"]}
 
 
