@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 ANALYSIS = config["analysis"]
@@ -64,7 +65,12 @@ def model_settings(*sections):
 
 def package_sources(*modules):
     """The package source files a rule's command runs, so a code change reruns the right jobs."""
-    paths = [PACKAGE / "__init__.py", PACKAGE / "cli.py", PACKAGE / "config.py", PACKAGE / "io.py"]
+    paths = [
+        PACKAGE / "__init__.py",
+        PACKAGE / "cli.py",
+        PACKAGE / "config.py",
+        PACKAGE / "io.py",
+    ]
     for module in modules:
         target = PACKAGE / module
         if target.is_dir():
@@ -89,10 +95,10 @@ def events_of(model):
     return expand(f"{RESULTS}/scores/{model}/{{sample}}.parquet", sample=SAMPLES)
 
 
-def events_arg(model):
-    if model == "cutbased":
-        return f"--features {RESULTS}/features"
-    return f"--scores {RESULTS}/scores/{model}"
+def events_arg(model, events):
+    """The command-line option naming the folder of a fit-stage job's input files."""
+    option = "--features" if model == "cutbased" else "--scores"
+    return f"{option} {os.path.dirname(events[0])}"
 
 
 def experiment_label():

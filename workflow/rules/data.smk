@@ -2,20 +2,22 @@
 if config["dataset"]["source"] == "simulate":
 
     rule simulate:
+        input:
+            code=package_sources("simulate"),
         output:
             root=f"{RESOURCES}/{{file}}.root",
         log:
             f"logs/simulate/{{file}}.log",
         benchmark:
             f"benchmarks/simulate/{{file}}.tsv"
-        params:
-            settings=settings("dataset", "lumi_fb", "samples", "simulate"),
+        conda:
+            "../envs/colliderflow.yaml"
         threads: 1
         resources:
             mem_mb=2000,
             runtime=10,
-        input:
-            code=package_sources("simulate"),
+        params:
+            settings=settings("dataset", "lumi_fb", "samples", "simulate"),
         shell:
             "colliderflow simulate --settings {params.settings:q} --file {wildcards.file} "
             "--out {output.root} 2> {log}"
@@ -23,21 +25,23 @@ if config["dataset"]["source"] == "simulate":
 else:
 
     rule fetch:
+        input:
+            code=package_sources("fetch"),
         output:
             root=f"{RESOURCES}/{{file}}.root",
         log:
             f"logs/fetch/{{file}}.log",
         benchmark:
             f"benchmarks/fetch/{{file}}.tsv"
-        params:
-            settings=settings("dataset", "samples", "fetch"),
+        conda:
+            "../envs/colliderflow.yaml"
         threads: 1
         resources:
             mem_mb=500,
             runtime=120,
             downloads=1,
-        input:
-            code=package_sources("fetch"),
+        params:
+            settings=settings("dataset", "samples", "fetch"),
         shell:
             "colliderflow fetch --settings {params.settings:q} --file {wildcards.file} "
             "--out {output.root} 2> {log}"

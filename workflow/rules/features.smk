@@ -11,12 +11,14 @@ rule features:
         f"logs/features/{{sample}}.log",
     benchmark:
         f"benchmarks/features/{{sample}}.tsv"
-    params:
-        settings=sample_settings("features"),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        settings=sample_settings("features"),
     shell:
         "colliderflow features --settings {params.settings:q} --sample {wildcards.sample} "
         "--inputs {input.skims} --out {output.parquet} 2> {log}"
@@ -37,12 +39,14 @@ rule plot_myy:
         "logs/plot_myy.log",
     benchmark:
         "benchmarks/plot_myy.tsv"
-    params:
-        settings=settings("dataset", "lumi_fb", "skim", "plots"),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        settings=settings("dataset", "lumi_fb", "skim", "plots"),
     shell:
         "colliderflow plot-myy --settings {params.settings:q} --features {input.features} "
         "--out {output.png} --out-json {output.json} 2> {log}"

@@ -16,13 +16,15 @@ rule signal_model:
         f"logs/signal_model/{{fit_model}}.log",
     benchmark:
         f"benchmarks/signal_model/{{fit_model}}.tsv"
-    params:
-        settings=FIT_SETTINGS,
-        events=lambda w: events_arg(w.fit_model),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=15,
+    params:
+        settings=FIT_SETTINGS,
+        events=lambda w, input: events_arg(w.fit_model, input.events),
     shell:
         "colliderflow signal-model --settings {params.settings:q} --model {wildcards.fit_model} "
         "{params.events} --selection {input.selection} --out {output.json} 2> {log}"
@@ -40,13 +42,15 @@ rule background_model:
         f"logs/background_model/{{fit_model}}.log",
     benchmark:
         f"benchmarks/background_model/{{fit_model}}.tsv"
-    params:
-        settings=FIT_SETTINGS,
-        events=lambda w: events_arg(w.fit_model),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        settings=FIT_SETTINGS,
+        events=lambda w, input: events_arg(w.fit_model, input.events),
     shell:
         "colliderflow background-model --settings {params.settings:q} --model {wildcards.fit_model} "
         "{params.events} --selection {input.selection} --signal-model {input.signal_model} "
@@ -74,13 +78,15 @@ rule fit:
         f"logs/fit/{{fit_model}}.log",
     benchmark:
         f"benchmarks/fit/{{fit_model}}.tsv"
-    params:
-        settings=FIT_SETTINGS,
-        events=lambda w: events_arg(w.fit_model),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        settings=FIT_SETTINGS,
+        events=lambda w, input: events_arg(w.fit_model, input.events),
     shell:
         "colliderflow fit-categories --settings {params.settings:q} --model {wildcards.fit_model} "
         "{params.events} --selection {input.selection} --signal-model {input.signal_model} "
@@ -102,13 +108,15 @@ rule workspace:
         f"logs/workspace/{{fit_model}}.log",
     benchmark:
         f"benchmarks/workspace/{{fit_model}}.tsv"
-    params:
-        settings=FIT_SETTINGS,
-        events=lambda w: events_arg(w.fit_model),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=15,
+    params:
+        settings=FIT_SETTINGS,
+        events=lambda w, input: events_arg(w.fit_model, input.events),
     shell:
         "colliderflow workspace --settings {params.settings:q} --model {wildcards.fit_model} "
         "{params.events} --selection {input.selection} --signal-model {input.signal_model} "
@@ -131,13 +139,15 @@ rule limit:
         f"logs/limit/{{fit_model}}.log",
     benchmark:
         f"benchmarks/limit/{{fit_model}}.tsv"
-    params:
-        settings=settings("fit"),
-        label=experiment_label(),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        settings=settings("fit"),
+        label=experiment_label(),
     shell:
         "colliderflow limit --settings {params.settings:q} --workspace {input.workspace} "
         "--out {output.json} --plot {output.plot} --label {params.label:q} 2> {log}"
@@ -161,14 +171,18 @@ rule summary:
         "logs/summary.log",
     benchmark:
         "benchmarks/summary.tsv"
-    params:
-        settings=settings("analysis", "dataset", "lumi_fb", "fit"),
-        models=FIT_MODELS,
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        settings=settings("analysis", "dataset", "lumi_fb", "fit"),
+        models=FIT_MODELS,
+        fits=lambda w, input: os.path.dirname(os.path.dirname(input.fits[0])),
+        optimise=lambda w, input: os.path.dirname(os.path.dirname(input.selections[0])),
     shell:
-        "colliderflow summary --settings {params.settings:q} --fits {RESULTS}/fit "
-        "--models {params.models} --optimise {RESULTS}/optimise --out {output.json} "
+        "colliderflow summary --settings {params.settings:q} --fits {params.fits} "
+        "--models {params.models} --optimise {params.optimise} --out {output.json} "
         "--markdown {output.md} > {log} 2>&1 && cat {output.md}"

@@ -18,13 +18,15 @@ rule optimise:
         f"logs/optimise/{{fit_model}}.log",
     benchmark:
         f"benchmarks/optimise/{{fit_model}}.tsv"
-    params:
-        settings=settings("analysis", "dataset", "lumi_fb", "features", "optimise"),
-        events=lambda w: events_arg(w.fit_model),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=15,
+    params:
+        settings=settings("analysis", "dataset", "lumi_fb", "features", "optimise"),
+        events=lambda w, input: events_arg(w.fit_model, input.events),
     shell:
         "colliderflow optimise --settings {params.settings:q} --model {wildcards.fit_model} "
         "{params.events} --out {output.selection} --plot {output.plot} 2> {log}"

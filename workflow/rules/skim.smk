@@ -12,12 +12,14 @@ rule skim:
         f"logs/skim/{{sample}}/{{file}}.log",
     benchmark:
         f"benchmarks/skim/{{sample}}/{{file}}.tsv"
-    params:
-        settings=sample_settings("analysis", "dataset", "lumi_fb", "skim"),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        settings=sample_settings("analysis", "dataset", "lumi_fb", "skim"),
     shell:
         "colliderflow skim --settings {params.settings:q} --sample {wildcards.sample} "
         "--input {input.root} --out {output.parquet} --cutflow {output.cutflow} 2> {log}"
@@ -42,12 +44,14 @@ rule cutflow_table:
         "logs/cutflow_table.log",
     benchmark:
         "benchmarks/cutflow_table.tsv"
-    params:
-        settings=settings("dataset", "samples"),
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        settings=settings("dataset", "samples"),
     shell:
         "colliderflow cutflow --settings {params.settings:q} --inputs {input.cutflows} "
         "--out-md {output.md} --out-json {output.json} 2> {log}"

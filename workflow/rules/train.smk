@@ -25,15 +25,17 @@ rule train:
         f"logs/train/{{model}}.log",
     benchmark:
         f"benchmarks/train/{{model}}.tsv"
-    params:
-        settings=model_settings("analysis", "dataset", "samples", "features"),
-        features=f"{RESULTS}/features",
-        outdir=lambda w: f"{RESULTS}/models/{w.model}",
+    conda:
+        "../envs/colliderflow.yaml"
     threads: max(1, min(workflow.cores, 4))
     resources:
         mem_mb=8000,
         runtime=240,
         gpu=1,
+    params:
+        settings=model_settings("analysis", "dataset", "samples", "features"),
+        features=lambda w, input: os.path.dirname(input.features[0]),
+        outdir=lambda w, output: os.path.dirname(output.metrics),
     shell:
         "colliderflow train --settings {params.settings:q} --model {wildcards.model} "
         "--features {params.features} --outdir {params.outdir} 2> {log}"
@@ -50,14 +52,16 @@ rule apply:
         f"logs/apply/{{model}}/{{sample}}.log",
     benchmark:
         f"benchmarks/apply/{{model}}/{{sample}}.tsv"
-    params:
-        settings=model_settings("analysis", "dataset", "samples", "features"),
-        features=f"{RESULTS}/features",
-        modeldir=lambda w: f"{RESULTS}/models/{w.model}",
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        settings=model_settings("analysis", "dataset", "samples", "features"),
+        features=lambda w, input: os.path.dirname(input.features),
+        modeldir=lambda w, input: os.path.dirname(input.metrics),
     shell:
         "colliderflow apply --settings {params.settings:q} --model {wildcards.model} "
         "--modeldir {params.modeldir} --features {params.features} --sample {wildcards.sample} "
@@ -87,16 +91,18 @@ rule compare_models:
         "logs/compare_models.log",
     benchmark:
         "benchmarks/compare_models.tsv"
-    params:
-        settings=settings("analysis", "dataset", "samples", "ml"),
-        features=f"{RESULTS}/features",
-        models_dir=f"{RESULTS}/models",
-        models=MODELS,
-        plots=f"{RESULTS}/models/comparison",
+    conda:
+        "../envs/colliderflow.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=15,
+    params:
+        settings=settings("analysis", "dataset", "samples", "ml"),
+        features=lambda w, input: os.path.dirname(input.features[0]),
+        models_dir=lambda w, output: os.path.dirname(output.json),
+        models=MODELS,
+        plots=lambda w, output: os.path.dirname(output.plots[0]),
     shell:
         "colliderflow compare --settings {params.settings:q} --models-dir {params.models_dir} "
         "--models {params.models} --features {params.features} --out-md {output.md} "
