@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,50 @@ def test_binned_points_keep_sum_of_weights():
     pts = bc.binned_points(x, w, LO, HI, 0.5)
     assert pts.w.sum() == pytest.approx(500.0) and pts.w2.sum() == pytest.approx(250.0)
     assert pts.x.size == 110
+
+
+def _tiny_template_with_a_gap(seed=0):
+    """64 weighted MC events (w = 2) with none in 122-130 GeV: the shape of the small-MC
+    category that made S+B template fits run away to a -9e307 signal at the limit."""
+    rng = np.random.default_rng(seed)
+    x = LO + rng.exponential(30.0, 400)
+    x = x[(x < HI) & ((x < 122.0) | (x > 130.0))][:64]
+    return bc.binned_points(x, np.full(x.size, 2.0), LO, HI, 0.1)
+
+
+def test_failed_template_fits_are_marked_invalid_not_reported():
+    res = bc.spurious_signal(_tiny_template_with_a_gap(), "exponential", "dscb", SIGNAL, 97.0, LO, HI, MASSES)
+    assert res["n_invalid"] > 0 and res["valid"] is False
+    assert len(res["point_valid"]) == len(MASSES) == len(res["signal"])
+    for ok, s, e in zip(res["point_valid"], res["signal"], res["error"]):
+        if ok:
+            assert np.isfinite(s) and np.isfinite(e) and e > 0 and abs(s) < res["signal_bound"]
+        else:
+            assert s is None and e is None  # no number that looks like a result
+    valid_s = [abs(s) for s in res["signal"] if s is not None]
+    assert res["max_abs_signal"] == pytest.approx(max(valid_s))
+    assert np.isfinite(res["max_ratio_to_error"]) and res["max_abs_signal"] < 1e4
+
+
+def test_no_valid_candidate_gives_a_finite_capped_spurious_signal():
+    res = bc.choose_background(_tiny_template_with_a_gap(), ["exponential", "bernstein:1"], "dscb", SIGNAL, 97.0,
+                               LO, HI, MASSES)
+    assert res["passed"] is False
+    assert not any(c["passed"] for c in res["candidates"].values())  # invalid points cannot pass
+    assert np.isfinite(res["spurious_signal"]) and 0 < res["spurious_signal"] <= 97.0
+    assert res["warnings"] and any("no background function passes" in w for w in res["warnings"])
+    json.dumps(res, allow_nan=False)  # every number in the record is finite (invalid points are null)
+
+
+def test_spurious_signal_is_capped_at_the_expected_signal():
+    # a wrong function on a large smooth template with a tiny expected signal: S_spur >> S
+    res = bc.choose_background(_template(), ["exponential"], "dscb", SIGNAL, 1.0, LO, HI, MASSES,
+                               criteria={"max_fraction_of_signal": 0.0, "max_fraction_of_error": 0.0})
+    assert res["candidates"]["exponential"]["max_abs_signal"] > 1.0
+    assert res["spurious_signal"] == pytest.approx(1.0) and res["spurious_signal_capped"] is True
+    assert any("capped" in w for w in res["warnings"])
+
+
+def test_expected_signal_must_be_positive():
+    with pytest.raises(ValueError, match="expected signal"):
+        bc.choose_background(_template(), ["exponential"], "dscb", SIGNAL, 0.0, LO, HI, MASSES)

@@ -82,3 +82,77 @@ def test_limit_command_bad_inputs(tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["limit", "--workspace", str(bad), "--out", str(tmp_path / "l.json")]) == 2
     assert "not JSON" in capsys.readouterr().err
+
+
+def _channel(scale_bkg=1.0, **extra):
+    edges = binned.make_edges(105, 160, 5.0)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    sig = 40.0 * np.exp(-0.5 * ((centres - 125) / 2.0) ** 2)
+    bkg = 500.0 * np.exp(-0.03 * (centres - 105))
+    return {"name": "c0", "data": np.round(bkg + sig), "signal": sig, "background": bkg * scale_bkg, **extra}
+
+
+@pytest.mark.parametrize("width", [float("inf"), float("nan"), -1.0, 8.99e307 * 10])
+def test_build_workspace_refuses_a_bad_spurious_signal_width(width):
+    with pytest.raises(ValueError, match="channel 'c0'.*spurious"):
+        binned.build_workspace([_channel(spurious=width)])
+
+
+def test_build_workspace_rejects_non_finite_counts_and_skips_zero_signal_staterror():
+    with pytest.raises(ValueError, match="channel 'c0'.*background.*not all finite"):
+        bad = _channel()
+        bad["background"] = np.where(np.arange(bad["data"].size) == 2, np.nan, bad["background"])
+        binned.build_workspace([bad])
+    ch = _channel()
+    ch["signal"] = np.where(np.arange(ch["data"].size) < 3, 0.0, ch["signal"])
+    ch["signal_sumw2"] = np.full(ch["data"].size, 4.0)  # MC error even where the signal is zero
+    spec = binned.build_workspace([ch], staterror_threshold=0.0)
+    mod = [m for m in spec["channels"][0]["samples"][0]["modifiers"] if m["type"] == "staterror"][0]
+    assert mod["data"][:3] == [0.0, 0.0, 0.0] and all(v > 0 for v in mod["data"][3:])
+
+
+def test_background_normalisation_far_from_the_data_starts_inside_its_bounds():
+    spec = binned.build_workspace([_channel(scale_bkg=1000.0)])
+    par = {p["name"]: p for p in spec["measurements"][0]["config"]["parameters"]}["bkg_norm_c0"]
+    lo, hi = par["bounds"][0]
+    assert lo <= par["inits"][0] <= hi and par["inits"][0] == pytest.approx(1e-3, rel=0.1)
+    spec = binned.build_workspace([_channel(scale_bkg=1e-3)])  # needs a norm of ~1000, beyond pyhf's 10
+    par = {p["name"]: p for p in spec["measurements"][0]["config"]["parameters"]}["bkg_norm_c0"]
+    assert par["bounds"][0][1] > 1000 and par["bounds"][0][0] <= par["inits"][0] <= par["bounds"][0][1]
+    res = binned.limits(spec, curve_points=0)
+    assert np.isfinite(res["upper_limit"]["observed"])
+
+
+def test_failed_minimisation_is_retried_then_reported_as_a_value_error(monkeypatch):
+    spec = binned.build_workspace([_channel()])
+    real = binned._limits
+    calls = []
+
+    def flaky(*args):
+        calls.append(type(pyhf.get_backend()[1]).__name__)
+        if len(calls) == 1:
+            raise pyhf.exceptions.FailedMinimization(type("R", (), {"message": "Inequality constraints incompatible"})())
+        return real(*args)
+
+    monkeypatch.setattr(binned, "_limits", flaky)
+    res = binned.limits(spec, curve_points=0)
+    assert len(calls) == 2 and "minuit" in calls[1] and np.isfinite(res["upper_limit"]["observed"])
+    assert "scipy" in type(pyhf.get_backend()[1]).__name__  # the default optimiser is restored
+
+    def broken(*args):
+        raise pyhf.exceptions.FailedMinimization(type("R", (), {"message": "Inequality constraints incompatible"})())
+
+    monkeypatch.setattr(binned, "_limits", broken)
+    with pytest.raises(ValueError, match="limits of my/ws.json failed.*Inequality constraints incompatible"):
+        binned.limits(spec, name="my/ws.json")
+    assert "scipy" in type(pyhf.get_backend()[1]).__name__
+
+
+def test_diagnose_names_the_suspicious_parts_of_a_broken_workspace():
+    spec = binned.build_workspace([_channel(spurious=10.0)])
+    assert binned.diagnose(spec) == []
+    ch = spec["channels"][0]
+    ch["samples"][1]["data"] = (np.asarray(ch["samples"][1]["data"]) * 1e4).tolist()
+    ch["samples"][2]["modifiers"][0]["data"]["hi_data"] = [1e300] * len(ch["samples"][1]["data"])
+    hints = " | ".join(binned.diagnose(spec))
+    assert "nominal background" in hints and "histosys spurious_c0" in hints

@@ -185,3 +185,15 @@ def test_bad_names_are_reported():
     with pytest.raises(KeyError, match="has no parameter"):
         ub.Model({"poi": None, "parameters": {}, "channels": [
             {"name": "c", "range": [LO, HI], "background": {"shape": "exponential", "params": {"tau": 1.0}, "yield": 1.0}}]})
+
+
+@pytest.mark.parametrize("width", [float("inf"), float("nan"), -3.0, 8.99e307 * 2])
+def test_category_spec_refuses_a_bad_spurious_signal_width(width):
+    with pytest.raises(ValueError, match="category 'c0'.*theta_ss_c0"):
+        ub.category_spec(_categories(spurious=width), mass_value=125.0)
+
+
+def test_category_spec_without_spurious_signal_has_no_nuisance():
+    for width in (None, 0.0):
+        spec = ub.category_spec(_categories(spurious=width), mass_value=125.0)
+        assert not any(n.startswith("theta_ss") for n in spec["parameters"])

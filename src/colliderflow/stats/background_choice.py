@@ -15,13 +15,21 @@ Choice: among the passing functions the one with the fewest parameters (ties: sm
 S_spur); then, walking up to passing functions with more parameters, an F-test on binned
 data (the data sidebands, or the template) replaces the current choice when the extra
 parameters improve chi^2 with p < ``ftest_threshold``. If no function passes, the one
-with the smallest S_spur relative to the allowance is chosen and ``passed`` is False.
-The returned dict records every number behind the choice.
+with the fewest failed template fits, then the smallest S_spur relative to the allowance,
+is chosen and ``passed`` is False.
+
+Failed fits: a template with few events (or empty regions) can make an S+B fit diverge
+(a negative signal running to the parameter limit). Such a mass point is marked invalid
+(``point_valid``), never reported as a number, and kept out of max|S|; a function with
+an invalid point cannot pass. The chosen function's S_spur, which becomes the width of the
+spurious-signal nuisance, is always finite and capped at the expected signal, with the
+reason in ``warnings``. The returned dict records every number behind the choice.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Mapping
 
 import numpy as np
@@ -62,55 +70,107 @@ def template_from_function(shape: str, params: Mapping, n_events: float, lo: flo
     return ub.ChannelData(0.5 * (edges[1:] + edges[:-1]), w, False, np.zeros_like(w))
 
 
+def _point_is_valid(fit: ub.FitResult, signal: float, error: float, bound: float) -> bool:
+    """Whether one S+B template fit gave a usable spurious signal: Minuit converged, S and its
+    error are finite, the error is positive, and S is not at the fit's bound (a fit that ran
+    into the bound found no minimum, only the edge of the allowed range)."""
+    return bool(fit.valid and math.isfinite(signal) and math.isfinite(error) and error > 0
+                and abs(signal) < 0.999 * bound)
+
+
 def spurious_signal(template: ub.ChannelData, background: str, signal_shape: str, signal_params: Mapping,
                     expected_signal: float, lo: float, hi: float, mass_points, *,
                     reference_mass: float = 125.0) -> dict:
     """Spurious signal of one background function on ``template`` (see the module docstring).
 
+    The fitted signal is bounded by the template's sum of weights (a "signal" as large as
+    the whole template is no spurious signal but a failed fit; unbounded, a template with
+    empty regions lets a negative signal run away to -1e308). A mass point whose fit did not
+    converge, has no finite positive error or sits on that bound is invalid: its entries in
+    ``signal``/``error``/``error_mc`` are None, ``point_valid`` is False there, and it does
+    not enter ``max_abs_signal`` / ``max_ratio_to_error``, which are over the valid points.
+    With no valid point at all, ``max_abs_signal`` falls back to ``expected_signal`` (100%
+    of the signal, ``fallback`` True) and the ratio and fraction are None. ``valid`` is True
+    only when the background-only fit and every point are valid; ``choose_background`` lets
+    only valid candidates pass.
+
     Returns ``{"background", "npar", "mass_points", "signal": [S(m)], "error": [sigma_S(m)],
-    "error_mc": [template-statistics error of S(m)], "max_abs_signal", "max_ratio_to_error",
-    "fraction_of_signal", "valid"}``.
+    "error_mc": [template-statistics error of S(m)], "point_valid", "n_invalid",
+    "max_abs_signal", "max_ratio_to_error", "fraction_of_signal", "fallback", "valid",
+    "signal_bound"}``.
     """
+    expected_signal = float(expected_signal)
+    if not (math.isfinite(expected_signal) and expected_signal > 0):
+        raise ValueError(f"spurious-signal test of {background!r}: the expected signal must be positive and "
+                         f"finite; got {expected_signal}")
+    masses = np.asarray(mass_points, dtype=float)
+    if masses.size == 0:
+        raise ValueError(f"spurious-signal test of {background!r}: no mass points")
+    bound = max(float(np.sum(template.w)) if template.w is not None else float(np.size(template.x)), 1.0)
+    mu_bound = bound / expected_signal
     cat = {"name": "ss", "range": [lo, hi],
-           "signal": {"shape": signal_shape, "params": dict(signal_params), "yield": float(expected_signal)},
+           "signal": {"shape": signal_shape, "params": dict(signal_params), "yield": expected_signal},
            "background": {"shape": background}}
-    spec = ub.category_spec([cat], mass_value=float(np.asarray(mass_points)[0]), reference_mass=reference_mass,
-                            mu_limits=None, mu_start=0.0, mass_limits=(lo, hi))
+    spec = ub.category_spec([cat], mass_value=float(masses[0]), reference_mass=reference_mass,
+                            mu_limits=(-mu_bound, mu_bound), mu_start=0.0, mass_limits=(lo, hi))
     model = ub.Model(spec)
     # Fit errors as for data of the template's size (Hessian of the weighted fit) ...
     asimov_like = ub.ChannelData(template.x, template.w, True, template.w2)
     bonly = ub.fit(model, {"ss": asimov_like}, fix={"mu": 0.0}, errors="hesse")
-    sig, err, err_mc = [], [], []
-    start = dict(bonly.values)
-    valid = bool(bonly.valid)
-    for m in np.asarray(mass_points, dtype=float):
-        start["mass"] = m
-        r = ub.fit(model, {"ss": asimov_like}, start=start, fix={"mass": m}, errors="hesse", strategy=1)
-        valid &= r.valid
-        sig.append(r.values["mu"] * expected_signal)
-        err.append(r.errors["mu"] * expected_signal)
+    bonly_start = dict(bonly.values)
+    sig, err, err_mc, ok = [], [], [], []
+    start = dict(bonly_start)
+    for m in masses:
+        r = ub.fit(model, {"ss": asimov_like}, start={**start, "mass": m}, fix={"mass": m}, errors="hesse",
+                   strategy=1)
+        s_m, e_m = r.values["mu"] * expected_signal, r.errors["mu"] * expected_signal
+        if not _point_is_valid(r, s_m, e_m, bound) and start != bonly_start:
+            # The previous point's minimum can be a poor start; retry from the B-only fit.
+            r = ub.fit(model, {"ss": asimov_like}, start={**bonly_start, "mass": m}, fix={"mass": m},
+                       errors="hesse", strategy=2)
+            s_m, e_m = r.values["mu"] * expected_signal, r.errors["mu"] * expected_signal
+        good = _point_is_valid(r, s_m, e_m, bound)
+        ok.append(good)
+        if not good:
+            log.warning("background %s: the S+B template fit at m = %.2f GeV failed (S = %.3g, error %.3g); "
+                        "the point is marked invalid", background, m, s_m, e_m)
+            sig.append(None), err.append(None), err_mc.append(None)
+            continue
+        sig.append(float(s_m))
+        err.append(float(e_m))
         # ... and the template's own statistical error of S, by the sandwich with sum w^2.
         if template.w2 is not None and np.any(template.w2 > 0):
             rs = ub.fit(model, {"ss": ub.ChannelData(template.x, template.w, False, template.w2)},
                         start=r.values, fix={"mass": m}, errors="sandwich", strategy=0)
-            err_mc.append(rs.errors["mu"] * expected_signal)
+            e_mc = rs.errors["mu"] * expected_signal
+            err_mc.append(float(e_mc) if math.isfinite(e_mc) else None)
         else:
             err_mc.append(0.0)
-        start = dict(r.values)
-    sig, err = np.array(sig), np.array(err)
-    ratio = np.abs(sig) / np.where(err > 0, err, np.inf)
+        start = dict(r.values)  # only a converged fit seeds the next mass point
+    ok = np.array(ok, dtype=bool)
+    s_ok = np.abs(np.array([v for v in sig if v is not None], dtype=float))
+    e_ok = np.array([v for v in err if v is not None], dtype=float)
+    fallback = not ok.any()
+    if fallback:
+        log.warning("background %s: no valid S+B template fit at any mass point; its spurious signal falls "
+                    "back to the expected signal (%.3g events)", background, expected_signal)
+    max_abs = expected_signal if fallback else float(np.max(s_ok))
     shape = get_shape(background, lo, hi)
     return {
         "background": shape.name,
         "npar": shape.npar + 1,  # shape parameters + the yield
-        "mass_points": np.asarray(mass_points, dtype=float).tolist(),
-        "signal": sig.tolist(),
-        "error": err.tolist(),
+        "mass_points": masses.tolist(),
+        "signal": sig,
+        "error": err,
         "error_mc": err_mc,
-        "max_abs_signal": float(np.max(np.abs(sig))),
-        "max_ratio_to_error": float(np.max(ratio)),
-        "fraction_of_signal": float(np.max(np.abs(sig)) / expected_signal) if expected_signal > 0 else float("inf"),
-        "valid": bool(valid),
+        "point_valid": ok.tolist(),
+        "n_invalid": int((~ok).sum()),
+        "max_abs_signal": float(max_abs),
+        "max_ratio_to_error": None if fallback else float(np.max(s_ok / e_ok)),
+        "fraction_of_signal": None if fallback else float(max_abs / expected_signal),
+        "fallback": bool(fallback),
+        "valid": bool(bonly.valid and ok.all()),
+        "signal_bound": float(bound),
     }
 
 
@@ -177,9 +237,13 @@ def choose_background(template: ub.ChannelData, candidates, signal_shape: str, s
     ``ftest_data``: ``(x, w)`` for the F-test (default: the template's points and weights),
     with bins of ``ftest_bin_width`` outside ``blind`` ([lo, hi] window, e.g. the signal
     region when fitting data sidebands).
+    Only candidates whose template fits are valid at every mass point can pass. The
+    returned ``spurious_signal`` is always finite and at most ``expected_signal`` (capped,
+    with ``spurious_signal_capped`` True and a line in ``warnings``, when the choice's
+    S_spur is larger, e.g. when no candidate passes).
     Returns ``{"choice", "passed", "spurious_signal" (S_spur of the choice, events),
-    "criteria", "expected_signal", "candidates": {name: spurious_signal(...) + "passed",
-    "allowed", "chi2", "ndf", "chi2_p_value"}, "ftest": [steps], "order": [names]}``.
+    "spurious_signal_capped", "warnings": [str], "criteria", "expected_signal",
+    "candidates": {name: spurious_signal(...) + "passed", "allowed", "chi2", "ndf", "chi2_p_value"}, "ftest": [steps], "order": [names]}``.
     """
     crit = dict(DEFAULT_CRITERIA)
     crit.update(criteria or {})
@@ -187,24 +251,34 @@ def choose_background(template: ub.ChannelData, candidates, signal_shape: str, s
         raise ValueError(f"spurious-signal criterion mode must be 'or' or 'and'; got {crit['mode']!r}")
     if not candidates:
         raise ValueError("no background candidates to choose from")
+    expected_signal = float(expected_signal)
+    if not (math.isfinite(expected_signal) and expected_signal > 0):
+        raise ValueError(f"the spurious-signal test needs a positive, finite expected signal; got {expected_signal}")
     fx, fw = (template.x, template.w) if ftest_data is None else ftest_data
     results = {}
+    warnings: list[str] = []
     for name in candidates:
         res = spurious_signal(template, name, signal_shape, signal_params, expected_signal, lo, hi, mass_points,
                               reference_mass=reference_mass)
+        ratio = res["max_ratio_to_error"] if res["max_ratio_to_error"] is not None else math.inf
         ok_signal = res["max_abs_signal"] < crit["max_fraction_of_signal"] * expected_signal
-        ok_error = res["max_ratio_to_error"] < crit["max_fraction_of_error"]
-        res["passed"] = bool(ok_signal or ok_error) if crit["mode"] == "or" else bool(ok_signal and ok_error)
+        ok_error = ratio < crit["max_fraction_of_error"]
+        ok = bool(ok_signal or ok_error) if crit["mode"] == "or" else bool(ok_signal and ok_error)
+        # A failed template fit at any mass point hides the spurious signal there: no pass.
+        res["passed"] = bool(ok and res["valid"])
+        if res["n_invalid"]:
+            warnings.append(f"{res['background']}: the S+B template fit failed at {res['n_invalid']} of "
+                            f"{len(res['mass_points'])} mass points; the function cannot pass")
         # Allowance: S_spur divided by the most lenient threshold the mode allows.
         allowed = [crit["max_fraction_of_signal"] * expected_signal,
-                   crit["max_fraction_of_error"] * res["max_abs_signal"] / max(res["max_ratio_to_error"], 1e-300)]
+                   crit["max_fraction_of_error"] * res["max_abs_signal"] / max(ratio, 1e-300)]
         res["allowed"] = float(max(allowed) if crit["mode"] == "or" else min(allowed))
         chi = binned_chi2_fit(fx, fw, name, lo, hi, ftest_bin_width, blind)
         res.update(chi2=chi["chi2"], ndf=chi["ndf"], nbins=chi["nbins"], chi2_p_value=chi["p_value"])
         results[res["background"]] = res
-        log.info("background %-12s S_spur = %8.2f (%.1f%% of S, %.2f sigma_S) %s", res["background"],
-                 res["max_abs_signal"], 100 * res["fraction_of_signal"], res["max_ratio_to_error"],
-                 "passes" if res["passed"] else "fails")
+        log.info("background %-12s S_spur = %8.2f (%.1f%% of S, %.2f sigma_S, %d invalid points) %s",
+                 res["background"], res["max_abs_signal"], 100 * res["max_abs_signal"] / expected_signal, ratio,
+                 res["n_invalid"], "passes" if res["passed"] else "fails")
     passing = [n for n, r in results.items() if r["passed"]]
     steps = []
     if passing:
@@ -221,16 +295,35 @@ def choose_background(template: ub.ChannelData, candidates, signal_shape: str, s
                 choice = cand
         passed = True
     else:
-        order = sorted(results, key=lambda n: (results[n]["max_abs_signal"] / max(results[n]["allowed"], 1e-300),
+        # Fully valid candidates first (then fewest failed points), then the smallest S_spur
+        # relative to the allowance; a candidate without any valid point comes last.
+        order = sorted(results, key=lambda n: (results[n]["fallback"], results[n]["n_invalid"],
+                                               results[n]["max_abs_signal"] / max(results[n]["allowed"], 1e-300),
                                                results[n]["npar"]))
         choice = order[0]
         passed = False
-        log.warning("no background function passes the spurious-signal test; taking %s (smallest S_spur "
-                    "relative to the allowance)", choice)
+        warnings.append(f"no background function passes the spurious-signal test; taking {choice} (fewest failed "
+                        f"template fits, then smallest S_spur relative to the allowance)")
+    # The spurious-signal nuisance's width must be a finite, sensible number: never more than
+    # the expected signal itself (a failed or hopeless template test says "as large as the
+    # signal", not "infinite").
+    spur = results[choice]["max_abs_signal"]
+    capped = not (math.isfinite(spur) and spur <= expected_signal)
+    if capped:
+        warnings.append(f"spurious signal of {choice} ({spur:.3g} events) capped at the expected signal "
+                        f"({expected_signal:.3g} events)")
+        spur = expected_signal
+    if results[choice]["fallback"]:
+        warnings.append(f"{choice}: no valid template fit at any mass point; its spurious signal is the fallback "
+                        f"value, the expected signal ({expected_signal:.3g} events)")
+    for w in warnings:
+        log.warning("spurious-signal test: %s", w)
     return {
         "choice": choice,
         "passed": passed,
-        "spurious_signal": results[choice]["max_abs_signal"],
+        "spurious_signal": float(spur),
+        "spurious_signal_capped": bool(capped),
+        "warnings": warnings,
         "criteria": crit,
         "expected_signal": float(expected_signal),
         "ftest_threshold": float(ftest_threshold),

@@ -64,13 +64,18 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
     ``staterror_threshold``: a bin gets an MC-statistics gamma only where the signal MC's
     error sqrt(sum w^2) exceeds this fraction of the data's Poisson error sqrt(s + b); below
     it the gamma would change nothing but cost a free parameter (HistFactory's
-    relative-error threshold, measured against the data error). 0 keeps every bin.
-    Raises ValueError on inconsistent bin counts or negative expectations.
+    relative-error threshold, measured against the data error). 0 keeps every bin (with
+    non-zero signal: a zero-nominal bin gets no gamma).
+    ``bkg_norm_<c>`` has bounds [0, max(10, 10 r)] with r = observed / nominal background
+    of the channel, and starts at 1, or at r when r is outside [0.01, 100]; the POI starts
+    at 1 clipped into ``poi_bounds``.
+    Raises ValueError on inconsistent bin counts, non-finite or negative inputs, an all-zero
+    background, or a non-finite or negative spurious-signal width (naming the channel).
     """
     if not channels:
         raise ValueError("a workspace needs at least one channel")
     signal_normsys = dict(signal_normsys or {})
-    spec_channels, observations = [], []
+    spec_channels, observations, norm_params = [], [], []
     for ch in channels:
         name = str(ch["name"])
         data = np.asarray(ch["data"], dtype=float)
@@ -80,8 +85,16 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
         if sig.size != nb or bkg.size != nb:
             raise ValueError(f"channel {name!r}: data, signal and background need the same number of bins "
                              f"(got {nb}, {sig.size}, {bkg.size})")
+        for what, arr in (("data", data), ("signal", sig), ("background", bkg)):
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"channel {name!r}: {what} counts are not all finite "
+                                 f"({int((~np.isfinite(arr)).sum())} bad bins); a failed upstream fit?")
         if np.any(sig < 0) or np.any(bkg < 0):
             raise ValueError(f"channel {name!r}: negative expected signal or background counts")
+        if np.any(data < 0):
+            raise ValueError(f"channel {name!r}: negative observed counts")
+        if not bkg.sum() > 0:
+            raise ValueError(f"channel {name!r}: the expected background is zero in every bin")
         if np.any(bkg <= 0):
             # A bin with zero expectation and observed events makes the likelihood singular.
             bkg = np.maximum(bkg, 1e-9)
@@ -92,7 +105,8 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
             err = np.sqrt(np.maximum(np.asarray(ch["signal_sumw2"], dtype=float), 0.0))
             if err.size != nb:
                 raise ValueError(f"channel {name!r}: signal_sumw2 has {err.size} bins, expected {nb}")
-            err = np.where(err > staterror_threshold * np.sqrt(sig + bkg), err, 0.0)
+            # No gamma where the signal is zero: pyhf's relative error err/nominal would be infinite.
+            err = np.where((sig > 0) & (err > staterror_threshold * np.sqrt(sig + bkg)), err, 0.0)
             if np.any(err > 0):
                 modifiers.append({"name": f"staterror_{name}", "type": "staterror", "data": err.tolist()})
         samples = [
@@ -101,18 +115,32 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
              "modifiers": [{"name": f"bkg_norm_{name}", "type": "normfactor", "data": None}]},
         ]
         spur = float(ch.get("spurious") or 0.0)
-        if spur != 0.0 and sig.sum() > 0:
-            template = sig / sig.sum() * abs(spur)
+        if not (math.isfinite(spur) and spur >= 0.0):
+            raise ValueError(f"channel {name!r}: the spurious-signal width must be a finite, non-negative number of "
+                             f"events (0 or None: no spurious-signal term); got {ch.get('spurious')!r}")
+        if spur > 0.0 and sig.sum() > 0:
+            template = sig / sig.sum() * spur
             samples.append({"name": f"spurious_{name}", "data": np.zeros(nb).tolist(),
                             "modifiers": [{"name": f"spurious_{name}", "type": "histosys",
                                            "data": {"hi_data": template.tolist(), "lo_data": (-template).tolist()}}]})
         spec_channels.append({"name": name, "samples": samples})
         observations.append({"name": name, "data": data.tolist()})
+        # The free background normalisation must be able to reach what the data ask for
+        # (pyhf's default bounds, [0, 10], may not) and start near it when the nominal is far
+        # off (pyhf's default start, 1, can then be orders of magnitude away).
+        norm0 = float(max(data.sum(), 1.0) / bkg.sum())
+        norm_params.append({"name": f"bkg_norm_{name}", "inits": [norm0 if not 1e-2 < norm0 < 1e2 else 1.0],
+                            "bounds": [[0.0, max(10.0, 10.0 * norm0)]]})
+    lo_poi, hi_poi = (float(v) for v in poi_bounds)
+    if not (math.isfinite(lo_poi) and math.isfinite(hi_poi) and hi_poi > lo_poi):
+        raise ValueError(f"POI bounds must be finite with lower < upper; got {list(poi_bounds)}")
+    poi_init = min(max(1.0, lo_poi), hi_poi)
     workspace = {
         "channels": spec_channels,
         "observations": observations,
         "measurements": [{"name": measurement, "config": {
-            "poi": poi, "parameters": [{"name": poi, "bounds": [list(map(float, poi_bounds))], "inits": [1.0]}]}}],
+            "poi": poi, "parameters": [{"name": poi, "bounds": [[lo_poi, hi_poi]], "inits": [poi_init]},
+                                       *norm_params]}}],
         "version": "1.0.0",
     }
     pyhf.Workspace(workspace)  # validate against the HistFactory schema now, not at limit time
@@ -130,7 +158,7 @@ def load_workspace(spec: dict) -> tuple:
 
 
 def limits(spec: dict, *, poi_value: float = 1.0, scan=None, level: float = 0.05,
-           test_stat: str = "qtilde", curve_points: int = 21) -> dict:
+           test_stat: str = "qtilde", curve_points: int = 21, name: str = "workspace") -> dict:
     """CLs at ``poi_value``, the upper limit on the POI at CL 1 - ``level`` with its expected
     band, and the discovery p0, all with pyhf's asymptotic calculator.
 
@@ -142,8 +170,64 @@ def limits(spec: dict, *, poi_value: float = 1.0, scan=None, level: float = 0.05
     "discovery": {"p0", "Z", "p0_expected", "Z_expected"}, "scan": {"poi_values", "cls_obs",
     "cls_exp": [[5 values] per point]}, "limit_method": "scan" | "root_finding"}``.
     The expected discovery p0 is pyhf's median under the POI = 1 hypothesis.
+
+    If pyhf's default (scipy SLSQP) minimisation fails or gives a non-finite CLs or limit,
+    the whole computation is repeated with pyhf's MINUIT optimiser; if that fails too a
+    ValueError names the workspace (``name``), both failures and what in the workspace
+    looks suspicious (``diagnose``), instead of a raw pyhf traceback.
     """
     _, model, data = load_workspace(spec)
+    try:
+        return _limits(model, data, poi_value, scan, level, test_stat, curve_points)
+    except Exception as first:  # pyhf raises FailedMinimization, scipy ValueError on NaN, ...
+        log.warning("limits of %s: %s: %s; retrying with the MINUIT optimiser", name, type(first).__name__, first)
+        backend, optimizer = pyhf.get_backend()
+        try:
+            pyhf.set_backend(backend, pyhf.optimize.minuit_optimizer(tolerance=1e-3))
+            return _limits(model, data, poi_value, scan, level, test_stat, curve_points)
+        except Exception as second:
+            hints = diagnose(spec)
+            raise ValueError(
+                f"limits of {name} failed with pyhf's scipy optimiser ({type(first).__name__}: {first}) and with "
+                f"MINUIT ({type(second).__name__}: {second})"
+                + ("; suspicious in the workspace: " + "; ".join(hints) if hints else "")) from None
+        finally:
+            pyhf.set_backend(backend, optimizer)
+
+
+def diagnose(spec: dict) -> list[str]:
+    """Human-readable reasons why a workspace may not fit: per channel, a nominal background
+    far from the observed total, background bins of ~zero expectation with observed events,
+    a spurious-signal variation larger than the channel's signal or data."""
+    hints = []
+    obs = {o["name"]: np.asarray(o["data"], dtype=float) for o in spec.get("observations", [])}
+    for ch in spec.get("channels", []):
+        name, data = ch["name"], obs.get(ch["name"])
+        if data is None:
+            continue
+        samples = {s["name"]: s for s in ch["samples"]}
+        bkg = np.asarray(samples.get("background", {}).get("data", []), dtype=float)
+        sig = np.asarray(samples.get("signal", {}).get("data", []), dtype=float)
+        if bkg.size == data.size and bkg.sum() > 0:
+            ratio = bkg.sum() / max(data.sum(), 1.0)
+            if not 1e-2 < ratio < 1e2:
+                hints.append(f"channel {name}: nominal background {bkg.sum():.3g} vs {data.sum():.0f} observed events")
+            empty = int(np.sum((bkg < 1e-6 * bkg.max()) & (data > 0)))
+            if empty:
+                hints.append(f"channel {name}: {empty} bins with observed events but a background expectation "
+                             f"below 1e-6 of its maximum (background shape from a failed fit?)")
+        for sname, s in samples.items():
+            for mod in s.get("modifiers", []):
+                if mod.get("type") == "histosys" and isinstance(mod.get("data"), dict):
+                    size = float(np.sum(np.abs(np.asarray(mod["data"].get("hi_data", []), dtype=float))))
+                    if not math.isfinite(size) or size > max(sig.sum(), data.sum(), 1.0):
+                        hints.append(f"channel {name}: histosys {mod['name']} of sample {sname} has a variation of "
+                                     f"{size:.3g} events")
+    return hints
+
+
+def _limits(model, data, poi_value, scan, level, test_stat, curve_points) -> dict:
+    """The body of ``limits`` for one optimiser setting; RuntimeError on a non-finite result."""
     poi = model.config.poi_name
     cls_obs, cls_exp = pyhf.infer.hypotest(float(poi_value), data, model, test_stat=test_stat,
                                            return_expected_set=True, calctype="asymptotics")
@@ -164,6 +248,10 @@ def limits(spec: dict, *, poi_value: float = 1.0, scan=None, level: float = 0.05
         method = "root_finding"
     p0, p0_exp = pyhf.infer.hypotest(0.0, data, model, test_stat="q0", return_expected=True, calctype="asymptotics")
     p0, p0_exp = float(p0), float(p0_exp)
+    checks = {"CLs": float(cls_obs), "observed limit": float(obs_lim), "p0": p0}
+    bad = [k for k, v in checks.items() if not math.isfinite(v)]
+    if bad:
+        raise RuntimeError(f"non-finite {', '.join(bad)}")
     return {
         "poi": poi,
         "poi_value": float(poi_value),

@@ -793,7 +793,8 @@ def category_spec(categories: list[dict], *, poi: str = "mu", mass_param: str = 
         "yield": optional start}``,
       ``spurious`` (optional): spurious-signal yield S_spur; adds a nuisance
         ``theta_ss_<name>`` with a unit Gaussian constraint and signal yield
-        mu s + theta S_spur (the ATLAS treatment).
+        mu s + theta S_spur (the ATLAS treatment); None or 0: no nuisance; a negative or
+        non-finite value raises ValueError naming the category.
 
     Signal shapes are fixed to the given values except their position: the peak of category
     c sits at ``mass + (params["mass"] - reference_mass)`` so each category keeps its fitted
@@ -822,6 +823,11 @@ def category_spec(categories: list[dict], *, poi: str = "mu", mass_param: str = 
         smap["mass"] = {"param": mass_param, "offset": float(sig["params"]["mass"]) - ref}
         syield: dict = {"scale": float(sig["yield"]), "factors": [poi]}
         if cat.get("spurious") not in (None, 0, 0.0):
+            width = float(cat["spurious"])
+            if not (math.isfinite(width) and width > 0):
+                raise ValueError(f"category {name!r}: the spurious-signal nuisance theta_ss_{name} needs a positive, "
+                                 f"finite width (S_spur in events); got {cat['spurious']!r}. A failed spurious-signal "
+                                 f"test must not set it; give None or 0 to leave the nuisance out")
             theta = f"theta_ss_{name}"
             params[theta] = {"value": 0.0, "limits": [-5.0, 5.0], "constraint": {"mean": 0.0, "sigma": 1.0}}
             syield["add"] = {theta: float(cat["spurious"])}
