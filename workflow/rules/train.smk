@@ -38,7 +38,7 @@ rule train:
         outdir=lambda w, output: os.path.dirname(output.metrics),
     shell:
         "colliderflow train --settings {params.settings:q} --model {wildcards.model} "
-        "--features {params.features} --outdir {params.outdir} 2> {log}"
+        "--features {params.features} --outdir {params.outdir} --threads {threads} 2> {log}"
 
 
 rule apply:
@@ -65,7 +65,7 @@ rule apply:
     shell:
         "colliderflow apply --settings {params.settings:q} --model {wildcards.model} "
         "--modeldir {params.modeldir} --features {params.features} --sample {wildcards.sample} "
-        "--out {output.parquet} 2> {log}"
+        "--out {output.parquet} --threads {threads} 2> {log}"
 
 
 rule compare_models:
