@@ -38,25 +38,13 @@ log = logging.getLogger(__name__)
 
 CUTBASED = "cutbased"
 
-# Defaults of the `optimise` section as proposed for the one config schema; they fill only
-# keys the schema does not define yet (delete this once the section is merged there).
-DEFAULTS = {
-    "split": "val",
-    "background": "sidebands",
-    "window_fraction": 0.683,
-    "min_background": 10.0,
-    "n_categories": 3,
-    "n_thresholds": 100,
-}
-
 REQUIRED_COLUMNS = ("sample", "kind", "split", "weight", "m_yy")
 
 
 def settings(cfg: dict) -> dict:
-    """The ``optimise`` section with defaults for any key it lacks, plus ``mass_range``: the
-    fit range ``fit.range`` (one definition of the m_yy range for sidebands and fits)."""
-    section = dict(DEFAULTS)
-    section.update(config.section(cfg, "optimise"))
+    """The ``optimise`` section (validated, defaults filled), plus ``mass_range``: the fit range
+    ``fit.range`` (one definition of the m_yy range for sidebands and fits)."""
+    section = config.section(cfg, "optimise")
     section["mass_range"] = list(fit_settings(cfg)["range"])
     if section["background"] not in ("sidebands", "mc"):
         raise ValueError(f"optimise.background must be 'sidebands' or 'mc', not {section['background']!r}")

@@ -7,7 +7,6 @@ import pytest
 
 from colliderflow import cli
 from colliderflow.optimise import (
-    DEFAULTS,
     assign_categories,
     best_categories,
     optimise,
@@ -97,7 +96,7 @@ def test_known_optimal_threshold_and_min_background():
 def test_categories_beat_single_threshold_beat_baseline_and_respect_min_b():
     frame = _synthetic()
     for background in ("sidebands", "mc"):
-        cfg = {**CFG, "optimise": {**DEFAULTS, "background": background, "n_categories": 3, "min_background": 10.0}}
+        cfg = {**CFG, "optimise": {"background": background, "n_categories": 3, "min_background": 10.0}}
         sel = optimise(cfg, frame, "bdt")
         assert sel["combined_z"] >= sel["threshold"]["z"] - 1e-12
         assert sel["threshold"]["z"] > sel["baseline"]["z"]
@@ -112,7 +111,7 @@ def test_categories_beat_single_threshold_beat_baseline_and_respect_min_b():
         # yields are full-dataset expectations: the inclusive signal in a 68.3% window of 400 events
         assert sel["baseline"]["s"] == pytest.approx(0.683 * 400.0, rel=0.05)
     # a larger min_b gives categories that all satisfy it
-    cfg = {**CFG, "optimise": {**DEFAULTS, "min_background": 200.0}}
+    cfg = {**CFG, "optimise": {"min_background": 200.0}}
     sel = optimise(cfg, frame, "bdt")
     assert all(c["b"] >= 200.0 for c in sel["categories"]) and sel["threshold"]["b"] >= 200.0
 
