@@ -27,7 +27,9 @@ rule train:
         f"benchmarks/train/{{model}}.tsv"
     conda:
         "../envs/colliderflow.yaml"
-    threads: max(1, min(workflow.cores, 4))
+    # one thread: the networks are small, and on few cores two 1-thread trainings side by side
+    # beat one 2-thread training (raise it with --set-threads train=N on bigger nodes)
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=240,
