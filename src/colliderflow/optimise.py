@@ -322,9 +322,8 @@ def optimise(cfg: dict, scores: pd.DataFrame, model_name: str) -> dict:
 def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) -> None:
     """Z versus threshold (top) and s, b (bottom), with the chosen threshold and categories."""
     import matplotlib.pyplot as plt
-    import mplhep
 
-    from .plotting import save, use_style
+    from .plotting import experiment_label, save, use_style
 
     use_style()
     zc = selection["zcurve"]
@@ -343,9 +342,7 @@ def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) 
     ax.set_ylabel("Expected Z")
     ax.set_ylim(0, max(np.max(zc["z"]), selection["combined_z"]) * 1.5 + 1e-9)
     ax.legend(loc="upper left", fontsize="small")
-    # (plotting.experiment_label would print "Simulation" twice for the embedded dataset)
-    mplhep.atlas.label(text="Open Data Simulation" if selection["simulated"] else "Open Data", data=True,
-                       lumi=lumi_fb, ax=ax, loc=0)
+    experiment_label(ax, selection["simulated"], lumi_fb)
     rax.plot(t, zc["s"], color="tab:red", label="s (window)")
     rax.plot(t, zc["b"], color="tab:blue", label="b (window)")
     rax.axhline(selection["min_background"], color="grey", ls=":", lw=1, label="min b")

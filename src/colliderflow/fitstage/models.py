@@ -166,6 +166,13 @@ def background_model(cfg: dict, part: pd.DataFrame, signal: dict, model_name: st
             ftest_threshold=fs["ftest_threshold"], ftest_data=(dm, None), ftest_bin_width=fs["ftest_bin_width"],
             blind=fs["blind"], reference_mass=fs["mass_value"],
         )
+        if not np.isfinite(choice["spurious_signal"]) or abs(choice["spurious_signal"]) > dm.size:
+            # a failed fit, not a measurement: as a nuisance it would wreck the fit downstream
+            raise ValueError(
+                f"category {name!r} of model {model_name!r}: the spurious-signal test of {choice['choice']} gave "
+                f"{choice['spurious_signal']:.3g} events for {dm.size} data events (a failed fit); check the "
+                f"{info['template']} template, or set fit.spurious_signal.template to sideband_fit"
+            )
         log.info("category %s: background %s (spurious signal %.2f events, %s)", name, choice["choice"],
                  choice["spurious_signal"], "passes" if choice["passed"] else "NO function passes")
         out.append({"name": name, "n_data": int(dm.size), **info, **choice})
