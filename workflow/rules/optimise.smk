@@ -25,7 +25,7 @@ rule optimise:
         mem_mb=4000,
         runtime=15,
     params:
-        settings=settings("analysis", "dataset", "lumi_fb", "features", "optimise"),
+        settings=settings("analysis", "dataset", "lumi_fb", "features", "optimise", "fit"),
         events=lambda w, input: events_arg(w.fit_model, input.events),
     shell:
         "colliderflow optimise --settings {params.settings:q} --model {wildcards.fit_model} "
