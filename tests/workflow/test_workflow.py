@@ -93,10 +93,15 @@ def test_changing_a_skim_threshold_reruns_skim_and_downstream_only(workdir):
 
 
 def test_changing_one_model_retrains_only_that_model(workdir):
+    from colliderflow import config
+
     cfg = yaml.safe_load((workdir / "config" / "test.yaml").read_text())
     enabled = cfg["ml"]["enabled"]
-    target = next(name for name in enabled if cfg["ml"]["models"][name]["type"] != "bdt")
-    cfg["ml"]["models"][target]["lr"] = 0.00123
+    # the test config takes the model definitions from the schema's defaults: spell them out
+    models = config.load_schema()["properties"]["ml"]["properties"]["models"]["default"]
+    cfg["ml"]["models"] = models
+    target = next(name for name in enabled if models[name]["type"] != "bdt")
+    models[target]["lr"] = 0.00123
     (workdir / "config" / "model.yaml").write_text(yaml.safe_dump(cfg))
     result = snakemake(workdir, "-n", configfile="config/model.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
