@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import config
 from ..optimise import CUTBASED, assign_categories, read_table
 from ..stats.settings import fit_settings
 
@@ -27,22 +26,9 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ("eventNumber", "sample", "process", "kind", "split", "weight", "m_yy")
 
-# Keys of cfg["fit"] that this stage reads and that are proposed for, but not yet in, the
-# one config schema: their defaults until it has them (then they come from the schema).
-PENDING_DEFAULTS = {
-    "workspace_signal_staterror": False,
-}
-
-
 def stage_settings(cfg: dict) -> dict:
-    """``cfg["fit"]`` validated against the schema with defaults filled (``stats.fit_settings``),
-    plus the pending keys (taken out first so the validation accepts the rest)."""
-    fit = dict(cfg.get("fit") or {})
-    known = config.load_schema()["properties"]["fit"].get("properties", {})
-    pending = {k: fit.pop(k, v) for k, v in PENDING_DEFAULTS.items() if k not in known}
-    section = fit_settings({"fit": fit})
-    section.update(pending)
-    return section
+    """``cfg["fit"]`` validated against the one schema with defaults filled."""
+    return fit_settings(cfg)
 
 
 def load_events(model: str, directory: str | Path) -> tuple[pd.DataFrame, list[Path]]:

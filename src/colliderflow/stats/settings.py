@@ -13,9 +13,6 @@ import numpy as np
 from .. import config
 from ..config import ConfigError
 
-# Kept only for colliderflow.optimise, which reads one default from it; new code calls fit_settings.
-FIT_SCHEMA = config.load_schema()["properties"]["fit"]
-
 
 def fit_settings(cfg: dict | None = None) -> dict:
     """``cfg["fit"]`` validated against the one config schema with defaults filled (a copy)."""
