@@ -1,8 +1,10 @@
 """Load and validate the configuration against the one JSON schema.
 
-The same schema (``workflow/schemas/config.schema.yaml``) is used by Snakemake's
-``validate()`` and by every ``colliderflow`` command, so a wrong key, type or value
-stops the run at once with a message naming the key.
+The schema is ``config.schema.yaml`` (shipped inside the package) merged with the piece
+that the config's analysis declares (``Analysis.config_schema``: its ``selection`` section
+and its defaults of the generic sections). The workflow (Snakefile) and every
+``colliderflow`` command validate through ``validate``/``load`` here, so a wrong key, type
+or value stops the run at once with a message naming the key.
 """
 
 from __future__ import annotations
@@ -23,29 +25,74 @@ class ConfigError(ValueError):
     """A configuration key is missing, unknown or has a wrong type or value."""
 
 
+def add_arguments(parser) -> None:
+    """The two ways a command gets its settings: a config file, or JSON from a rule's params
+    (read back by ``load(args.configfile, args.settings)``)."""
+    parser.add_argument("--configfile", help="YAML config file (e.g. config/config.yaml)")
+    parser.add_argument(
+        "--settings",
+        help="JSON object with the config sections this stage reads (rules pass this); "
+        "overrides --configfile key by key",
+    )
+
+
+DEFAULT_ANALYSIS = "hyy"
+
+
 def schema_path() -> Path:
-    """The schema shipped inside the package (a copy of workflow/schemas/config.schema.yaml)."""
-    repo_schema = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-    if repo_schema.is_file():
-        return repo_schema
+    """The generic schema, shipped inside the package."""
     return Path(str(resources.files("colliderflow") / "config.schema.yaml"))
 
 
-@functools.lru_cache(maxsize=4)
-def _parsed_schema(path: str, mtime_ns: int) -> dict:
-    """The schema parsed once per file version (parsing the YAML takes ~0.2 s); never mutate it."""
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, mtime_ns: int) -> dict:
+    """A YAML file parsed once per file version (the schema takes ~0.2 s); never mutate it."""
     with open(path) as handle:
         return yaml.safe_load(handle)
 
 
-def _schema() -> dict:
-    path = schema_path()
-    return _parsed_schema(str(path), path.stat().st_mtime_ns)
+def _read_yaml(path: Path) -> dict:
+    return _parsed(str(path), path.stat().st_mtime_ns)
 
 
-def load_schema() -> dict:
-    """The one JSON schema of the configuration (a copy the caller may modify)."""
-    return copy.deepcopy(_schema())
+def merge(base: dict, piece: dict) -> dict:
+    """``base`` with ``piece`` merged in, recursively for mappings (a new dict; lists replace)."""
+    out = dict(base)
+    for key, value in piece.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _composed(analysis: str, base_mtime: int, piece_path: str, piece_mtime: int) -> dict:
+    root = _read_yaml(schema_path())
+    piece = _parsed(piece_path, piece_mtime) if piece_path else {}
+    return {**root, "properties": merge(root["properties"], piece or {})}
+
+
+def _schema(analysis: str = DEFAULT_ANALYSIS) -> dict:
+    """The schema for ``analysis``: the generic one with the analysis's piece merged in (never mutate it)."""
+    from . import analyses
+
+    try:
+        piece = analyses.get(analysis).config_schema
+    except KeyError as err:
+        raise ConfigError(err.args[0]) from None
+    piece_path = Path(piece) if piece else None
+    return _composed(analysis, schema_path().stat().st_mtime_ns, str(piece_path or ""),
+                     piece_path.stat().st_mtime_ns if piece_path else 0)
+
+
+def load_schema(analysis: str = DEFAULT_ANALYSIS) -> dict:
+    """The JSON schema of a configuration of ``analysis`` (a copy the caller may modify)."""
+    return copy.deepcopy(_schema(analysis))
+
+
+def _analysis_of(cfg: dict | None) -> str:
+    name = (cfg or {}).get("analysis", DEFAULT_ANALYSIS)
+    if not isinstance(name, str):
+        raise ConfigError(f"analysis: must be the name of an analysis, not {name!r}")
+    return name
 
 
 def _with_defaults(validator_class):
@@ -86,7 +133,7 @@ def validate(cfg: dict, source: str = "config") -> dict:
 
     Raises ConfigError naming the offending key and what was expected.
     """
-    _check(_Validator(_schema()), cfg, source)
+    _check(_Validator(_schema(_analysis_of(cfg))), cfg, source)
     return cfg
 
 
@@ -97,7 +144,7 @@ def section(cfg: dict | None, name: str):
     already complete, and this returns the same section. Raises ConfigError naming
     ``name.key`` for a wrong key, type or value.
     """
-    root = _schema()
+    root = _schema(_analysis_of(cfg))
     if name not in root["properties"]:
         raise ConfigError(f"the config schema has no section {name!r}; known: {', '.join(root['properties'])}")
     schema = root["properties"][name]

@@ -2,7 +2,7 @@
 
 The generic driver: it reads the file in chunks of ``skim.step_size`` events (memory stays
 bounded whatever the file size; with ``skim.read_ahead`` the next chunk is read in a
-background thread meanwhile), asks the analysis module (``colliderflow.analyses``) for
+background thread meanwhile), asks the analysis object (``colliderflow.analyses``) for
 the selection, weights and output columns of each chunk, writes the Parquet chunk by chunk
 and accumulates the cutflow (raw events, sum of weights and of squared weights passing
 each cut and all cuts before it). It knows no branch names.
@@ -44,21 +44,22 @@ def open_root(path: str | Path):
         raise ValueError(f"{path} is not a readable ROOT file ({err}); delete it and fetch or simulate it again") from err
 
 
-def find_tree(handle, path, tree_name: str, branches: list[str]):
-    """The tree ``tree_name`` of an open file, after checking that it holds every needed branch."""
+def find_tree(handle, path, analysis, branches: list[str]):
+    """The analysis's tree in an open file, after checking that it holds every needed branch."""
+    tree_name, format_name = analysis.ntuple.tree, analysis.ntuple.name
     if tree_name not in handle:
         trees = [key.split(";")[0] for key, cls in handle.classnames().items() if cls == "TTree"]
         raise KeyError(
-            f"{path} has no tree {tree_name!r} (trees: {', '.join(trees) or 'none'}); "
-            f"set skim.tree or check that the file is a 2025 ATLAS Open Data ntuple"
+            f"{path} has no tree {tree_name!r} (trees: {', '.join(trees) or 'none'}); analysis "
+            f"{analysis.name} reads the {format_name} ntuple format: check that the file is one"
         )
     tree = handle[tree_name]
     missing = [name for name in branches if name not in tree]
     if missing:
         raise KeyError(
-            f"{path}: tree {tree_name!r} lacks branch(es) {', '.join(missing)} that the analysis reads; "
-            "the file is not in the expected ntuple format (2025 ATLAS Open Data), or the config names a "
-            "branch that does not exist (check skim.trigger and the ID settings)"
+            f"{path}: tree {tree_name!r} lacks branch(es) {', '.join(missing)} that analysis {analysis.name} "
+            f"reads; the file is not in its ntuple format ({format_name}), or the config names a branch that "
+            "does not exist (check the trigger and ID settings of the selection section)"
         )
     return tree
 
@@ -91,14 +92,14 @@ def skim_file(cfg: dict, sample: str, in_path, out_parquet, out_cutflow) -> dict
     The cutflow is cumulative: each row counts the events passing every cut up to and
     including it (raw count, sum of weights, sum of squared weights).
     """
-    analysis = analyses.get(cfg.get("analysis", "hyy"))
-    scfg = cfg["skim"]
+    analysis = analyses.get(cfg["analysis"])
     is_mc = sample_is_mc(cfg, sample)
     branches = analysis.branches(cfg)
     with open_root(in_path) as handle:
-        tree = find_tree(handle, in_path, scfg["tree"], branches)
+        tree = find_tree(handle, in_path, analysis, branches)
         cutflow = _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parquet)
-    io.write_json(out_cutflow, cutflow, cfg={k: cfg.get(k) for k in ("analysis", "lumi_fb", "skim")},
+    io.write_json(out_cutflow, cutflow,
+                  cfg={k: cfg.get(k) for k in ("analysis", "lumi_fb", "skim", "selection", "observable")},
                   inputs=[in_path])
     return cutflow
 
@@ -107,7 +108,7 @@ def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parque
     """The chunk loop: Parquet written chunk by chunk, cutflow accumulated; returns the cutflow."""
     scfg = cfg["skim"]
     n_entries = tree.num_entries
-    names = ("all",) + tuple(analysis.CUT_ORDER)
+    names = ("all",) + tuple(analysis.cut_order)
     raw = np.zeros(len(names), dtype=np.int64)
     sumw = np.zeros(len(names), dtype=np.float64)
     sumw2 = np.zeros(len(names), dtype=np.float64)
@@ -122,7 +123,7 @@ def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parque
         # Dictionary encoding only where it pays (the constant sample name): on float columns
         # it costs write time and saves nothing. No column statistics either: later stages
         # read whole files, and statistics cost a tenth of the write time.
-        with pq.ParquetWriter(tmp, analysis.SCHEMA, compression=scfg["compression"],
+        with pq.ParquetWriter(tmp, analysis.schema, compression=scfg["compression"],
                               use_dictionary=["sample"], write_statistics=False) as writer:
             chunks = iterate_chunks(tree, branches, scfg["step_size"], scfg["read_ahead"])
             while True:
@@ -163,11 +164,11 @@ def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parque
                 f"{raw[-1]} passed but {n_written} rows written)"
             )
     cutflow = {
-        "analysis": cfg.get("analysis", "hyy"),
+        "analysis": analysis.name,
         "sample": sample,
         "kind": cfg["samples"][sample]["kind"],
         "input": str(in_path),
-        "tree": scfg["tree"],
+        "tree": analysis.ntuple.tree,
         "n_entries": int(n_entries),
         "n_selected": int(n_written),
         "step_size": scfg["step_size"],
@@ -209,10 +210,8 @@ def _add_time(seconds: dict, step: str, since: float) -> float:
 
 
 def register(sub) -> None:
-    from .cli import add_config_arguments
-
     parser = sub.add_parser("skim", help="select events of one ROOT file into Parquet, with a cutflow")
-    add_config_arguments(parser)
+    config.add_arguments(parser)
     parser.add_argument("--sample", required=True, help="sample name in the config's sample catalogue")
     parser.add_argument("--input", required=True, help="input ROOT file")
     parser.add_argument("--out", required=True, help="output Parquet file (one row per selected event)")

@@ -15,25 +15,29 @@ FILE_SAMPLE = {
     for entry in spec["files"]
 }
 SAMPLES = sorted(config["samples"])
+# every model is trained, optimised and fitted alike; the baseline (ml.baseline, the
+# cut-based selection by default) is one of them
 MODELS = list(config["ml"]["enabled"])
-# the inclusive cut-based selection is always fitted, as the baseline
-FIT_MODELS = ["cutbased"] + MODELS
 
 
 wildcard_constraints:
     sample="|".join(SAMPLES) or "NO_SAMPLES",
     file="[A-Za-z0-9_.+-]+",
     model="|".join(MODELS) or "NO_MODELS",
-    fit_model="|".join(FIT_MODELS),
 
 
 def settings(*sections):
     """The config sections a stage reads, as one JSON string for the rule's params.
 
     Passing exactly these (sorted, so deterministic) makes Snakemake rerun a job when, and
-    only when, a setting it reads changes.
+    only when, a setting it reads changes. The analysis name always goes along: it decides
+    the schema (and so the defaults) the command validates the settings against.
     """
-    return json.dumps({key: config[key] for key in sections}, sort_keys=True)
+    return json.dumps(chosen_sections(sections), sort_keys=True)
+
+
+def chosen_sections(sections):
+    return {key: config[key] for key in ("analysis", *sections)}
 
 
 def sample_settings(*sections):
@@ -41,7 +45,7 @@ def sample_settings(*sections):
     sample does not rerun the others)."""
 
     def params(wildcards):
-        chosen = {key: config[key] for key in sections}
+        chosen = chosen_sections(sections)
         chosen["samples"] = {wildcards.sample: config["samples"][wildcards.sample]}
         return json.dumps(chosen, sort_keys=True)
 
@@ -53,7 +57,7 @@ def model_settings(*sections):
     changing one model's settings retrains that model only."""
 
     def params(wildcards):
-        chosen = {key: config[key] for key in sections}
+        chosen = chosen_sections(sections)
         ml = dict(config["ml"])
         ml["models"] = {wildcards.model: ml["models"][wildcards.model]}
         ml["enabled"] = [wildcards.model]
@@ -88,17 +92,9 @@ def skim_outputs(sample):
     return [f"{RESULTS}/skim/{sample}/{name}.parquet" for name in sample_files(sample)]
 
 
-def events_of(model):
-    """What a fit-stage job reads for a model: its scores, or the features for the baseline."""
-    if model == "cutbased":
-        return expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES)
+def model_scores(model):
+    """The scores of every sample for one model: what optimisation and inference read."""
     return expand(f"{RESULTS}/scores/{model}/{{sample}}.parquet", sample=SAMPLES)
-
-
-def events_arg(model, events):
-    """The command-line option naming the folder of a fit-stage job's input files."""
-    option = "--features" if model == "cutbased" else "--scores"
-    return f"{option} {os.path.dirname(events[0])}"
 
 
 def experiment_label():
@@ -107,7 +103,7 @@ def experiment_label():
 
 def final_outputs():
     return [
-        f"{RESULTS}/plots/myy.png",
+        f"{RESULTS}/plots/spectrum.png",
         f"{RESULTS}/cutflow.md",
         f"{RESULTS}/models/comparison.md",
         f"{RESULTS}/summary.json",

@@ -1,23 +1,23 @@
 # Optimisation: score threshold and categories maximising the expected significance,
-# on the validation split; the inclusive cut-based selection is the baseline.
+# on the validation split, for every model (the cut-based baseline is one).
 
 
 rule optimise:
     input:
-        events=lambda w: events_of(w.fit_model),
+        scores=lambda w: model_scores(w.model),
         code=package_sources("optimise", "stats/significance"),
     output:
-        selection=f"{RESULTS}/optimise/{{fit_model}}/selection.json",
+        selection=f"{RESULTS}/optimise/{{model}}/selection.json",
         plot=report(
-            f"{RESULTS}/optimise/{{fit_model}}/zcurve.png",
+            f"{RESULTS}/optimise/{{model}}/zcurve.png",
             caption="../report/optimise.rst",
             category="3. Optimisation",
-            subcategory="{fit_model}",
+            subcategory="{model}",
         ),
     log:
-        f"logs/optimise/{{fit_model}}.log",
+        f"logs/optimise/{{model}}.log",
     benchmark:
-        f"benchmarks/optimise/{{fit_model}}.tsv"
+        f"benchmarks/optimise/{{model}}.tsv"
     conda:
         "../envs/colliderflow.yaml"
     threads: 1
@@ -25,8 +25,8 @@ rule optimise:
         mem_mb=4000,
         runtime=15,
     params:
-        settings=settings("analysis", "dataset", "lumi_fb", "features", "optimise", "fit"),
-        events=lambda w, input: events_arg(w.fit_model, input.events),
+        settings=settings("dataset", "lumi_fb", "observable", "optimise"),
+        scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
-        "colliderflow optimise --settings {params.settings:q} --model {wildcards.fit_model} "
-        "{params.events} --out {output.selection} --plot {output.plot} 2> {log}"
+        "colliderflow optimise --settings {params.settings:q} --model {wildcards.model} "
+        "--scores {params.scores} --out {output.selection} --plot {output.plot} 2> {log}"

@@ -35,7 +35,7 @@ rule train:
         runtime=240,
         gpu=1,
     params:
-        settings=model_settings("analysis", "dataset", "samples", "features"),
+        settings=model_settings("dataset", "samples", "features", "observable"),
         features=lambda w, input: os.path.dirname(input.features[0]),
         outdir=lambda w, output: os.path.dirname(output.metrics),
     shell:
@@ -61,7 +61,7 @@ rule apply:
         mem_mb=4000,
         runtime=30,
     params:
-        settings=model_settings("analysis", "dataset", "samples", "features"),
+        settings=model_settings("dataset", "samples", "features", "observable"),
         features=lambda w, input: os.path.dirname(input.features),
         modeldir=lambda w, input: os.path.dirname(input.metrics),
     shell:
@@ -100,7 +100,7 @@ rule compare_models:
         mem_mb=4000,
         runtime=15,
     params:
-        settings=settings("analysis", "dataset", "samples", "ml"),
+        settings=settings("dataset", "samples", "observable", "ml"),
         features=lambda w, input: os.path.dirname(input.features[0]),
         models_dir=lambda w, output: os.path.dirname(output.json),
         models=MODELS,

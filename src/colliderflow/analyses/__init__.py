@@ -1,33 +1,62 @@
-"""Analysis modules: the only code that knows an ntuple's branch names.
+"""The analysis registry: built-in analyses plus those of other packages (entry points).
 
-Each analysis is a module ``colliderflow.analyses.<name>`` that the generic drivers
-(``colliderflow.skim``) call through the same small protocol, so a new final state or
-another experiment's ntuple plugs in without touching the drivers:
-
-- ``CUT_ORDER``: the cut names of the cutflow, in order (after the implicit ``all``).
-- ``SCHEMA``: the ``pyarrow.Schema`` of the skim Parquet (one row per selected event).
-- ``branches(cfg) -> list[str]``: the branches to read, nothing more.
-- ``select(events, cfg, is_mc) -> (PackedSelection, cut_order, derived)``: the event
-  selection on one chunk; ``derived`` holds the objects the selection built (e.g. the
-  chosen photons) so that ``columns`` does not rebuild them.
-- ``weights(events, cfg, is_mc) -> coffea Weights``: the event weight, checked against
-  the sample kind (a data/MC mismatch raises ValueError).
-- ``columns(events, mask, cfg, sample, weight, derived) -> pyarrow.Table``: the output
-  rows (with ``SCHEMA``) for the events where ``mask`` is true.
+``get(name)`` returns the analysis object (``interface.Analysis``) that the config's
+``analysis`` key names. Built-ins are packages under ``colliderflow.analyses``; a package of
+your own registers its class under the entry-point group ``colliderflow.analyses`` and
+needs no change here.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-from types import ModuleType
+from importlib.metadata import entry_points
 
-KNOWN = ("hyy",)
+from .interface import Analysis, Observable, Process, Simulation
+
+ENTRY_POINT_GROUP = "colliderflow.analyses"
+BUILT_IN = {
+    "hyy": "colliderflow.analyses.hyy:HyyAnalysis",
+}
+
+__all__ = ["Analysis", "Observable", "Process", "Simulation", "available", "get", "source"]
 
 
-def get(name: str) -> ModuleType:
-    """The analysis module called ``name`` (the config key ``analysis``)."""
-    if name not in KNOWN:
+def _registered() -> dict[str, str]:
+    """name -> 'module:Class' of every analysis: built-ins, then entry points (which may not
+    shadow a built-in)."""
+    found = dict(BUILT_IN)
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.name in BUILT_IN and point.value != BUILT_IN[point.name]:
+            raise ValueError(
+                f"entry point {point.name!r} = {point.value!r} of group {ENTRY_POINT_GROUP} shadows the "
+                f"built-in analysis of that name; rename your analysis")
+        found[point.name] = point.value
+    return found
+
+
+def available() -> list[str]:
+    return sorted(_registered())
+
+
+def source(name: str) -> str:
+    """'module:Class' of the analysis called ``name`` (KeyError naming the known ones)."""
+    registered = _registered()
+    if name not in registered:
         raise KeyError(
-            f"unknown analysis {name!r}: set the config key 'analysis' to one of {', '.join(KNOWN)}"
-        )
-    return importlib.import_module(f"{__name__}.{name}")
+            f"unknown analysis {name!r}: set the config key 'analysis' to one of {', '.join(sorted(registered))}, "
+            f"or install a package that registers it under the entry-point group {ENTRY_POINT_GROUP}")
+    return registered[name]
+
+
+@functools.lru_cache(maxsize=None)
+def get(name: str) -> Analysis:
+    """The analysis object called ``name`` (the config key ``analysis``)."""
+    module_name, _, class_name = source(name).partition(":")
+    analysis_class = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(analysis_class, type) and issubclass(analysis_class, Analysis)):
+        raise TypeError(f"{source(name)} is not a subclass of colliderflow.analyses.Analysis")
+    analysis = analysis_class()
+    if analysis.name != name:
+        raise ValueError(f"{source(name)} calls itself {analysis.name!r} but is registered as {name!r}")
+    return analysis

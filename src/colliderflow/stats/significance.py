@@ -69,14 +69,14 @@ def z_curve(score_s, weight_s, score_b, weight_b, thresholds, b_scale: float = 1
     Returns dict with arrays ``threshold, s, b, z``.
     """
     thresholds = np.asarray(thresholds, dtype=float)
-    s = _weight_above(score_s, weight_s, thresholds)
-    b = _weight_above(score_b, weight_b, thresholds) * b_scale
+    s = weight_above(score_s, weight_s, thresholds)
+    b = weight_above(score_b, weight_b, thresholds) * b_scale
     z = asimov_z(s, b)
     z = np.where(b >= min_b, z, 0.0)
     return {"threshold": thresholds, "s": s, "b": b, "z": z}
 
 
-def _weight_above(score, weight, thresholds):
+def weight_above(score, weight, thresholds):
     """Sum of weights with score > t for each t, by one sort and a cumulative sum (no loop)."""
     score = np.asarray(score, dtype=float)
     weight = np.asarray(weight, dtype=float)

@@ -21,12 +21,13 @@ import numpy as np
 from ..stats import binned, plots
 from ..stats import unbinned as ub
 from ..stats.settings import grid
-from .inputs import category_arrays, stage_settings
+from ..analyses import Observable
+from .inputs import category_arrays
 
 log = logging.getLogger(__name__)
 
 
-def category_model(fs: dict, signal: dict, background: dict, mass_floating: bool) -> ub.Model:
+def category_model(fs: dict, observable: Observable, signal: dict, background: dict, mass_floating: bool) -> ub.Model:
     """The multi-category model of ``stats.unbinned.category_spec`` from the two model files."""
     bkg = {c["name"]: c for c in background["categories"]}
     cats = []
@@ -37,7 +38,7 @@ def category_model(fs: dict, signal: dict, background: dict, mass_floating: bool
         spurious = bkg[name]["spurious_signal"] if fs["spurious_signal"]["nuisance"] else None
         cats.append({
             "name": name,
-            "range": fs["range"],
+            "range": list(observable.range),
             "signal": {"shape": signal["shape"], "params": sig["params"], "yield": sig["yield"]},
             "background": {"shape": bkg[name]["choice"]},
             "spurious": spurious,
@@ -65,22 +66,23 @@ def _expected_values(model: ub.Model, values: dict) -> dict:
     return v
 
 
-def fit_categories(cfg: dict, part, signal: dict, background: dict, model_name: str,
+def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, signal: dict, background: dict,
+                   model_name: str,
                    plot_dir: str | Path | None = None) -> tuple[dict, dict]:
     """Fit the data of every category; return (fit.json payload, significance.json payload)."""
-    fs = stage_settings(cfg)
-    simulated = bool(cfg.get("dataset", {}).get("simulated", False))
+    fs = cfg["fit"]
+    simulated = cfg["dataset"]["simulated"]
     data_by_cat = category_arrays(part, "data")
     data = {name: (m, None) for name, (m, _) in data_by_cat.items()}
     if sum(m.size for m, _ in data.values()) == 0:
         raise ValueError(f"no data events in the categories of model {model_name!r}")
 
-    fixed_model = category_model(fs, signal, background, mass_floating=False)
-    float_model = category_model(fs, signal, background, mass_floating=True)
+    fixed_model = category_model(fs, observable, signal, background, mass_floating=False)
+    float_model = category_model(fs, observable, signal, background, mass_floating=True)
 
-    log.info("fit: m_H fixed at %.2f GeV", fs["mass_value"])
+    log.info("fit: peak position fixed at %.2f %s", fs["mass_value"], observable.unit)
     best_fixed = ub.fit(fixed_model, data)
-    log.info("fit: m_H floating")
+    log.info("fit: peak position floating")
     best_float = ub.fit(float_model, data, start=best_fixed.values)
     headline_model, headline = (float_model, best_float) if fs["mass_floating"] else (fixed_model, best_fixed)
 
@@ -159,11 +161,11 @@ def fit_categories(cfg: dict, part, signal: dict, background: dict, model_name: 
         "note": "local significances (asymptotic formulae); expected: Asimov dataset with mu = 1 at the "
                 "nominal mass and the background fitted to the data",
     }
-    log.info("%s: mu = %.3f +- %.3f, m_H = %.2f +- %.2f GeV, Z = %.2f (expected %.2f)", model_name, mu_hat,
+    log.info("%s: mu = %.3f +- %.3f, mass = %.2f +- %.2f, Z = %.2f (expected %.2f)", model_name, mu_hat,
              mu_err, mh_hat, mh_err, disc["Z"], expected["Z"])
     if plot_dir is not None:
-        make_plots(fs, Path(plot_dir), headline_model, headline.values, data_by_cat, fit_payload, significance,
-                   simulated, cfg.get("lumi_fb"))
+        make_plots(observable, peak_label, Path(plot_dir), headline_model, headline.values, data_by_cat,
+                   fit_payload, significance, simulated, cfg["lumi_fb"])
     return fit_payload, significance
 
 
@@ -171,14 +173,16 @@ def plot_label(simulated: bool) -> str:
     return "Open Data Simulation" if simulated else "Open Data"
 
 
-def make_plots(fs, plot_dir: Path, model, values, data_by_cat, fit_payload, significance, simulated, lumi_fb):
-    """m_yy per category (S+B fit, background, residuals), the mu and m_H scans, the p0 scan."""
+def make_plots(observable: Observable, peak_label: str, plot_dir: Path, model, values, data_by_cat, fit_payload,
+               significance, simulated, lumi_fb):
+    """The observable per category (S+B fit, background, residuals), the mu and m_H scans, the p0 scan."""
     plot_dir.mkdir(parents=True, exist_ok=True)
     label = plot_label(simulated)
     lumi = fit_payload.get("lumi_fb_fitted") or lumi_fb
     lumi = None if lumi is None else round(float(lumi), 1)
-    lo, hi = fs["range"]
-    edges = binned.make_edges(lo, hi, fs["plot_bin_width"])
+    lo, hi = observable.range
+    edges = binned.make_edges(lo, hi, observable.bin_width)
+    peak_axis = f"{peak_label} [{observable.unit}]"
     width = float(np.mean(np.diff(edges)))
     cx = np.linspace(lo, hi, 600)
     mu = fit_payload["mu"]
@@ -194,16 +198,16 @@ def make_plots(fs, plot_dir: Path, model, values, data_by_cat, fit_payload, sign
         ]
         plots.fit_plot(plot_dir / f"mass_{name}.png", edges, counts, np.sqrt(counts), cx,
                        (dens["signal"] + dens["background"]) * width, dens["background"] * width,
-                       curve_signal=dens["signal"] * width, bkg_in_bins=bkg_bins, label=label,
-                       lumi_fb=lumi, text_lines=lines)
+                       curve_signal=dens["signal"] * width, bkg_in_bins=bkg_bins, xlabel=observable.axis_label,
+                       unit=observable.unit, label=label, lumi_fb=lumi, text_lines=lines)
     scans = fit_payload["scans"]
     plots.likelihood_scan_plot(plot_dir / "mu_scan.png", scans["mu"]["values"], scans["mu"]["dnll2"],
                                expected=(scans["mu_expected"]["values"], scans["mu_expected"]["dnll2"]),
                                interval68=scans["mu"]["interval68"], interval95=scans["mu"]["interval95"],
                                label=label, lumi_fb=lumi)
     plots.likelihood_scan_plot(plot_dir / "mass_scan.png", scans["mass"]["values"], scans["mass"]["dnll2"],
-                               xlabel="$m_H$ [GeV]", interval68=scans["mass"]["interval68"],
+                               xlabel=peak_axis, interval68=scans["mass"]["interval68"],
                                interval95=scans["mass"]["interval95"], label=label, lumi_fb=lumi)
     p0 = significance["p0_scan"]
     plots.p0_plot(plot_dir / "p0_scan.png", p0["mass"], p0["p0"], p0_expected=p0.get("p0_expected"),
-                  label=label, lumi_fb=lumi)
+                  xlabel=peak_axis, label=label, lumi_fb=lumi)

@@ -1,9 +1,9 @@
 """H -> gamma gamma on the ATLAS Open Data 2025 ntuples (tree ``analysis``, GeV units).
 
-The only module that knows the ntuple's branch names. It follows the ATLAS diphoton
+The selection follows the ATLAS diphoton
 selection (Phys. Rev. D 98 (2018) 052005 and the public Open Data examples):
 
-1. trigger: any of the configured trigger branches fired (``skim.selection.trigger``);
+1. trigger: any of the configured trigger branches fired (``selection.trigger``);
 2. two photons: at least two *candidate* photons, i.e. photons with pT above threshold,
    inside |eta| < 2.37 but outside the barrel-endcap crack 1.37-1.52, passing the
    candidate identification (loose by default). The two highest-pT candidates are the
@@ -16,27 +16,33 @@ selection (Phys. Rev. D 98 (2018) 052005 and the public Open Data examples):
    flag (``flags``) or relative cone cuts ptcone20/pT and topoetcone40/pT (``cones``);
 5. pT/m_yy: leading > 0.35, subleading > 0.25 (so the cut scales with the mass and does
    not sculpt the m_yy spectrum);
-6. mass window: 105 < m_yy < 160 GeV.
+6. mass window: the observable range, 105 <= m_yy < 160 GeV by default.
 
 The eta acceptance and crack veto are part of the candidate definition (step 2), as in
-ATLAS, not a separate cut. Every threshold comes from ``cfg["skim"]["selection"]``
-(jets and leptons: ``cfg["skim"]["jets"]``, ``cfg["skim"]["leptons"]``).
+ATLAS, not a separate cut. Every threshold comes from the config's ``selection`` section (this
+analysis's piece of the schema, ``config.schema.yaml`` beside this file), the mass window from
+``observable.range``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import awkward as ak
 import numpy as np
 import pyarrow as pa
-import vector
-from coffea.analysis_tools import PackedSelection, Weights
+from coffea.analysis_tools import PackedSelection
+
+from ...columnar import (
+    Collection, cartesian, delta_phi, flat, gather, list_column, not_near, objects_of, offsets_of, p4,
+    pair_list_column, repeated_string, to_arrow, top_two,
+)
+from ...ntuples.atlas2025 import FORMAT
+from ..interface import Analysis, Process
 
 CUT_ORDER = ("trigger", "two_photons", "photon_id", "isolation", "pt_over_myy", "mass_window")
 
-EVENT_BRANCHES = ("eventNumber", "runNumber", "channelNumber")
-WEIGHT_BRANCHES = (
-    "mcWeight", "ScaleFactor_PHOTON", "ScaleFactor_PILEUP", "xsec", "filteff", "kfac", "sum_of_weights",
-)
+SCALE_FACTORS = ("ScaleFactor_PHOTON",)
 PHOTON_BRANCHES = (
     "photon_pt", "photon_eta", "photon_phi", "photon_e", "photon_ptcone20", "photon_topoetcone40",
     "photon_isTightID", "photon_isTightIso",
@@ -44,7 +50,7 @@ PHOTON_BRANCHES = (
 JET_BRANCHES = ("jet_pt", "jet_eta", "jet_phi", "jet_e", "jet_btag_quantile", "jet_jvt")
 LEPTON_BRANCHES = ("lep_pt", "lep_eta", "lep_phi", "lep_e")
 MET_BRANCHES = ("met", "met_phi")
-BRANCHES = EVENT_BRANCHES + WEIGHT_BRANCHES + PHOTON_BRANCHES + JET_BRANCHES + LEPTON_BRANCHES + MET_BRANCHES
+BRANCHES = FORMAT.event_branches + FORMAT.weight_branches(SCALE_FACTORS) + PHOTON_BRANCHES + JET_BRANCHES + LEPTON_BRANCHES + MET_BRANCHES
 
 # Identification working point (config value) -> branch holding the per-object flag.
 PHOTON_ID_BRANCH = {"loose": "photon_isLooseID", "tight": "photon_isTightID"}
@@ -80,182 +86,14 @@ SCHEMA = pa.schema(
 
 def branches(cfg: dict) -> list[str]:
     """The branches this analysis reads with the given config (and no others)."""
-    scfg = cfg["skim"]
-    sel = scfg["selection"]
+    sel = cfg["selection"]
     wanted = list(BRANCHES) + list(sel["trigger"])
     for working_point in (sel["photon_candidate_id"], sel["photon_id"]):
         if working_point != "none":
             wanted.append(PHOTON_ID_BRANCH[working_point])
-    if scfg["leptons"]["id"] != "none":
-        wanted.append(LEPTON_ID_BRANCH[scfg["leptons"]["id"]])
+    if sel["leptons"]["id"] != "none":
+        wanted.append(LEPTON_ID_BRANCH[sel["leptons"]["id"]])
     return list(dict.fromkeys(wanted))
-
-
-# --------------------------------------------------------------------------- helpers
-#
-# Object collections are handled as flat numpy arrays (one entry per object) plus the
-# per-event counts: each cut is then one numpy pass with no per-call awkward overhead,
-# which keeps the skim close to the rate at which uproot can read the branches.
-
-
-def delta_phi(a, b):
-    """phi_a - phi_b wrapped into [-pi, pi] (round-based: several times faster than a modulo)."""
-    d = np.subtract(a, b)
-    return d - (2 * np.pi) * np.round(d / (2 * np.pi))
-
-
-def cartesian(pt, eta, phi):
-    """(px, py, pz) as float64 from pt, eta, phi.
-
-    The trigonometry runs in the inputs' dtype: for the ntuple's float32 that is several
-    times faster than float64 in numpy and as exact as the inputs themselves. The results
-    are widened to float64 so that sums and invariant masses do not cancel in float32.
-    """
-    return tuple(np.asarray(x, dtype=np.float64) for x in (pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)))
-
-
-def p4(px, py, pz, e):
-    """Four-momenta (vector, numpy backend) from Cartesian components.
-
-    Cartesian storage makes sums (the diphoton and dijet systems) plain additions, where
-    vector would otherwise convert pt/eta/phi back and forth; callers that need px, py
-    themselves (ptt) compute them once with ``cartesian``.
-    """
-    return vector.array({"px": px, "py": py, "pz": pz, "E": e})
-
-
-def _flat(jagged) -> np.ndarray:
-    return ak.to_numpy(ak.flatten(jagged, axis=1))
-
-
-def _offsets(counts: np.ndarray) -> np.ndarray:
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return offsets
-
-
-def _jagged(flat: np.ndarray, offsets: np.ndarray) -> ak.Array:
-    """A zero-copy jagged view of a flat per-object array."""
-    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(flat)))
-
-
-def top_two(pt: np.ndarray, accepted: np.ndarray, offsets: np.ndarray):
-    """Flat indices of the two highest-pT accepted objects of each event.
-
-    ``pt`` and ``accepted`` are flat (one entry per object), ``offsets`` the event
-    boundaries. Returns (index (2, n) int64, valid (2, n) bool, number accepted (n,)):
-    row 0 is the leading object, row 1 the subleading one (rows keep each photon's values
-    contiguous in memory). Two per-event argmax passes (awkward kernels), no sort; ties go
-    to the object stored first.
-    """
-    n = len(offsets) - 1
-    starts = offsets[:-1]
-    n_accepted = ak.to_numpy(ak.sum(_jagged(accepted, offsets), axis=1)).astype(np.int64)
-    valid = n_accepted > np.arange(2)[:, None]
-    ranked = np.where(accepted, pt, -np.inf)
-    index = np.zeros((2, n), dtype=np.int64)
-    for k in range(2):
-        local = ak.to_numpy(ak.argmax(_jagged(ranked, offsets), axis=1, mask_identity=False))
-        index[k] = np.where(valid[k], starts + local, 0)
-        ranked[index[k][valid[k]]] = -np.inf
-    return index, valid, n_accepted
-
-
-def _gather(flat: np.ndarray, index, valid, fill):
-    """``flat[index]`` where valid, ``fill`` elsewhere (works when ``flat`` is empty)."""
-    if len(flat) == 0:
-        return np.full(index.shape, fill, dtype=np.result_type(flat.dtype, type(fill)))
-    return np.where(valid, flat[index], fill)
-
-
-def _objects_of(events, mask, branches: dict) -> tuple[dict, np.ndarray]:
-    """The objects of the selected events as flat arrays, and each object's row in the selection.
-
-    ``branches`` maps a short name to a jagged branch; returns ({name: flat array}, row).
-    """
-    first = next(iter(branches.values()))
-    counts = ak.to_numpy(ak.num(events[first], axis=1))
-    offsets = _offsets(counts)
-    chosen_counts = counts[mask]
-    row = np.repeat(np.arange(len(chosen_counts)), chosen_counts)
-    # index of each chosen object in the flat branch: its event's start + its rank in the event
-    take = np.repeat(offsets[:-1][mask] - _offsets(chosen_counts)[:-1], chosen_counts) + np.arange(len(row))
-    return {name: _flat(events[branch])[take] for name, branch in branches.items()}, row
-
-
-class Collection:
-    """Selected objects of the selected events: flat pT-ordered arrays plus event offsets."""
-
-    def __init__(self, values: dict, row: np.ndarray, keep: np.ndarray, n_rows: int):
-        row = row[keep]
-        values = {name: array[keep] for name, array in values.items()}
-        pt = values["pt"]
-        # Ntuples store objects pT-ordered; sort (by event, then decreasing pT) only if not.
-        if np.any((pt[1:] > pt[:-1]) & (row[1:] == row[:-1])):
-            order = np.lexsort((-pt, row))
-            values = {name: array[order] for name, array in values.items()}
-            row = row[order]
-        self.values = values
-        self.row = row
-        self.counts = np.bincount(self.row, minlength=n_rows)
-        self.offsets = _offsets(self.counts)
-
-    def leading(self, k: int, names) -> dict:
-        """The k-th (0-based) object's quantities per event (float64), NaN where there is none."""
-        has = self.counts > k
-        where = self.offsets[:-1][has] + k
-        out = {}
-        for name in names:
-            out[name] = np.full(len(self.counts), np.nan, dtype=self.values[name].dtype)
-            out[name][has] = self.values[name][where]
-        return out
-
-    def per_event_sum(self, values) -> np.ndarray:
-        return np.bincount(self.row, weights=values, minlength=len(self.counts))
-
-    def list_column(self, name: str) -> pa.Array:
-        """One object quantity as a Parquet list<float32> column."""
-        return _list_column(self.offsets, self.values[name])
-
-
-def to_arrow(values: np.ndarray, type_: pa.DataType) -> pa.Array:
-    """A numpy array as an Arrow array of ``type_``, zero-copy where the dtype matches.
-
-    Built from buffers rather than with ``pa.array``, which imports pandas on first use
-    (a fifth of a second per skim job).
-    """
-    values = np.asarray(values)
-    if pa.types.is_boolean(type_):
-        buffer = pa.py_buffer(np.packbits(values.astype(bool), bitorder="little"))
-    else:
-        buffer = pa.py_buffer(np.ascontiguousarray(values, dtype=type_.to_pandas_dtype()))
-    return pa.Array.from_buffers(type_, len(values), [None, buffer])
-
-
-def _repeated_string(value: str, n: int) -> pa.Array:
-    """A string column holding ``value`` n times."""
-    encoded = value.encode()
-    offsets = np.arange(n + 1, dtype=np.int32) * len(encoded)
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(encoded * n)])
-
-
-def _list_column(offsets: np.ndarray, values: np.ndarray) -> pa.Array:
-    """A list<float32> column from event offsets and flat values."""
-    return pa.ListArray.from_arrays(to_arrow(offsets, pa.int32()), to_arrow(values, pa.float32()))
-
-
-def _pair_list_column(pair: np.ndarray) -> pa.Array:
-    """A (2, n) array (both photons of every event) as a list<float32> column."""
-    return _list_column(np.arange(0, 2 * pair.shape[1] + 1, 2), pair.T.ravel())
-
-
-def _not_near(eta, phi, row, photon_eta, photon_phi, min_dr):
-    """Flat mask of objects farther than ``min_dr`` from both photons of their event."""
-    keep = np.ones(len(eta), dtype=bool)
-    for k in range(photon_eta.shape[0]):
-        dr2 = (eta - photon_eta[k][row]) ** 2 + delta_phi(phi, photon_phi[k][row]) ** 2
-        keep &= dr2 >= min_dr**2
-    return keep
 
 
 # --------------------------------------------------------------------------- selection
@@ -263,21 +101,21 @@ def _not_near(eta, phi, row, photon_eta, photon_phi, min_dr):
 
 def photon_candidates(events, sel: dict) -> tuple[np.ndarray, np.ndarray]:
     """Flat mask of diphoton candidates (pT, |eta| acceptance without the crack, candidate ID), and offsets."""
-    pt = _flat(events["photon_pt"])
-    abseta = np.abs(_flat(events["photon_eta"]))
+    pt = flat(events["photon_pt"])
+    abseta = np.abs(flat(events["photon_eta"]))
     crack_low, crack_high = sel["photon_crack"]
     accepted = (pt > sel["photon_pt_min"]) & (abseta < sel["photon_eta_max"]) & ~(
         (abseta > crack_low) & (abseta < crack_high))
     if sel["photon_candidate_id"] != "none":
-        accepted &= _flat(events[PHOTON_ID_BRANCH[sel["photon_candidate_id"]]])
-    offsets = _offsets(ak.to_numpy(ak.num(events["photon_pt"], axis=1)))
+        accepted &= flat(events[PHOTON_ID_BRANCH[sel["photon_candidate_id"]]])
+    offsets = offsets_of(ak.to_numpy(ak.num(events["photon_pt"], axis=1)))
     return accepted, offsets
 
 
 def pair_kinematics(events, index: np.ndarray) -> dict:
     """The photons at flat ``index`` (shape (2, n)): pt, eta, phi, e (as stored), px, py
     (float64), their sum ``yy`` (vector) and m_yy (float64)."""
-    kinematics = {name: _flat(events[f"photon_{name}"])[index] for name in ("pt", "eta", "phi", "e")}
+    kinematics = {name: flat(events[f"photon_{name}"])[index] for name in ("pt", "eta", "phi", "e")}
     px, py, pz = cartesian(kinematics["pt"], kinematics["eta"], kinematics["phi"])
     e = kinematics["e"].astype(np.float64)
     kinematics["yy"] = yy = p4(px[0], py[0], pz[0], e[0]) + p4(px[1], py[1], pz[1], e[1])
@@ -296,8 +134,7 @@ def select(events, cfg: dict, is_mc: bool):
     meaningful only after the earlier cuts. ``derived`` carries the pair's flat indices
     and m_yy so that ``columns`` does not search again.
     """
-    scfg = cfg["skim"]
-    sel = scfg["selection"]
+    sel = cfg["selection"]
     n = len(events)
 
     fired = np.zeros(n, dtype=bool) if sel["trigger"] else np.ones(n, dtype=bool)
@@ -305,22 +142,22 @@ def select(events, cfg: dict, is_mc: bool):
         fired |= ak.to_numpy(events[branch]).astype(bool)
 
     accepted, offsets = photon_candidates(events, sel)
-    index, valid, n_candidates = top_two(_flat(events["photon_pt"]), accepted, offsets)
+    index, valid, n_candidates = top_two(flat(events["photon_pt"]), accepted, offsets)
     two_photons = n_candidates >= 2
 
     if sel["photon_id"] == "none":
         identified = np.ones(n, dtype=bool)
     else:
-        identified = _gather(_flat(events[PHOTON_ID_BRANCH[sel["photon_id"]]]), index, valid, False).all(axis=0)
+        identified = gather(flat(events[PHOTON_ID_BRANCH[sel["photon_id"]]]), index, valid, False).all(axis=0)
 
     if sel["photon_isolation"] == "flags":
-        isolated = _gather(_flat(events["photon_isTightIso"]), index, valid, False).all(axis=0)
+        isolated = gather(flat(events["photon_isTightIso"]), index, valid, False).all(axis=0)
     elif sel["photon_isolation"] == "cones":
-        pt = _gather(_flat(events["photon_pt"]), index, valid, np.nan)
+        pt = gather(flat(events["photon_pt"]), index, valid, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             isolated = (
-                (_gather(_flat(events["photon_ptcone20"]), index, valid, np.nan) / pt < sel["ptcone20_max"])
-                & (_gather(_flat(events["photon_topoetcone40"]), index, valid, np.nan) / pt < sel["topoetcone40_max"])
+                (gather(flat(events["photon_ptcone20"]), index, valid, np.nan) / pt < sel["ptcone20_max"])
+                & (gather(flat(events["photon_topoetcone40"]), index, valid, np.nan) / pt < sel["topoetcone40_max"])
             ).all(axis=0)
     elif sel["photon_isolation"] == "none":
         isolated = np.ones(n, dtype=bool)
@@ -336,8 +173,8 @@ def select(events, cfg: dict, is_mc: bool):
     pt_over_myy[before_mass] = (kinematics["pt"][0] / kinematics["m_yy"] > sel["lead_pt_over_myy_min"]) & (
         kinematics["pt"][1] / kinematics["m_yy"] > sel["sublead_pt_over_myy_min"])
     window = np.zeros(n, dtype=bool)
-    myy_min, myy_max = sel["myy_range"]
-    window[before_mass] = (kinematics["m_yy"] > myy_min) & (kinematics["m_yy"] < myy_max)
+    myy_min, myy_max = cfg["observable"]["range"]
+    window[before_mass] = (kinematics["m_yy"] >= myy_min) & (kinematics["m_yy"] < myy_max)
 
     selection = PackedSelection()
     selection.add("trigger", fired)
@@ -348,48 +185,6 @@ def select(events, cfg: dict, is_mc: bool):
     selection.add("mass_window", window)
     derived = {"index": index, "m_yy": m_yy, "with_pair": before_mass, "pair": kinematics}
     return selection, CUT_ORDER, derived
-
-
-# --------------------------------------------------------------------------- weights
-
-
-def weights(events, cfg: dict, is_mc: bool) -> Weights:
-    """The event weight as coffea ``Weights``; data get 1.
-
-    MC: mcWeight * ScaleFactor_PHOTON * ScaleFactor_PILEUP * xsec * filteff * kfac * lumi_pb / sum_of_weights
-    (the release's own convention; mcWeight keeps its sign). The file's own metadata
-    cross-checks the catalogue: data carry xsec == 0, MC xsec > 0.
-    """
-    n = len(events)
-    result = Weights(n)
-    xsec = ak.to_numpy(events["xsec"]).astype(np.float64)
-    if not is_mc:
-        if np.any(xsec != 0):
-            raise ValueError(
-                "the sample catalogue says this is data (kind: data) but the file has xsec != 0 "
-                "as MC files do; fix the sample's kind in the config or the file list"
-            )
-        return result
-    if np.any(xsec <= 0):
-        raise ValueError(
-            "the sample catalogue says this is MC but the file has xsec == 0 as data files do; "
-            "fix the sample's kind (data) in the config or the file list"
-        )
-    sum_of_weights = ak.to_numpy(events["sum_of_weights"]).astype(np.float64)
-    if np.any(sum_of_weights <= 0):
-        raise ValueError("branch sum_of_weights is <= 0 for some MC events; the file's metadata are broken")
-    lumi_pb = float(cfg["lumi_fb"]) * 1000.0
-    for branch in ("mcWeight", "ScaleFactor_PHOTON", "ScaleFactor_PILEUP"):
-        result.add(branch, ak.to_numpy(events[branch]).astype(np.float64))
-    normalisation = (
-        xsec
-        * ak.to_numpy(events["filteff"]).astype(np.float64)
-        * ak.to_numpy(events["kfac"]).astype(np.float64)
-        * lumi_pb
-        / sum_of_weights
-    )
-    result.add("normalisation", normalisation)
-    return result
 
 
 # --------------------------------------------------------------------------- output columns
@@ -408,14 +203,14 @@ def ptt(px1, py1, px2, py2):
 
 def select_jets(events, mask, photon_eta, photon_phi, jcfg: dict) -> Collection:
     """Jets of the selected events: pT, |eta|, JVT for central low-pT jets, no photon within dR."""
-    jets, row = _objects_of(events, mask, {
+    jets, row = objects_of(events, mask, {
         "pt": "jet_pt", "eta": "jet_eta", "phi": "jet_phi", "e": "jet_e",
         "btag": "jet_btag_quantile", "jvt": "jet_jvt"})
     abseta = np.abs(jets["eta"])
     keep = (jets["pt"] > jcfg["pt_min"]) & (abseta < jcfg["eta_max"])
     pileup_prone = (jets["pt"] < jcfg["jvt_pt_max"]) & (abseta < jcfg["jvt_eta_max"])
     keep &= ~pileup_prone | jets.pop("jvt")
-    keep &= _not_near(jets["eta"], jets["phi"], row, photon_eta, photon_phi, jcfg["overlap_dr"])
+    keep &= not_near(jets["eta"], jets["phi"], row, photon_eta, photon_phi, jcfg["overlap_dr"])
     return Collection(jets, row, keep, int(np.count_nonzero(mask)))
 
 
@@ -424,11 +219,11 @@ def select_leptons(events, mask, photon_eta, photon_phi, lcfg: dict) -> Collecti
     branches = {"pt": "lep_pt", "eta": "lep_eta", "phi": "lep_phi", "e": "lep_e"}
     if lcfg["id"] != "none":
         branches["id"] = LEPTON_ID_BRANCH[lcfg["id"]]
-    leptons, row = _objects_of(events, mask, branches)
+    leptons, row = objects_of(events, mask, branches)
     keep = (leptons["pt"] > lcfg["pt_min"]) & (np.abs(leptons["eta"]) < lcfg["eta_max"])
     if "id" in leptons:
         keep &= leptons.pop("id")
-    keep &= _not_near(leptons["eta"], leptons["phi"], row, photon_eta, photon_phi, lcfg["overlap_dr"])
+    keep &= not_near(leptons["eta"], leptons["phi"], row, photon_eta, photon_phi, lcfg["overlap_dr"])
     return Collection(leptons, row, keep, int(np.count_nonzero(mask)))
 
 
@@ -438,15 +233,15 @@ def columns(events, mask, cfg: dict, sample: str, weight, derived: dict) -> pa.T
     The photon pair comes from ``derived`` (found once by ``select``); everything else is
     computed for the selected events only, which are few.
     """
-    scfg = cfg["skim"]
-    jcfg = scfg["jets"]
+    sel = cfg["selection"]
+    jcfg = sel["jets"]
     mask = np.asarray(mask, dtype=bool)
     n = int(np.count_nonzero(mask))
     out: dict[str, np.ndarray | pa.Array] = {
         "eventNumber": ak.to_numpy(events["eventNumber"])[mask].astype(np.uint64),
         "runNumber": ak.to_numpy(events["runNumber"])[mask].astype(np.uint32),
         "channelNumber": ak.to_numpy(events["channelNumber"])[mask].astype(np.uint32),
-        "sample": _repeated_string(sample, n),
+        "sample": repeated_string(sample, n),
         "weight": np.asarray(weight, dtype=np.float64)[mask],
     }
     index = derived["index"][:, mask]  # every selected event has its two photons
@@ -461,9 +256,9 @@ def columns(events, mask, cfg: dict, sample: str, weight, derived: dict) -> pa.T
     m_yy = pair.pop("m_yy")  # the mass the selection cut on
     photon = pair
     for name in ("ptcone20", "topoetcone40"):
-        photon[name] = _flat(events[f"photon_{name}"])[index]
+        photon[name] = flat(events[f"photon_{name}"])[index]
     for name in ("isTightID", "isTightIso"):
-        photon[name] = _flat(events[f"photon_{name}"])[index]
+        photon[name] = flat(events[f"photon_{name}"])[index]
     for i in (0, 1):
         for name, values in photon.items():
             out[f"y{i + 1}_{name}"] = values[i]
@@ -500,13 +295,13 @@ def columns(events, mask, cfg: dict, sample: str, weight, derived: dict) -> pa.T
     out["dphi_jj"] = np.abs(delta_phi(j1["phi"], j2["phi"]))
     out["ht"] = jets.per_event_sum(jets.values["pt"].astype(np.float64))
 
-    leptons = select_leptons(events, mask, photon["eta"], photon["phi"], scfg["leptons"])
+    leptons = select_leptons(events, mask, photon["eta"], photon["phi"], sel["leptons"])
     out["n_leptons"] = leptons.counts.astype(np.int32)
     out["met"] = ak.to_numpy(events["met"])[mask]
     out["met_phi"] = ak.to_numpy(events["met_phi"])[mask]
 
     for name in ("pt", "eta", "phi", "e"):
-        out[f"photon_{name}"] = _pair_list_column(photon[name])
+        out[f"photon_{name}"] = pair_list_column(photon[name])
     for name in ("pt", "eta", "phi", "e", "btag"):
         out[f"jet_{name}"] = jets.list_column(name)
     for name in ("pt", "eta", "phi", "e"):
@@ -520,6 +315,35 @@ def columns(events, mask, cfg: dict, sample: str, weight, derived: dict) -> pa.T
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
-def empty_table() -> pa.Table:
-    """Zero rows with the skim schema (a file where nothing passes is still a valid skim)."""
-    return SCHEMA.empty_table()
+class HyyAnalysis(Analysis):
+    """H -> gamma gamma: two isolated photons, the diphoton mass m_yy as the observable."""
+
+    name = "hyy"
+    title = "H → γγ"
+    ntuple = FORMAT
+    scale_factors = SCALE_FACTORS
+    cut_order = CUT_ORDER
+    schema = SCHEMA
+    observable_column = "m_yy"
+    observable_label = r"$m_{\gamma\gamma}$"
+    observable_unit = "GeV"
+    peak_label = "$m_H$"
+    processes = {
+        "ggH": Process("ggH", "signal", "H→γγ ggH", "#e41a1c"),
+        "VBF": Process("VBF", "signal", "H→γγ VBF", "#377eb8"),
+        "WH": Process("WH", "signal", "H→γγ WH", "#4daf4a"),
+        "ZH": Process("ZH", "signal", "H→γγ ZH", "#984ea3"),
+        "ttH": Process("ttH", "signal", "H→γγ ttH", "#ff7f00"),
+        "yy": Process("yy", "background", "γγ continuum", "#a6cee3"),
+        "data": Process("data", "data", "Data", "black"),
+    }
+    config_schema = Path(__file__).with_name("config.schema.yaml")
+
+    def branches(self, cfg: dict) -> list[str]:
+        return branches(cfg)
+
+    def select(self, events, cfg: dict, is_mc: bool):
+        return select(events, cfg, is_mc)
+
+    def columns(self, events, mask, cfg: dict, sample: str, weight, derived) -> pa.Table:
+        return columns(events, mask, cfg, sample, weight, derived)

@@ -3,7 +3,7 @@ category, for CLs limits and a cross-check of the discovery p0 (``colliderflow l
 
 Per category: data counts in bins of ``fit.workspace_bin_width``; signal = the signal MC
 histogram (the same events and weights as the signal model, so the same expected yield)
-with mu, the luminosity and photon-efficiency normsys (MC staterror optional); background = the
+with mu and the normalisation systematics the analysis declares (``fit.normsys``; MC staterror optional); background = the
 bin integrals of the chosen function with the parameters of the unbinned fit to the data
 and a free normalisation; the spurious signal as a constrained signal-like term.
 """
@@ -19,14 +19,15 @@ import numpy as np
 from ..io import atomic_path
 from ..stats import binned
 from ..stats import unbinned as ub
-from .inputs import category_arrays, stage_settings
+from ..analyses import Observable
+from .inputs import category_arrays
 
 log = logging.getLogger(__name__)
 
 
-def build(cfg: dict, part, signal: dict, background: dict, fit_payload: dict) -> dict:
-    fs = stage_settings(cfg)
-    lo, hi = fs["range"]
+def build(fs: dict, observable: Observable, part, signal: dict, background: dict, fit_payload: dict) -> dict:
+    """The workspace of the categories in ``part``; ``fs`` is the resolved ``fit`` section."""
+    lo, hi = observable.range
     edges = binned.make_edges(lo, hi, fs["workspace_bin_width"])
     model = ub.Model(fit_payload["model"])
     values = model.values()
@@ -44,8 +45,7 @@ def build(cfg: dict, part, signal: dict, background: dict, fit_payload: dict) ->
         spur = bkg[name]["spurious_signal"] if fs["spurious_signal"]["nuisance"] else None
         channels.append({"name": name, "data": counts, "signal": s, "signal_sumw2": s2, "background": b,
                          "spurious": spur})
-    normsys = {"lumi": fs["lumi_uncertainty"], "photon_eff": fs["photon_efficiency_uncertainty"]}
-    normsys = {k: v for k, v in normsys.items() if v > 0}
+    normsys = {name: size for name, size in fs["normsys"].items() if size > 0}
     # Signal-MC statistics gammas are off by default: pyhf allocates one per bin of every
     # channel (fixed where the error is below fit.workspace_staterror_threshold), and with
     # ~100 parameters its scipy minimiser needs about a minute per CLs point. The signal

@@ -16,19 +16,20 @@ from ..stats import background_choice as bc
 from ..stats import unbinned as ub
 from ..stats.settings import grid
 from ..stats.shapes import get_shape
-from .inputs import category_arrays, stage_settings
+from ..analyses import Observable
+from .inputs import category_arrays
 
 log = logging.getLogger(__name__)
 
 
-def signal_model(cfg: dict, part: pd.DataFrame, model_name: str) -> dict:
+def signal_model(cfg: dict, observable: Observable, part: pd.DataFrame, model_name: str) -> dict:
     """Shape fit (``fit.signal_shape``) to the weighted signal MC of each category, and the
     expected signal yield there (sum of weights, for the luminosity share of the fitted data).
 
     Weighted fit errors are the sandwich estimate, so they reflect the MC's effective size.
     """
-    fs = stage_settings(cfg)
-    lo, hi = fs["range"]
+    fs = cfg["fit"]
+    lo, hi = observable.range
     shape = get_shape(fs["signal_shape"], lo, hi)
     signal = category_arrays(part, "signal")
     sig_rows = part[part["kind"] == "signal"]
@@ -55,8 +56,8 @@ def signal_model(cfg: dict, part: pd.DataFrame, model_name: str) -> dict:
             "n_effective": float(res.extra["n_effective"]),
             "sigma_68": _interval_width(shape, params, 0.683),
         })
-        log.info("signal %s: %s = %.3f GeV, sigma = %.3f GeV, yield %.2f (%d MC events)", name, "mass",
-                 params["mass"], params["sigma"], w.sum(), m.size)
+        log.info("signal %s: mass = %.3f %s, sigma = %.3f %s, yield %.2f (%d MC events)", name,
+                 params["mass"], observable.unit, params["sigma"], observable.unit, w.sum(), m.size)
     return {
         "model": model_name,
         "shape": shape.name,
@@ -64,16 +65,16 @@ def signal_model(cfg: dict, part: pd.DataFrame, model_name: str) -> dict:
         "reference_mass": fs["mass_value"],
         "splits": part.attrs["splits"],
         "data_fraction": part.attrs["data_fraction"],
-        "lumi_fb": cfg.get("lumi_fb"),
-        "lumi_fb_fitted": (cfg.get("lumi_fb") or 0.0) * part.attrs["data_fraction"],
-        "simulated": bool(cfg.get("dataset", {}).get("simulated", False)),
+        "lumi_fb": cfg["lumi_fb"],
+        "lumi_fb_fitted": cfg["lumi_fb"] * part.attrs["data_fraction"],
+        "simulated": cfg["dataset"]["simulated"],
         "categories": categories,
         "total_yield": float(sum(c["yield"] for c in categories)),
     }
 
 
 def _interval_width(shape, params: dict, fraction: float) -> float:
-    """Half-width of the smallest interval holding ``fraction`` of the fitted shape (GeV)."""
+    """Half-width of the smallest interval holding ``fraction`` of the fitted shape."""
     x = np.linspace(shape.lo, shape.hi, 5501)
     cdf = shape.cdf(x, params)
     ends = np.interp(cdf + fraction, cdf, x, right=np.inf)
@@ -83,7 +84,12 @@ def _interval_width(shape, params: dict, fraction: float) -> float:
 def _blind_mask(m, blind):
     if blind is None:
         return np.ones(m.size, dtype=bool)
-    return (m < blind[0]) | (m > blind[1])
+    return (m < blind[0]) | (m >= blind[1])
+
+
+def blinded_window(observable: Observable):
+    """The window left out of data sideband fits, or None when the observable is not blinded."""
+    return tuple(observable.window) if observable.blind else None
 
 
 def mc_template_usable(n_effective_mc: float, n_data: float, max_fraction_of_error: float) -> bool:
@@ -101,18 +107,18 @@ def mc_template_usable(n_effective_mc: float, n_data: float, max_fraction_of_err
     return n_effective_mc >= n_data / max_fraction_of_error**2
 
 
-def background_template(fs: dict, name: str, mc: tuple, data: tuple) -> tuple[object, dict]:
+def background_template(fs: dict, observable: Observable, name: str, mc: tuple, data: tuple) -> tuple[object, dict]:
     """The background-only template of one category for the spurious-signal test.
 
     ``fit.spurious_signal.template``: ``mc``: the background MC, normalised to the data in
-    the sidebands outside ``fit.blind``, when it is large enough (``mc_template_usable``);
+    the sidebands outside the observable's window, when it is large enough (``mc_template_usable``);
     otherwise, or with ``sideband_fit``, the smooth ``fit.sideband_template_function`` fitted
     to the data sidebands (binned Poisson fit with the signal region left out). The returned
     info says which template was used and why.
     """
-    lo, hi = fs["range"]
+    lo, hi = observable.range
     ss = fs["spurious_signal"]
-    blind = fs["blind"]
+    blind = blinded_window(observable)
     dm, dw = data
     mm, mw = mc
     data_side = float(_blind_mask(dm, blind).sum())
@@ -140,11 +146,11 @@ def background_template(fs: dict, name: str, mc: tuple, data: tuple) -> tuple[ob
                       "n_events": float(fitres["params"]["norm"]), "chi2": fitres["chi2"], "ndf": fitres["ndf"]}
 
 
-def background_model(cfg: dict, part: pd.DataFrame, signal: dict, model_name: str) -> dict:
+def background_model(cfg: dict, observable: Observable, part: pd.DataFrame, signal: dict, model_name: str) -> dict:
     """Per category: the background function chosen by the spurious-signal test and F-test,
     with every number behind the choice (``stats.background_choice.choose_background``)."""
-    fs = stage_settings(cfg)
-    lo, hi = fs["range"]
+    fs = cfg["fit"]
+    lo, hi = observable.range
     ss = fs["spurious_signal"]
     mc = category_arrays(part, "background")
     data = category_arrays(part, "data")
@@ -156,15 +162,16 @@ def background_model(cfg: dict, part: pd.DataFrame, signal: dict, model_name: st
         sig = sig_by_name[name]
         dm, _ = data[name]
         if dm.size == 0:
-            raise ValueError(f"category {name!r} of model {model_name!r} has no data events in [{lo}, {hi}] GeV")
-        template, info = background_template(fs, name, mc[name], data[name])
+            raise ValueError(f"category {name!r} of model {model_name!r} has no data events in "
+                             f"[{lo}, {hi}) {observable.unit}")
+        template, info = background_template(fs, observable, name, mc[name], data[name])
         log.info("category %s: spurious-signal test on a %s template", name, info["template"])
         choice = bc.choose_background(
             template, fs["background_candidates"], signal["shape"], sig["params"], sig["yield"], lo, hi,
             grid(ss["mass_points"]),
             criteria={k: ss[k] for k in ("max_fraction_of_signal", "max_fraction_of_error", "mode")},
             ftest_threshold=fs["ftest_threshold"], ftest_data=(dm, None), ftest_bin_width=fs["ftest_bin_width"],
-            blind=fs["blind"], reference_mass=fs["mass_value"],
+            blind=blinded_window(observable), reference_mass=fs["mass_value"],
         )
         if not np.isfinite(choice["spurious_signal"]) or abs(choice["spurious_signal"]) > dm.size:
             # a failed fit, not a measurement: as a nuisance it would wreck the fit downstream
@@ -179,7 +186,7 @@ def background_model(cfg: dict, part: pd.DataFrame, signal: dict, model_name: st
     return {
         "model": model_name,
         "range": [lo, hi],
-        "simulated": bool(cfg.get("dataset", {}).get("simulated", False)),
+        "simulated": cfg["dataset"]["simulated"],
         "candidates": list(fs["background_candidates"]),
         "categories": out,
     }

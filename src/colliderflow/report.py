@@ -1,0 +1,322 @@
+"""``colliderflow summary`` and ``colliderflow plot-spectrum``: what a reader of the analysis sees.
+
+The summary holds the headline numbers of the run, one row per model (the baseline, by
+default the cut-based selection, included), as ``summary.json``, a Markdown table
+``summary.md`` and a table printed at the end. The spectrum plot shows the observable in
+data with the signal MC stacked by process on a smooth background.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .io import atomic_path, read_json
+
+log = logging.getLogger(__name__)
+
+FILES = ("fit.json", "significance.json", "limits.json", "signal_model.json", "background_model.json")
+
+
+def _pull(value, truth, errors68, error):
+    """(value - truth) / sigma, with the asymmetric 68% error on the side of the truth if known."""
+    sigma = error
+    if errors68 and errors68[0] is not None and errors68[1] is not None:
+        sigma = -errors68[0] if truth < value else errors68[1]
+    return float((value - truth) / sigma) if sigma and sigma > 0 else float("nan")
+
+
+def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None, max_pull: float) -> dict:
+    name = directory.name
+    missing = [f for f in FILES if not (directory / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{directory} lacks {missing}; run the fit stage for model {name!r} first")
+    fit = read_json(directory / "fit.json")
+    sig = read_json(directory / "significance.json")
+    lim = read_json(directory / "limits.json")
+    smod = read_json(directory / "signal_model.json")
+    bmod = read_json(directory / "background_model.json")
+    row = {
+        "n_categories": len(smod["categories"]),
+        "categories": [
+            {"name": s["name"], "signal_expected": s["yield"], "sigma_68": s.get("sigma_68"),
+             "background_function": b["choice"], "spurious_signal": b["spurious_signal"],
+             "spurious_test_passed": b["passed"], **fit["categories"].get(s["name"], {})}
+            for s, b in zip(smod["categories"], bmod["categories"])
+        ],
+        "splits": fit.get("splits"),
+        "data_fraction": fit.get("data_fraction"),
+        "lumi_fb_fitted": fit.get("lumi_fb_fitted"),
+        "signal_expected": smod["total_yield"],
+        "mu": fit["mu"],
+        "mass": fit["mass"],
+        "mass_floating": fit["mass_floating"],
+        "Z_observed": sig["Z_observed"],
+        "Z_expected": sig["Z_expected"],
+        "p0": sig["p0"],
+        "binned": {
+            "cls_mu1": lim.get("cls_obs"),
+            "cls_mu1_expected": (lim.get("cls_exp") or [None] * 5)[2],
+            "poi_value": lim.get("poi_value"),
+            "upper_limit_observed": lim.get("upper_limit", {}).get("observed"),
+            "upper_limit_expected": lim.get("upper_limit", {}).get("expected"),
+            "cl": lim.get("cl"),
+            "p0": lim.get("discovery", {}).get("p0"),
+            "Z_observed": lim.get("discovery", {}).get("Z"),
+            "Z_expected": lim.get("discovery", {}).get("Z_expected"),
+        },
+    }
+    if optimise_dir is not None and (optimise_dir / name / "selection.json").is_file():
+        sel = read_json(optimise_dir / name / "selection.json")
+        row["optimisation"] = {"split": sel["split"], "combined_z": sel["combined_z"],
+                               "threshold_z": sel["threshold"]["z"], "inclusive_z": sel["inclusive"]["z"],
+                               "window": [sel["window"]["lo"], sel["window"]["hi"]]}
+    if truth is not None:
+        mu_pull = _pull(fit["mu"]["value"], truth["mu"], fit["mu"].get("errors68"), fit["mu"]["error"])
+        mass_pull = _pull(fit["mass"]["value"], truth["mass"], fit["mass"].get("errors68"), fit["mass"]["error"])
+        row["pulls"] = {"mu": mu_pull, "mass": mass_pull}
+        row["closure"] = {
+            "max_pull": max_pull,
+            "mu_consistent": bool(abs(mu_pull) <= max_pull),
+            "mass_consistent": bool(abs(mass_pull) <= max_pull),
+        }
+    return row
+
+
+def summarise(cfg: dict, title: str, peak: str, fits_dir: str | Path, models: list[str] | None = None,
+              optimise_dir: str | Path | None = None) -> dict:
+    """The summary of the models' inference results under ``fits_dir``; ``title`` is the
+    analysis's, ``peak`` names the fitted peak position in tables (e.g. m_H)."""
+    fs = cfg["fit"]
+    fits_dir = Path(fits_dir)
+    if models:
+        names = list(models)
+    else:
+        names = sorted(p.name for p in fits_dir.iterdir() if p.is_dir() and (p / "fit.json").is_file()) \
+            if fits_dir.is_dir() else []
+    if not names:
+        raise FileNotFoundError(f"no model results (<model>/fit.json) under {fits_dir}; run the inference stage first")
+    simulated = cfg["dataset"]["simulated"]
+    baseline = cfg["ml"]["baseline"]
+    truth = {"mu": 1.0, "mass": float(fs["mass_value"])} if simulated else None
+    rows = {n: model_summary(fits_dir / n, Path(optimise_dir) if optimise_dir else None, truth,
+                             fs["closure_max_pull"]) for n in names}
+    classifiers = [n for n in names if n != baseline]
+    best = max(classifiers, key=lambda n: rows[n]["Z_expected"]) if classifiers else None
+    out = {
+        "analysis": cfg["analysis"],
+        "dataset": cfg["dataset"]["name"],
+        "simulated": simulated,
+        "lumi_fb": cfg["lumi_fb"],
+        "title": title,
+        "peak": peak,
+        "baseline": baseline if baseline in rows else None,
+        "best_model": best,
+        "models": rows,
+    }
+    if best is not None and baseline in rows:
+        out["best_beats_baseline"] = bool(rows[best]["Z_expected"] > rows[baseline]["Z_expected"])
+    if truth is not None:
+        out["truth"] = truth
+        out["closure_passed"] = bool(all(r["closure"]["mu_consistent"] and r["closure"]["mass_consistent"]
+                                         for r in rows.values()))
+    return out
+
+
+def _fmt(v, spec=".2f"):
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def table(summary: dict) -> str:
+    """A Markdown table of the headline numbers (readable as plain text too).
+
+    Z columns: unbinned fit / binned pyhf model, so the two can be compared at a glance.
+    """
+    head = ["model", "cats", "mu_hat (68% CL)", summary.get("peak", "peak"), "Z obs (unb. / binned)", "Z exp (unb. / binned)",
+            "CLs(mu=1)", "mu 95% UL obs (exp)"]
+    if summary.get("truth"):
+        head += ["pull mu", "pull m_H"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    order = sorted(summary["models"], key=lambda n: (n == summary.get("baseline"), n))
+    for name in order:
+        r = summary["models"][name]
+        mu, m, b = r["mu"], r["mass"], r["binned"]
+        e = mu.get("errors68") or [None, None]
+        mu_txt = (f"{mu['value']:.2f} -{abs(e[0]):.2f} +{e[1]:.2f}" if None not in e
+                  else f"{mu['value']:.2f} ± {mu['error']:.2f}")
+        exp_ul = (b.get("upper_limit_expected") or [None] * 5)[2]
+        label = name + (" (baseline)" if name == summary.get("baseline") else "") + \
+            (" (best)" if name == summary.get("best_model") else "")
+        cells = [label, str(r["n_categories"]), mu_txt, f"{m['value']:.2f} ± {m['error']:.2f}",
+                 f"{_fmt(r['Z_observed'])} / {_fmt(b.get('Z_observed'))}",
+                 f"{_fmt(r['Z_expected'])} / {_fmt(b.get('Z_expected'))}",
+                 _fmt(b.get("cls_mu1"), ".3g"), f"{_fmt(b.get('upper_limit_observed'))} ({_fmt(exp_ul)})"]
+        if summary.get("truth"):
+            cells += [_fmt(r["pulls"]["mu"]), _fmt(r["pulls"]["mass"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(summary: dict) -> str:
+    parts = [f"# {summary.get('title') or summary.get('analysis')}: summary", ""]
+    if summary["simulated"]:
+        parts += ["**Simulated dataset** (embedded pseudo-data): truth mu = 1, "
+                  f"{summary.get('peak', 'peak')} = {summary['truth']['mass']:g}; pulls are (fitted - truth) / sigma.", ""]
+    any_row = next(iter(summary["models"].values()))
+    share = any_row.get("data_fraction")
+    if share is not None:
+        parts += [f"Fitted data: splits {', '.join(any_row.get('splits') or [])} "
+                  f"({100 * share:.1f}% of the data, {any_row.get('lumi_fb_fitted') or 0:.1f} fb^-1 of "
+                  f"{summary.get('lumi_fb')} fb^-1); significances are local.", ""]
+    parts += [table(summary), ""]
+    if summary.get("best_model") and "best_beats_baseline" in summary:
+        verdict = "higher" if summary.get("best_beats_baseline") else "NOT higher"
+        parts.append(f"Best classifier: **{summary['best_model']}**; its expected Z is {verdict} than the "
+                     f"baseline's ({summary['baseline']}).")
+    if "closure_passed" in summary:
+        parts.append(f"Closure (|pull| <= {any_row['closure']['max_pull']:g} for mu and "
+                     f"{summary.get('peak', 'the peak')}, every model): "
+                     f"**{'passed' if summary['closure_passed'] else 'FAILED'}**.")
+    return "\n".join(parts) + "\n"
+
+
+def write_markdown(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+# --------------------------------------------------------------------------- the spectrum
+
+
+def spectrum_plot(analysis, observable, data: np.ndarray, signal: dict[str, tuple[np.ndarray, np.ndarray]],
+                  simulated: bool, lumi_fb: float, out: str | Path) -> dict:
+    """Data points with the signal MC stacked by process on a smooth background.
+
+    The background is a 4th-order polynomial fitted to the data counts (Poisson-like weights)
+    outside the observable's window, as in the public ATLAS examples, so the small peak is
+    visible against the continuum; a lower panel shows data minus that background with the
+    signal stack. Returns the numbers drawn (bin edges, data counts, background, signal per process).
+    """
+    import hist
+    import matplotlib.pyplot as plt
+
+    from .plotting import experiment_label, save, use_style
+
+    use_style()
+    lo, hi = observable.range
+    axis = hist.axis.Regular(int(round((hi - lo) / observable.bin_width)), lo, hi, name=observable.column,
+                             label=observable.axis_label)
+    edges, centres = axis.edges, axis.centers
+    counts = hist.Hist(axis, storage=hist.storage.Int64()).fill(data).values().astype(float)
+    sideband = ~observable.in_window(centres)
+    fit_weight = np.where(sideband, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0)
+    centre = 0.5 * sum(observable.window)
+    coeffs = np.polyfit(centres - centre, counts, deg=4, w=fit_weight)
+    background = np.polyval(coeffs, centres - centre)
+    stacks = {p: hist.Hist(axis, storage=hist.storage.Weight()).fill(m, weight=w).values()
+              for p, (m, w) in signal.items()}
+
+    fig, (ax, rax) = plt.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}, figsize=(8, 8))
+    bottom = background.copy()  # the signal stack sits on the background, where the data see it
+    for name, values in stacks.items():
+        process = analysis.process(name)
+        ax.stairs(bottom + values, edges, baseline=bottom, fill=True, color=process.colour,
+                  label=f"{process.label} (MC)")
+        bottom = bottom + values
+    ax.plot(centres, background, "--", color="tab:blue", label="Background (poly4 fit to sidebands)")
+    ax.errorbar(centres, counts, yerr=np.sqrt(counts), fmt="ko", markersize=3,
+                label="Pseudo-data (simulated)" if simulated else "Data")
+    ax.set_ylabel(f"Events / {observable.bin_width:g} {observable.unit}")
+    ax.set_ylim(0, counts.max() * 1.4 if counts.size and counts.max() > 0 else 1)
+    ax.legend(loc="upper right", fontsize="small")
+    experiment_label(ax, simulated, lumi_fb)
+    total_signal = sum(stacks.values()) if stacks else np.zeros_like(counts)
+    rax.stairs(total_signal, edges, color="tab:red", label="Signal MC")
+    rax.errorbar(centres, counts - background, yerr=np.sqrt(counts), fmt="ko", markersize=3)
+    rax.axhline(0, color="grey", lw=1)
+    rax.set_ylabel("Data − Bkg")
+    rax.set_xlabel(observable.axis_label)
+    rax.set_xlim(lo, hi)
+    save(fig, out)
+    return {
+        "observable": observable.column,
+        "bin_edges": edges,
+        "data": counts,
+        "background_poly4": background,
+        "signal": stacks,
+        "expected_signal_total": float(sum(v.sum() for v in stacks.values())),
+    }
+
+
+def spectrum_from_features(cfg: dict, analysis, features: list[str | Path], out: str | Path,
+                           out_json: str | Path) -> None:
+    """Read every sample's features and draw the observable spectrum (data vs signal MC)."""
+    import pandas as pd
+
+    from .io import write_json
+
+    observable = analysis.observable(cfg)
+    data, signal = [], {}
+    for path in features:
+        frame = pd.read_parquet(path, columns=[observable.column, "weight", "kind", "process"])
+        frame = frame[observable.in_range(frame[observable.column].to_numpy())]
+        data.append(frame.loc[frame["kind"] == "data", observable.column].to_numpy())
+        for process, part in frame[frame["kind"] == "signal"].groupby("process"):
+            m, w = signal.get(process, (np.empty(0), np.empty(0)))
+            signal[process] = (np.concatenate([m, part[observable.column]]), np.concatenate([w, part["weight"]]))
+    if not any(len(d) for d in data) and not any(cfg["samples"][s]["kind"] == "data" for s in cfg["samples"]):
+        raise ValueError("no data sample among the features inputs: the spectrum plot needs pseudo-data or data")
+    numbers = spectrum_plot(analysis, observable, np.concatenate(data), signal, cfg["dataset"]["simulated"],
+                            cfg["lumi_fb"], out)
+    numbers["simulated"] = cfg["dataset"]["simulated"]
+    write_json(out_json, numbers, cfg, inputs=features)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def register(sub) -> None:
+    from . import config
+
+    p = sub.add_parser("summary", help="headline numbers of every model: summary.json, summary.md, a table")
+    config.add_arguments(p)
+    p.add_argument("--fits", required=True, help="directory holding <model>/ with the inference stage's files")
+    p.add_argument("--models", nargs="+", help="models to include (default: every <model>/ with a fit.json)")
+    p.add_argument("--optimise", help="directory holding <model>/selection.json (adds the optimisation Z)")
+    p.add_argument("--out", required=True, help="summary.json to write")
+    p.add_argument("--markdown", help="summary.md to write (default: next to --out)")
+    p.set_defaults(func=run_summary)
+
+    p = sub.add_parser("plot-spectrum", help="draw the observable's spectrum: data with the stacked signal MC")
+    config.add_arguments(p)
+    p.add_argument("--features", nargs="+", required=True, help="features Parquet files of all samples")
+    p.add_argument("--out", required=True, help="output figure (png/pdf)")
+    p.add_argument("--out-json", required=True, help="the numbers drawn, as JSON")
+    p.set_defaults(func=run_spectrum)
+
+
+def run_summary(args) -> int:
+    from . import analyses, config
+    from .io import write_json
+
+    cfg = config.load(args.configfile, args.settings)
+    analysis = analyses.get(cfg["analysis"])
+    peak = analysis.peak_label.strip("$").replace("\\", "")
+    result = summarise(cfg, analysis.title, peak, args.fits, args.models, args.optimise)
+    inputs = sorted(str(p) for n in result["models"] for p in (Path(args.fits) / n).glob("*.json"))
+    write_json(args.out, result, cfg, inputs=inputs)
+    text = markdown(result)
+    write_markdown(args.markdown or Path(args.out).with_name("summary.md"), text)
+    print(text)
+    return 0
+
+
+def run_spectrum(args) -> int:
+    from . import analyses, config
+
+    cfg = config.load(args.configfile, args.settings)
+    spectrum_from_features(cfg, analyses.get(cfg["analysis"]), args.features, args.out, args.out_json)
+    return 0

@@ -1,0 +1,64 @@
+# Report: the observable's spectrum and the summary of every model's result.
+
+
+rule plot_spectrum:
+    input:
+        features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
+        code=package_sources("report"),
+    output:
+        png=report(
+            f"{RESULTS}/plots/spectrum.png",
+            caption="../report/spectrum.rst",
+            category="1. Selection",
+        ),
+        json=f"{RESULTS}/plots/spectrum.json",
+    log:
+        "logs/plot_spectrum.log",
+    benchmark:
+        "benchmarks/plot_spectrum.tsv"
+    conda:
+        "../envs/colliderflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        settings=settings("dataset", "lumi_fb", "samples", "observable"),
+    shell:
+        "colliderflow plot-spectrum --settings {params.settings:q} --features {input.features} "
+        "--out {output.png} --out-json {output.json} 2> {log}"
+
+
+rule summary:
+    input:
+        fits=expand(f"{RESULTS}/inference/{{model}}/fit.json", model=MODELS),
+        significance=expand(f"{RESULTS}/inference/{{model}}/significance.json", model=MODELS),
+        limits=expand(f"{RESULTS}/inference/{{model}}/limits.json", model=MODELS),
+        selections=expand(f"{RESULTS}/optimise/{{model}}/selection.json", model=MODELS),
+        code=package_sources("report"),
+    output:
+        json=f"{RESULTS}/summary.json",
+        md=report(
+            f"{RESULTS}/summary.md",
+            caption="../report/summary.rst",
+            category="5. Summary",
+        ),
+    log:
+        "logs/summary.log",
+    benchmark:
+        "benchmarks/summary.tsv"
+    conda:
+        "../envs/colliderflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        settings=settings("dataset", "lumi_fb", "fit", "ml"),
+        models=MODELS,
+        fits=lambda w, input: os.path.dirname(os.path.dirname(input.fits[0])),
+        optimise=lambda w, input: os.path.dirname(os.path.dirname(input.selections[0])),
+    shell:
+        "colliderflow summary --settings {params.settings:q} --fits {params.fits} "
+        "--models {params.models} --optimise {params.optimise} --out {output.json} "
+        "--markdown {output.md} > {log} 2>&1 && cat {output.md}"
