@@ -55,6 +55,11 @@ def _read_yaml(path: Path) -> dict:
     return _parsed(str(path), path.stat().st_mtime_ns)
 
 
+def load_schema_file(path) -> dict:
+    """One schema YAML file as it is (a copy): the generic schema or an analysis's piece."""
+    return copy.deepcopy(_read_yaml(Path(path)))
+
+
 def merge(base: dict, piece: dict) -> dict:
     """``base`` with ``piece`` merged in, recursively for mappings (a new dict; lists replace)."""
     out = dict(base)

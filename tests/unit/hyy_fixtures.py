@@ -1,7 +1,7 @@
 """Shared helpers for the skim, analysis and features tests: configs and tiny ntuples.
 
-The configs start from the defaults of the config schema's ``skim`` and ``features``
-sections, so the tests run with what a user gets.
+The configs start from the defaults of the config schema with the hyy analysis's piece,
+so the tests run with what a user gets.
 """
 
 from __future__ import annotations
@@ -15,29 +15,32 @@ import uproot
 from colliderflow import config
 
 # The schema's defaults, read once (the tests change copies of them).
-SKIM = config.section({}, "skim")
-FEATURES = config.section({}, "features")
+BASE = config.validate({
+    "analysis": "hyy",
+    "lumi_fb": 36.1,
+    "samples": {
+        "ggH": {"kind": "signal", "process": "ggH", "files": [{"name": "ggH"}]},
+        "yy": {"kind": "background", "process": "yy", "files": [{"name": "yy"}]},
+        "data": {"kind": "data", "process": "data", "files": [{"name": "data"}]},
+    },
+})
 
 
-def make_cfg(**skim_overrides) -> dict:
-    """A full config dict: catalogue with a signal, a background and a data sample."""
-    skim = copy.deepcopy(SKIM)
-    for key, value in skim_overrides.items():
-        if isinstance(value, dict):
-            skim[key].update(value)
+def make_cfg(**overrides) -> dict:
+    """A full config dict: catalogue with a signal, a background and a data sample.
+
+    ``selection``, ``observable`` (dicts) update those sections; ``jets``, ``leptons`` the
+    selection's object settings; anything else is a key of the ``skim`` section.
+    """
+    cfg = copy.deepcopy(BASE)
+    for key, value in overrides.items():
+        if key in ("jets", "leptons"):
+            cfg["selection"][key].update(value)
+        elif key in ("selection", "observable"):
+            cfg[key].update(value)
         else:
-            skim[key] = value
-    return {
-        "analysis": "hyy",
-        "lumi_fb": 36.1,
-        "skim": skim,
-        "features": copy.deepcopy(FEATURES),
-        "samples": {
-            "ggH": {"kind": "signal", "process": "ggH", "files": [{"name": "ggH"}]},
-            "yy": {"kind": "background", "process": "yy", "files": [{"name": "yy"}]},
-            "data": {"kind": "data", "process": "data", "files": [{"name": "data"}]},
-        },
-    }
+            cfg["skim"][key] = value
+    return cfg
 
 
 PHOTON_DEFAULTS = {"ptcone20": 0.0, "topoetcone40": 0.0, "isLooseID": True, "isTightID": True,

@@ -61,16 +61,35 @@ def test_config_readme_is_generated_from_the_schema():
 
 def test_section_fills_defaults_like_load_and_names_wrong_keys():
     full = config.load(settings={})
-    assert config.section({}, "skim") == full["skim"]
-    partial = {"skim": {"selection": {"photon_pt_min": 30.0}}}
-    skim = config.section(partial, "skim")
-    assert skim["selection"]["photon_pt_min"] == 30.0
-    assert skim["selection"]["photon_eta_max"] == full["skim"]["selection"]["photon_eta_max"]
-    assert skim["step_size"] == full["skim"]["step_size"]
-    assert partial == {"skim": {"selection": {"photon_pt_min": 30.0}}}, "the caller's dict is left alone"
-    with pytest.raises(config.ConfigError, match=r"skim\.selection\.photon_pt_min"):
-        config.section({"skim": {"selection": {"photon_pt_min": "high"}}}, "skim")
+    assert config.section({}, "selection") == full["selection"]
+    partial = {"selection": {"photon_pt_min": 30.0, "jets": {"pt_min": 30.0}}}
+    selection = config.section(partial, "selection")
+    assert selection["photon_pt_min"] == 30.0 and selection["jets"]["pt_min"] == 30.0
+    assert selection["photon_eta_max"] == full["selection"]["photon_eta_max"]
+    assert selection["jets"]["eta_max"] == full["selection"]["jets"]["eta_max"]
+    assert partial == {"selection": {"photon_pt_min": 30.0, "jets": {"pt_min": 30.0}}}, "the caller's dict is left alone"
+    with pytest.raises(config.ConfigError, match=r"selection\.photon_pt_min"):
+        config.section({"selection": {"photon_pt_min": "high"}}, "selection")
     with pytest.raises(config.ConfigError, match="'bogus' was unexpected"):
         config.section({"skim": {"bogus": 1}}, "skim")
     with pytest.raises(config.ConfigError, match="no section 'nope'"):
         config.section({}, "nope")
+
+
+def test_analysis_piece_sets_defaults_and_sections():
+    """The analysis named in the config decides the selection section and the observable's defaults."""
+    cfg = config.load(settings={"analysis": "hyy"})
+    assert cfg["observable"] == {"range": [105.0, 160.0], "window": [120.0, 130.0], "bin_width": 1.0, "blind": True}
+    assert cfg["fit"]["normsys"] == {"lumi": 0.021, "photon_eff": 0.02}
+    assert "photon_pt_min" in cfg["selection"]
+    generic = config.load_schema_file(config.schema_path())
+    assert "selection" not in generic["properties"], "the generic schema knows no analysis's cuts"
+    with pytest.raises(config.ConfigError, match="unknown analysis 'nope'"):
+        config.load(settings={"analysis": "nope"})
+
+
+def test_merge_is_recursive_and_leaves_inputs_alone():
+    base = {"a": {"b": 1, "c": {"d": 2}}, "e": [1]}
+    piece = {"a": {"c": {"d": 3, "f": 4}}, "e": [2]}
+    assert config.merge(base, piece) == {"a": {"b": 1, "c": {"d": 3, "f": 4}}, "e": [2]}
+    assert base == {"a": {"b": 1, "c": {"d": 2}}, "e": [1]}

@@ -10,6 +10,8 @@ from hyy_fixtures import make_cfg
 
 from colliderflow import cli, features
 from colliderflow.analyses import hyy
+
+SCHEMA = hyy.HyyAnalysis.schema
 from colliderflow.config import ConfigError
 
 
@@ -69,7 +71,7 @@ def skim_table(n: int, sample: str, seed: int) -> pa.Table:
     """A skim with the analysis schema and random content."""
     rng = np.random.default_rng(seed)
     columns = []
-    for field in hyy.SCHEMA:
+    for field in SCHEMA:
         if field.name == "sample":
             columns.append(pa.array([sample] * n, type=pa.string()))
         elif field.name == "eventNumber":
@@ -80,7 +82,7 @@ def skim_table(n: int, sample: str, seed: int) -> pa.Table:
             columns.append(pa.array(rng.random(n) < 0.5))
         else:
             columns.append(pa.array(rng.normal(50, 10, n).astype(field.type.to_pandas_dtype()), type=field.type))
-    return pa.Table.from_arrays(columns, schema=hyy.SCHEMA)
+    return pa.Table.from_arrays(columns, schema=SCHEMA)
 
 
 def write_skims(tmp_path, sizes, sample="ggH"):
@@ -98,14 +100,14 @@ def test_build_features_merges_and_labels(tmp_path):
     summary = features.build_features(cfg, "ggH", inputs, tmp_path / "ggH.parquet")
     table = pq.read_table(tmp_path / "ggH.parquet")
     assert table.num_rows == 500 == summary["rows"]
-    assert table.column_names == hyy.SCHEMA.names + ["process", "kind", "label", "split"]
+    assert table.column_names == SCHEMA.names + ["process", "kind", "label", "split"]
     assert set(table["process"].to_pylist()) == {"ggH"} and set(table["kind"].to_pylist()) == {"signal"}
     assert table["label"].type == pa.int8() and set(table["label"].to_pylist()) == {1}
     expected = features.assign_split(table["eventNumber"].to_numpy(), cfg["features"])
     assert table["split"].to_pylist() == expected.tolist()
     assert sum(summary["splits"].values()) == 500
     merged = pa.concat_tables([pq.read_table(p) for p in inputs])
-    assert table.select(hyy.SCHEMA.names).equals(merged)
+    assert table.select(SCHEMA.names).equals(merged)
 
 
 def test_background_and_data_get_label_zero(tmp_path):

@@ -11,7 +11,9 @@ import vector
 from hyy_fixtures import as_events, build_branches, make_cfg
 
 from colliderflow import analyses
-from colliderflow.analyses import hyy
+from colliderflow.columnar import delta_phi, top_two
+
+HYY = analyses.get("hyy")
 
 
 def photon(pt, eta, phi, **flags):
@@ -30,7 +32,7 @@ def pair_for_mass(m, pt1=None, pt2=None, eta1=0.3, phi1=0.0):
 def run_selection(events_list, cfg=None, is_mc=False):
     cfg = cfg or make_cfg()
     events = as_events(build_branches(events_list))
-    selection, cut_order, derived = hyy.select(events, cfg, is_mc)
+    selection, cut_order, derived = HYY.select(events, cfg, is_mc)
     return events, selection, cut_order, derived
 
 
@@ -40,15 +42,17 @@ def passed(selection, cut_order, upto):
     return selection.all(*names)
 
 
-def test_registry_gives_the_module_and_names_unknown_analyses():
-    assert analyses.get("hyy") is hyy
+def test_registry_gives_the_analysis_object_and_names_unknown_analyses():
+    assert isinstance(HYY, analyses.Analysis) and HYY.name == "hyy"
+    assert analyses.get("hyy") is HYY, "one object per analysis"
+    assert "hyy" in analyses.available()
     with pytest.raises(KeyError, match="unknown analysis 'zz'"):
         analyses.get("zz")
 
 
 def test_branches_follow_the_config():
     cfg = make_cfg(selection={"trigger": ["trigP", "trigDP"], "photon_candidate_id": "none"}, leptons={"id": "tight"})
-    names = hyy.branches(cfg)
+    names = HYY.branches(cfg)
     assert {"trigP", "trigDP", "lep_isTightID", "photon_isTightID"} <= set(names)
     assert "photon_isLooseID" not in names and "lep_isMediumID" not in names
     assert len(names) == len(set(names))
@@ -156,8 +160,8 @@ def columns_for(events_list, cfg=None, is_mc=False, sample="data"):
     cfg = cfg or make_cfg()
     events, selection, cut_order, derived = run_selection(events_list, cfg, is_mc)
     mask = selection.all(*cut_order)
-    weight = hyy.weights(events, cfg, is_mc).weight()
-    return hyy.columns(events, mask, cfg, sample, weight, derived).to_pydict()
+    weight = HYY.weights(events, cfg, is_mc).weight()
+    return HYY.columns(events, mask, cfg, sample, weight, derived).to_pydict()
 
 
 def test_jets_overlap_removal_jvt_order_and_btag():
@@ -224,13 +228,13 @@ def test_columns_have_the_schema_also_when_nothing_passes():
     cfg = make_cfg()
     events, selection, cut_order, derived = run_selection([{"photons": pair_for_mass(90)}], cfg)
     mask = selection.all(*cut_order)
-    table = hyy.columns(events, mask, cfg, "data", hyy.weights(events, cfg, False).weight(), derived)
+    table = HYY.columns(events, mask, cfg, "data", HYY.weights(events, cfg, False).weight(), derived)
     assert table.num_rows == 0
-    assert table.schema.equals(hyy.SCHEMA)
-    assert hyy.empty_table().schema.equals(hyy.SCHEMA)
-    assert hyy.SCHEMA.field("weight").type == pa.float64()
-    assert hyy.SCHEMA.field("eventNumber").type == pa.uint64()
-    assert hyy.SCHEMA.field("jet_pt").type == pa.list_(pa.float32())
+    assert table.schema.equals(HYY.schema)
+    assert HYY.empty_table().schema.equals(HYY.schema)
+    assert HYY.schema.field("weight").type == pa.float64()
+    assert HYY.schema.field("eventNumber").type == pa.uint64()
+    assert HYY.schema.field("jet_pt").type == pa.list_(pa.float32())
 
 
 def _explicit_costheta_cs(p1, p2, beam_energy=6500.0):
@@ -270,7 +274,7 @@ def test_diphoton_system_and_ptt():
     # photons at (px, py) = (50, 10) and (-50, 10): thrust axis along x, pT_yy = (0, 20) -> ptt = 20
     events = [{"photons": [photon(math.hypot(50, 10), 0.8, math.atan2(10, 50)),
                            photon(math.hypot(50, 10), -0.4, math.atan2(10, -50))]}]
-    out = columns_for(events, make_cfg(selection={"myy_range": [0.0, 1e4]}))
+    out = columns_for(events, make_cfg(observable={"range": [0.0, 1e4]}))
     assert out["pt_yy"][0] == pytest.approx(20.0, rel=1e-5)
     assert out["ptt_yy"][0] == pytest.approx(20.0, rel=1e-5)
     assert out["phi_yy"][0] == pytest.approx(math.pi / 2, rel=1e-5)
@@ -287,7 +291,7 @@ def test_mc_weight_formula_keeps_the_sign():
     mc = {"xsec": 0.11, "filteff": 0.9, "kfac": 1.2, "sum_of_weights": 2.0e5, "ScaleFactor_PHOTON": 0.97,
           "ScaleFactor_PILEUP": 1.03}
     events = as_events(build_branches([{**mc, "mcWeight": 2.5}, {**mc, "mcWeight": -1.5}]))
-    weight = hyy.weights(events, cfg, is_mc=True).weight()
+    weight = HYY.weights(events, cfg, is_mc=True).weight()
     f32 = np.float32
     expected = [
         float(f32(w)) * float(f32(0.97)) * float(f32(1.03)) * float(f32(0.11)) * float(f32(0.9))
@@ -301,19 +305,19 @@ def test_mc_weight_formula_keeps_the_sign():
 def test_data_weight_is_one_and_kind_mismatches_are_errors():
     cfg = make_cfg()
     data = as_events(build_branches([{}, {}]))
-    assert hyy.weights(data, cfg, is_mc=False).weight().tolist() == [1.0, 1.0]
+    assert HYY.weights(data, cfg, is_mc=False).weight().tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="says this is MC but the file has xsec == 0"):
-        hyy.weights(data, cfg, is_mc=True)
+        HYY.weights(data, cfg, is_mc=True)
     mc = as_events(build_branches([{"xsec": 0.1, "filteff": 1.0, "kfac": 1.0}]))
     with pytest.raises(ValueError, match="says this is data"):
-        hyy.weights(mc, cfg, is_mc=False)
+        HYY.weights(mc, cfg, is_mc=False)
 
 
 def test_top_two_handles_empty_events_ties_and_single_candidates():
     offsets = np.array([0, 0, 3, 4, 6])
     pt = np.array([10.0, 30.0, 30.0, 50.0, 5.0, 7.0], dtype=np.float32)
     accepted = np.array([True, True, True, True, False, True])
-    index, valid, n = hyy.top_two(pt, accepted, offsets)
+    index, valid, n = top_two(pt, accepted, offsets)
     assert n.tolist() == [0, 3, 1, 1]
     assert valid.tolist() == [[False, True, True, True], [False, True, False, False]]
     assert index[:, 1].tolist() == [1, 2]  # a tie goes to the photon stored first
@@ -321,5 +325,5 @@ def test_top_two_handles_empty_events_ties_and_single_candidates():
 
 
 def test_delta_phi_wraps():
-    np.testing.assert_allclose(hyy.delta_phi(np.array([3.0, -3.0, 0.5]), np.array([-3.0, 3.0, 0.2])),
+    np.testing.assert_allclose(delta_phi(np.array([3.0, -3.0, 0.5]), np.array([-3.0, 3.0, 0.2])),
                                [6.0 - 2 * math.pi, 2 * math.pi - 6.0, 0.3], atol=1e-12)

@@ -5,14 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colliderflow import cli
+from colliderflow import analyses, cli, config
 from colliderflow.optimise import (
     assign_categories,
     best_categories,
-    optimise,
     signal_window,
     threshold_grid,
 )
+from colliderflow.optimise import optimise as optimise_selection
 from colliderflow.stats.significance import asimov_z
 
 
@@ -48,6 +48,12 @@ def _synthetic(seed=0, n_bkg=60_000, n_mc=8_000, yield_=400.0):
 
 
 CFG = {"dataset": {"simulated": True}, "lumi_fb": 36.1}
+OBSERVABLE = analyses.get("hyy").observable(config.validate({}))
+
+
+def optimise(cfg, frame, model):
+    """The stage function with the settings resolved as its command resolves them."""
+    return optimise_selection(config.section(cfg, "optimise"), OBSERVABLE, frame, model, True)
 
 
 def test_signal_window_is_smallest_interval_with_fraction():
@@ -85,7 +91,7 @@ def test_known_optimal_threshold_and_min_background():
     assert best_t == 0.5  # only the purest bin: s = 50, b = 20
     assert sel["threshold"]["value"] >= 0.5 and sel["threshold"]["value"] < 0.8
     assert sel["threshold"]["z"] == pytest.approx(z_expected[0.5])
-    assert sel["baseline"]["z"] == pytest.approx(asimov_z(150.0, 1120.0))
+    assert sel["inclusive"]["z"] == pytest.approx(asimov_z(150.0, 1120.0))
     # with min_b above 20 the purest bin alone is not allowed: the threshold moves down
     cfg["optimise"]["min_background"] = 50.0
     sel = optimise(cfg, frame, "toy")
@@ -99,7 +105,7 @@ def test_categories_beat_single_threshold_beat_baseline_and_respect_min_b():
         cfg = {**CFG, "optimise": {"background": background, "n_categories": 3, "min_background": 10.0}}
         sel = optimise(cfg, frame, "bdt")
         assert sel["combined_z"] >= sel["threshold"]["z"] - 1e-12
-        assert sel["threshold"]["z"] > sel["baseline"]["z"]
+        assert sel["threshold"]["z"] > sel["inclusive"]["z"]
         assert 1 <= len(sel["categories"]) <= 3
         for cat in sel["categories"]:
             assert cat["b"] >= 10.0
@@ -109,7 +115,7 @@ def test_categories_beat_single_threshold_beat_baseline_and_respect_min_b():
         assert sel["categories"][0]["hi"] == 1.0
         assert sel["combined_z"] == pytest.approx(np.sqrt(sum(c["z"] ** 2 for c in sel["categories"])))
         # yields are full-dataset expectations: the inclusive signal in a 68.3% window of 400 events
-        assert sel["baseline"]["s"] == pytest.approx(0.683 * 400.0, rel=0.05)
+        assert sel["inclusive"]["s"] == pytest.approx(0.683 * 400.0, rel=0.05)
     # a larger min_b gives categories that all satisfy it
     cfg = {**CFG, "optimise": {"min_background": 200.0}}
     sel = optimise(cfg, frame, "bdt")
@@ -148,28 +154,28 @@ def test_dynamic_programming_matches_brute_force():
 def test_assign_categories():
     cats = [{"lo": 0.8, "hi": 1.0}, {"lo": 0.5, "hi": 0.8}]
     np.testing.assert_array_equal(assign_categories([0.1, 0.5, 0.6, 0.8, 0.95, 1.0], cats), [-1, -1, 1, 1, 0, 0])
-    np.testing.assert_array_equal(assign_categories([0.1, 0.9], [{"lo": None, "hi": None}]), [0, 0])
 
 
 def test_cli_model_and_cutbased(tmp_path):
     frame = _synthetic(n_bkg=20_000, n_mc=3_000)
     scores = tmp_path / "scores"
-    feats = tmp_path / "features"
+    cutbased = tmp_path / "cutbased"
     scores.mkdir()
-    feats.mkdir()
+    cutbased.mkdir()
     for sample, part in frame.groupby("sample"):
         part.to_parquet(scores / f"{sample}.parquet")
-        part.drop(columns="score").to_parquet(feats / f"{sample}.parquet")
+        part.assign(score=1.0).to_parquet(cutbased / f"{sample}.parquet")  # the cut-based scorer
     out = tmp_path / "sel.json"
     rc = cli.main(["optimise", "--model", "bdt", "--scores", str(scores), "--out", str(out),
                    "--plot", str(tmp_path / "z.png")])
     assert rc == 0
     sel = json.loads(out.read_text())
     assert "provenance" in sel and (tmp_path / "z.png").stat().st_size > 0
-    assert sel["combined_z"] >= sel["threshold"]["z"] > sel["baseline"]["z"]
+    assert sel["combined_z"] >= sel["threshold"]["z"] > sel["inclusive"]["z"]
     out_cb = tmp_path / "cb.json"
-    assert cli.main(["optimise", "--model", "cutbased", "--features", str(feats), "--out", str(out_cb)]) == 0
+    assert cli.main(["optimise", "--model", "cutbased", "--scores", str(cutbased), "--out", str(out_cb)]) == 0
     cb = json.loads(out_cb.read_text())
-    assert cb["categories"][0]["lo"] is None and cb["combined_z"] == pytest.approx(sel["baseline"]["z"])
+    # a constant score is one inclusive category: every event, the same Z as the inclusive selection
+    assert len(cb["categories"]) == 1 and cb["combined_z"] == pytest.approx(sel["inclusive"]["z"])
     # a missing input directory is a one-line user error
     assert cli.main(["optimise", "--model", "bdt", "--scores", str(tmp_path / "nope"), "--out", str(out)]) == 2

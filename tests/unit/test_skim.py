@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from hyy_fixtures import build_branches, make_cfg, random_branches, write_ntuple
 
-from colliderflow import cli, skim
-from colliderflow.analyses import hyy
+from colliderflow import analyses, cli, skim
+HYY = analyses.get("hyy")
 
 REAL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "atlas-opendata"
 REAL_4LEP = REAL_DATA / "ODEO_FEB2025_v0_exactly4lep_data15_periodD.exactly4lep.root"
@@ -35,7 +35,7 @@ def run_skim(tmp_path, path, sample="ggH", cfg=None, name="out"):
 def test_cutflow_is_monotonic_and_matches_the_rows_written(tmp_path, mc_file):
     result, table, written = run_skim(tmp_path, mc_file)
     cuts = written["cuts"]
-    assert [c["name"] for c in cuts] == ["all", *hyy.CUT_ORDER]
+    assert [c["name"] for c in cuts] == ["all", *HYY.cut_order]
     raw = [c["raw"] for c in cuts]
     assert raw[0] == 3000 == written["n_entries"]
     assert raw == sorted(raw, reverse=True) and raw[-1] > 50
@@ -45,7 +45,7 @@ def test_cutflow_is_monotonic_and_matches_the_rows_written(tmp_path, mc_file):
     assert written["kind"] == "signal" and written["sample"] == "ggH"
     assert "provenance" in written and str(mc_file) in written["provenance"]["inputs"]
     assert result["cuts"] == cuts
-    assert table.schema.equals(hyy.SCHEMA)
+    assert table.schema.equals(HYY.schema)
     assert set(table["sample"].to_pylist()) == {"ggH"}
 
 
@@ -53,8 +53,8 @@ def test_cutflow_counts_agree_with_a_direct_selection(tmp_path, mc_file):
     _, _, written = run_skim(tmp_path, mc_file)
     cfg = make_cfg()
     events = ak.Array(random_branches(3000, seed=7, mc=True))
-    selection, cut_order, _ = hyy.select(events, cfg, True)
-    weight = hyy.weights(events, cfg, True).weight()
+    selection, cut_order, _ = HYY.select(events, cfg, True)
+    weight = HYY.weights(events, cfg, True).weight()
     expected = [len(events)] + [int(np.count_nonzero(selection.all(*cut_order[:i]))) for i in range(1, 7)]
     assert [c["raw"] for c in written["cuts"]] == expected
     assert written["cuts"][0]["sumw"] == pytest.approx(weight.sum(), rel=1e-9)
@@ -87,7 +87,7 @@ def test_real_open_data_file_runs_unchanged(tmp_path):
     assert [c["sumw"] for c in written["cuts"]] == raw  # data: weight 1
     # a four-lepton skim has at most one photon per event: nothing has a diphoton pair
     assert raw[2] == 0
-    assert table.schema.equals(hyy.SCHEMA)
+    assert table.schema.equals(HYY.schema)
 
 
 def test_real_file_as_mc_is_refused(tmp_path):
@@ -108,7 +108,7 @@ def test_zero_passing_events_still_give_a_valid_skim(tmp_path):
     path = tmp_path / "nothing.root"
     write_ntuple(path, build_branches([{"photons": [{"pt": 40.0, "eta": 0.1, "phi": 0.0}]}] * 5))
     _, table, written = run_skim(tmp_path, path, sample="data")
-    assert table.num_rows == 0 and table.schema.equals(hyy.SCHEMA)
+    assert table.num_rows == 0 and table.schema.equals(HYY.schema)
     assert [c["raw"] for c in written["cuts"]] == [5, 5, 0, 0, 0, 0, 0]
 
 
@@ -116,7 +116,7 @@ def test_empty_tree(tmp_path):
     path = tmp_path / "empty.root"
     write_ntuple(path, {k: v[:0] for k, v in random_branches(10).items()})
     _, table, written = run_skim(tmp_path, path, sample="data")
-    assert table.num_rows == 0 and table.schema.equals(hyy.SCHEMA)
+    assert table.num_rows == 0 and table.schema.equals(HYY.schema)
     assert [c["raw"] for c in written["cuts"]] == [0] * 7
 
 

@@ -1,0 +1,31 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from colliderflow import analyses, config
+from colliderflow.report import spectrum_from_features, spectrum_plot
+
+
+def test_spectrum_counts_and_signal(tmp_path):
+    cfg = config.validate({})
+    analysis = analyses.get("hyy")
+    observable = analysis.observable(cfg)
+    rng = np.random.default_rng(3)
+    data = 105 + rng.exponential(30, 20_000)
+    data = data[data < 160]
+    sig_m = rng.normal(125, 1.7, 1000)
+    numbers = spectrum_plot(analysis, observable, data, {"ggH": (sig_m, np.full(1000, 0.5))}, True, 36.1,
+                            tmp_path / "spectrum.png")
+    assert (tmp_path / "spectrum.png").stat().st_size > 5000
+    assert numbers["data"].sum() == len(data)
+    assert numbers["expected_signal_total"] == pytest.approx(0.5 * np.sum((sig_m >= 105) & (sig_m < 160)))
+    assert len(numbers["bin_edges"]) == 56
+
+
+def test_spectrum_needs_a_data_sample(tmp_path):
+    frame = pd.DataFrame({"m_yy": [125.0], "weight": [1.0], "kind": ["signal"], "process": ["ggH"]})
+    frame.to_parquet(tmp_path / "ggH.parquet")
+    cfg = config.validate({"samples": {"ggH": {"kind": "signal", "files": [{"name": "f"}]}}})
+    with pytest.raises(ValueError, match="no data sample"):
+        spectrum_from_features(cfg, analyses.get("hyy"), [tmp_path / "ggH.parquet"], tmp_path / "o.png",
+                               tmp_path / "o.json")
