@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from colliderflow import cli
-from colliderflow.fitstage.inputs import prepare, stage_settings
-from colliderflow.fitstage.models import background_template, mc_template_usable
-from colliderflow.fitstage.summary import summarise, table
+from colliderflow import analyses, cli, config
+from colliderflow.inference.inputs import prepare
+from colliderflow.inference.models import background_template, mc_template_usable
+from colliderflow.report import summarise, table
 
 SPLIT_P = {"train": 0.5, "val": 0.25, "test": 0.25}
 TRUE_YIELD = 350.0  # signal events in the whole dataset (mu = 1)
@@ -60,6 +60,7 @@ def synthetic(seed=2024):
 
 # Small settings so the whole chain runs in seconds.
 SETTINGS = {
+    "analysis": "hyy",
     "dataset": {"name": "synthetic", "source": "simulate", "simulated": True},
     "lumi_fb": 36.1,
     "optimise": {"n_categories": 2, "min_background": 10.0, "n_thresholds": 40},
@@ -74,18 +75,22 @@ SETTINGS = {
 }
 
 
+CFG = config.validate(json.loads(json.dumps(SETTINGS)))
+OBSERVABLE = analyses.get("hyy").observable(CFG)
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    """Run optimise and every fit-stage command for a classifier ('bdt') and the baseline."""
-    root = tmp_path_factory.mktemp("fitstage")
-    scores, features = root / "scores" / "bdt", root / "features"
-    scores.mkdir(parents=True)
-    features.mkdir()
+    """Run optimise and every inference command for a classifier ('bdt') and the cut-based
+    baseline (a model whose score is 1 for every event)."""
+    root = tmp_path_factory.mktemp("inference")
     for name, frame in synthetic().items():
-        frame.to_parquet(scores / f"{name}.parquet")
-        frame.drop(columns="score").to_parquet(features / f"{name}.parquet")
+        for model, part in (("bdt", frame), ("cutbased", frame.assign(score=1.0))):
+            (root / "scores" / model).mkdir(parents=True, exist_ok=True)
+            part.to_parquet(root / "scores" / model / f"{name}.parquet")
     settings = json.dumps(SETTINGS)
-    for model, source in (("bdt", ["--scores", str(scores)]), ("cutbased", ["--features", str(features)])):
+    for model in ("bdt", "cutbased"):
+        source = ["--scores", str(root / "scores" / model)]
         opt = root / "optimise" / model / "selection.json"
         fit = root / "fit" / model
         assert cli.main(["optimise", "--settings", settings, "--model", model, *source, "--out", str(opt)]) == 0
@@ -185,7 +190,7 @@ def test_summary(pipeline, capsys):
     md = (pipeline / "summary.md").read_text()
     assert "Simulated dataset" in md and "| bdt (best) |" in md and "cutbased (baseline)" in md
     # summary can be rebuilt from the files, with the model list given
-    again = summarise(SETTINGS, pipeline / "fit", ["bdt"])
+    again = summarise(CFG, "H → γγ", "m_H", pipeline / "fit", ["bdt"])
     assert list(again["models"]) == ["bdt"] and "best_beats_baseline" not in again
     assert "bdt" in table(again)
 
@@ -193,19 +198,17 @@ def test_summary(pipeline, capsys):
 def test_prepare_uses_only_fit_splits_and_scales_mc():
     frames = synthetic(seed=5)
     frame = pd.concat(frames.values(), ignore_index=True)
-    selection = {"categories": [{"name": "inclusive", "lo": None, "hi": None}]}
-    part = prepare(SETTINGS, frame, selection)
+    selection = {"categories": [{"name": "inclusive", "lo": -1.0, "hi": 1.0}]}
+    part = prepare(CFG["fit"], OBSERVABLE, frame, selection)
     assert set(part["split"]) == {"val", "test"}
     share = part.attrs["data_fraction"]
     assert share == pytest.approx(0.5, abs=0.02)
     # MC scaled to the full sample and then to the data's share of the luminosity
     signal = part[part["kind"] == "signal"]["weight"].sum()
-    in_range = frames["ggH"]["m_yy"].between(105, 160)
+    in_range = (frames["ggH"]["m_yy"] >= 105) & (frames["ggH"]["m_yy"] < 160)
     assert signal == pytest.approx(frames["ggH"]["weight"][in_range].sum() * share, rel=0.02)
     assert (part[part["kind"] == "data"]["weight"] == 1.0).all()
-    # the stage's own keys are accepted alongside the statistics keys
-    st = stage_settings({"fit": {"splits": ["test"], "range": [100.0, 160.0]}})
-    assert st["splits"] == ["test"] and st["range"] == [100.0, 160.0] and st["signal_shape"] == "dscb"
+    assert part.attrs["observable"] == "m_yy" and part["m_yy"].between(105, 160, inclusive="left").all()
 
 
 def test_fit_json_model_drives_pseudo_experiments(pipeline, tmp_path):
@@ -219,16 +222,16 @@ def test_fit_json_model_drives_pseudo_experiments(pipeline, tmp_path):
 
 def test_background_template_choice():
     assert mc_template_usable(25_000, 1_000, 0.2) and not mc_template_usable(24_000, 1_000, 0.2)
-    fs = stage_settings({})
+    fs = CFG["fit"]
     rng = np.random.default_rng(3)
     data = _background_mass(rng, 2_000)
     big_mc = _background_mass(rng, 60_000)
-    template, info = background_template(fs, "c", (big_mc, np.full(big_mc.size, 0.03)), (data, None))
+    template, info = background_template(fs, OBSERVABLE, "c", (big_mc, np.full(big_mc.size, 0.03)), (data, None))
     assert info["template"] == "mc" and info["n_effective"] == pytest.approx(big_mc.size)
     # normalised to the data in the sidebands
     side = (data < 120) | (data > 130)
     t_side = (template.x < 120) | (template.x > 130)
     assert template.w[t_side].sum() == pytest.approx(side.sum(), rel=0.02)
-    template, info = background_template(fs, "c", (big_mc[:100], np.ones(100)), (data, None))
+    template, info = background_template(fs, OBSERVABLE, "c", (big_mc[:100], np.ones(100)), (data, None))
     assert info["template"] == "sideband_fit" and info["function"] == fs["sideband_template_function"]
     assert template.w.sum() == pytest.approx(data.size, rel=0.05)
