@@ -23,7 +23,10 @@ import time
 
 import numpy as np
 
-from colliderflow.stats import unbinned as ub
+from colliderflow.stats.fit import fit, profile_scan
+from colliderflow.stats.hypotest import discovery, expected_significance, p0_scan
+from colliderflow.stats.model import Model, category_spec
+from colliderflow.stats.toys import generate, pull_study
 
 SIGNAL = {"mass": 125.0, "sigma": 1.7, "alpha_lo": 1.5, "n_lo": 5.0, "alpha_hi": 1.8, "n_hi": 10.0}
 CATEGORIES = [
@@ -34,7 +37,7 @@ CATEGORIES = [
 ]
 
 
-def build(mass_floating: bool = False, spurious: float | None = None) -> tuple[ub.Model, dict]:
+def build(mass_floating: bool = False, spurious: float | None = None) -> tuple[Model, dict]:
     cats = []
     for c in CATEGORIES:
         sig = dict(SIGNAL)
@@ -43,8 +46,8 @@ def build(mass_floating: bool = False, spurious: float | None = None) -> tuple[u
                      "signal": {"shape": "dscb", "params": sig, "yield": c["signal_yield"]},
                      "background": {"shape": c["background"], "params": c["bkg"], "yield": c["nbkg"]},
                      "spurious": spurious})
-    spec = ub.category_spec(cats, mass_value=125.0, mass_floating=mass_floating)
-    model = ub.Model(spec)
+    spec = category_spec(cats, mass_value=125.0, mass_floating=mass_floating)
+    model = Model(spec)
     return model, {n: v for n, v in model.values().items()}
 
 
@@ -65,22 +68,22 @@ def main(argv=None) -> int:
     report = {"truth": truth, "timing_s": {}}
     if not args.skip_chain:
         rng = np.random.default_rng(args.seed + 1)
-        data = ub.generate(model, truth, rng)
+        data = generate(model, truth, rng)
         t = time.perf_counter()
-        best = ub.fit(model, data)
+        best = fit(model, data)
         report["timing_s"]["fit"] = time.perf_counter() - t
         t = time.perf_counter()
-        scan = ub.profile_scan(model, data, "mu", np.linspace(-1, 3, 41), best=best)
+        scan = profile_scan(model, data, "mu", np.linspace(-1, 3, 41), best=best)
         report["timing_s"]["mu_scan_41"] = time.perf_counter() - t
         t = time.perf_counter()
-        disc = ub.discovery(model, data, best=best)
+        disc = discovery(model, data, best=best)
         report["timing_s"]["discovery"] = time.perf_counter() - t
         exp_values = dict(best.values, mu=1.0)
         t = time.perf_counter()
-        zexp = ub.expected_significance(model, exp_values)
+        zexp = expected_significance(model, exp_values)
         report["timing_s"]["expected_significance"] = time.perf_counter() - t
         t = time.perf_counter()
-        p0 = ub.p0_scan(model, data, np.arange(110, 150.01, 0.5), expected_values=exp_values)
+        p0 = p0_scan(model, data, np.arange(110, 150.01, 0.5), expected_values=exp_values)
         report["timing_s"]["p0_scan_81_with_expected"] = time.perf_counter() - t
         report["example"] = {
             "mu": best.values["mu"], "mu_error": best.errors["mu"], "interval68": scan["interval68"],
@@ -89,7 +92,7 @@ def main(argv=None) -> int:
         }
         print(json.dumps(report, indent=1))
     t = time.perf_counter()
-    pulls = ub.pull_study(model, truth, args.toys, seed=args.seed)
+    pulls = pull_study(model, truth, args.toys, seed=args.seed)
     report["timing_s"]["pull_study"] = time.perf_counter() - t
     report["pulls"] = {k: v for k, v in pulls.items() if k not in ("fitted", "errors", "pulls")}
     report["pulls"]["pulls"] = pulls["pulls"]

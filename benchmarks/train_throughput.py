@@ -28,8 +28,10 @@ def worker(args) -> dict:
     """Train one model once and report its throughput (runs in the subprocess)."""
     import torch
 
-    from colliderflow import config
-    from colliderflow.ml import bdt, data, synthetic, train
+    from colliderflow import analyses, config
+    from colliderflow.analyses.hyy import synthetic
+from colliderflow.ml import data
+    from colliderflow.ml.kinds import kind_of
     from colliderflow.ml.settings import model_settings
 
     overrides = {"device": args.device, "threads": args.threads,
@@ -41,19 +43,20 @@ def worker(args) -> dict:
             cfg["ml"][key] = {**cfg["ml"][key], **value} if isinstance(value, dict) else value
     else:
         cfg = synthetic.default_config(overrides)
+    observable = analyses.get(cfg["analysis"]).observable(cfg)
     settings = model_settings(cfg, args.worker)
-    events = data.load_events(args.features, cfg, with_objects=settings["type"] == "deepsets")
-    sets = data.training_sets(events, cfg["ml"], settings)
+    kind = kind_of(settings["type"])
+    events = data.load_events(args.features, cfg, observable, with_objects=kind.objects)
+    sets = data.training_sets(events, cfg["ml"], settings, observable)
     with tempfile.TemporaryDirectory() as outdir:
-        if settings["type"] == "bdt":
-            history = bdt.train_bdt(settings, sets, cfg["ml"], Path(outdir) / "model.json")
-        else:
-            history = train.train_torch(settings, sets, cfg["ml"], Path(outdir))
+        history = kind.code().train(settings, sets, cfg["ml"], Path(outdir))
     result = {
-        "model": args.worker, "type": settings["type"], "loss": settings.get("loss", "logloss"),
+        "model": args.worker, "type": settings["type"], "loss": history["loss"],
         "device": history["device"], "training_events": history["training_events"],
         "epochs": history["epochs_run"], "train_seconds": round(history["train_seconds"], 3),
-        "events_per_second": round(history["training_events"] * history["epochs_run"] / history["train_seconds"]),
+        # a type that trains nothing (cutbased) has no throughput
+        "events_per_second": round(history["training_events"] * history["epochs_run"] / history["train_seconds"])
+        if history["train_seconds"] > 0 else 0,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     if history["device"] == "cuda" and torch.cuda.is_available():
@@ -64,7 +67,7 @@ def worker(args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["bdt", "mlp", "deepsets", "mlp_lovasz"],
-                        help="model names (keys of ml.models)")
+                        help="model names (keys of ml.models; cutbased trains nothing)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--events", type=int, default=20000, help="toy events per sample (without --features)")
     parser.add_argument("--features", help="folder of real <sample>.parquet (needs --configfile for its samples)")
@@ -82,7 +85,7 @@ def main(argv=None) -> int:
         parser.error("--features and --configfile go together")
     with tempfile.TemporaryDirectory() as tmp:
         if not args.features:
-            from colliderflow.ml import synthetic
+            from colliderflow.analyses.hyy import synthetic
 
             args.features = str(synthetic.write_features(Path(tmp) / "features", n_events=args.events, seed=0))
         results = []

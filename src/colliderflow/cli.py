@@ -1,7 +1,11 @@
 """``colliderflow <stage>``: the command-line entry point the workflow rules call.
 
-Each stage module defines ``register(subparsers)`` that adds its sub-command(s) and sets
-``func`` to the function that runs it; this module only collects them.
+``STAGES`` is the one table of sub-commands: each names the module that defines it and a
+one-line help. ``colliderflow --help`` lists the table without importing any stage;
+``colliderflow <stage>`` imports only that stage's module and calls its
+``register(subparsers)``, which adds the sub-command(s) and sets ``func`` to the function
+that runs it. The workflow derives each rule's code inputs from the same table
+(``colliderflow.stage_code``).
 """
 
 from __future__ import annotations
@@ -10,55 +14,116 @@ import argparse
 import importlib
 import logging
 import sys
+from typing import NamedTuple
 
 from . import __version__
-from .config import ConfigError
-
-# Stage modules in data-flow order; each provides register(subparsers).
-STAGES = (
-    "colliderflow.config_cli",
-    "colliderflow.datasets",
-    "colliderflow.simulate",
-    "colliderflow.fetch",
-    "colliderflow.skim",
-    "colliderflow.features",
-    "colliderflow.ml.cli",
-    "colliderflow.optimise",
-    "colliderflow.cutflow",
-    "colliderflow.plotting",
-    "colliderflow.stats.cli",
-    "colliderflow.fitstage",
-)
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """The two ways a stage gets its settings: a config file, or JSON from a rule's params."""
-    parser.add_argument("--configfile", help="YAML config file (e.g. config/config.yaml)")
-    parser.add_argument(
-        "--settings",
-        help="JSON object with the config sections this stage reads (rules pass this); "
-        "overrides --configfile key by key",
+class Stage(NamedTuple):
+    module: str  # the module whose register(subparsers) adds the sub-command
+    help: str  # one line, shown by `colliderflow --help`
+
+
+# Sub-commands in data-flow order, then the stand-alone tools.
+STAGES: dict[str, Stage] = {
+    "datasets": Stage("colliderflow.datasets", "manage the sample catalogue (resolve URLs with atlasopenmagic)"),
+    "simulate": Stage("colliderflow.simulate", "generate the analysis's embedded SIMULATED dataset (ROOT files)"),
+    "fetch": Stage("colliderflow.fetch", "download input ROOT files (resumable, size/SHA-256/ROOT checked, atomic)"),
+    "skim": Stage("colliderflow.skim", "select events of one ROOT file into Parquet, with a cutflow"),
+    "cutflow": Stage("colliderflow.cutflow", "merge per-file cutflows into a per-sample table"),
+    "features": Stage("colliderflow.features",
+                      "merge a sample's skims and add label, process and train/val/test split"),
+    "plot-spectrum": Stage("colliderflow.report", "draw the observable's spectrum: data with the stacked signal MC"),
+    "train": Stage("colliderflow.ml.cli", "train one model of ml.models; writes model, history, metrics, plots"),
+    "apply": Stage("colliderflow.ml.cli", "score every event of one sample with a trained model"),
+    "compare": Stage("colliderflow.ml.cli",
+                     "table and overlaid plots of all trained models against the cut-based baseline"),
+    "optimise": Stage("colliderflow.optimise",
+                      "score threshold and categories maximising the expected Z (validation split)"),
+    "signal-model": Stage("colliderflow.inference",
+                          "per category: signal shape fit to weighted MC and expected yield"),
+    "background-model": Stage("colliderflow.inference",
+                              "per category: background function by spurious signal + F-test"),
+    "fit-categories": Stage("colliderflow.inference",
+                            "simultaneous unbinned fit of all categories: mu, m_H, Z, p0 scan"),
+    "workspace": Stage("colliderflow.inference", "pyhf HistFactory workspace, one channel per category"),
+    "limit": Stage("colliderflow.inference.standalone",
+                   "CLs, upper limit and discovery p0 from a pyhf workspace"),
+    "summary": Stage("colliderflow.report", "headline numbers of every model: summary.json, summary.md, a table"),
+    "fit": Stage("colliderflow.inference.standalone",
+                 "extended unbinned S+B fit of one observable in a Parquet file"),
+    "validate-fit": Stage("colliderflow.inference.standalone",
+                          "closure/coverage: pulls of the POI over pseudo-experiments"),
+    "check-config": Stage("colliderflow.config_cli", "validate a config and print it with defaults filled in"),
+    "config-docs": Stage("colliderflow.config_cli", "print the key reference (config/README.md) from the schema"),
+}
+
+
+class _StageRegistrar:
+    """What a stage's register() sees as ``subparsers``: every sub-command it adds must be in
+    STAGES, and gets the table's help (also as its description, unless it brings one)."""
+
+    def __init__(self, subparsers, module: str):
+        self._subparsers = subparsers
+        self._module = module
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        stage = STAGES.get(name)
+        if stage is None or stage.module != self._module:
+            raise RuntimeError(f"{self._module} registers the sub-command {name!r}, which colliderflow.cli.STAGES "
+                               f"does not give to that module: add or correct its row in STAGES")
+        kwargs["help"] = stage.help
+        kwargs.setdefault("description", stage.help)
+        return self._subparsers.add_parser(name, **kwargs)
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv``: its first argument that is not an option (no
+    top-level option takes a value), or None when help/version comes first."""
+    for arg in argv:
+        if arg in ("-h", "--help", "--version"):
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (none for None or an unknown name:
+    the other sub-commands are listed by name and help only)."""
+    parser = argparse.ArgumentParser(
+        prog="colliderflow",
+        description="From open-data ROOT files to a physics result, one stage at a time "
+        "(the workflow rules run these; `colliderflow <stage> --help` for each).",
     )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="colliderflow", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"colliderflow {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<stage>")
-    for name in STAGES:
-        importlib.import_module(name).register(sub)
+    module = STAGES[command].module if command in STAGES else None
+    for name, stage in STAGES.items():
+        if stage.module == module:
+            if name not in sub.choices:  # the first row of the module registers all of its rows
+                importlib.import_module(module).register(_StageRegistrar(sub, module))
+            if name not in sub.choices:
+                raise RuntimeError(f"colliderflow.cli.STAGES gives {name!r} to {module}, whose register() "
+                                   f"does not add it: correct its row in STAGES")
+        else:
+            # a stand-in, listed in the help; its own arguments are added when it is the command
+            sub.add_parser(name, help=stage.help, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from .config import ConfigError  # after parsing, so that --help imports no stage dependencies
+
     try:
         result = args.func(args)
     except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:

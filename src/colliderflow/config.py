@@ -1,7 +1,7 @@
 """Load and validate the configuration against the one JSON schema.
 
 The schema is ``config.schema.yaml`` (shipped inside the package) merged with the piece
-that the config's analysis declares (``Analysis.config_schema``: its ``selection`` section
+that the config's analysis declares (``config.schema.yaml`` beside it: its ``selection`` section
 and its defaults of the generic sections). The workflow (Snakefile) and every
 ``colliderflow`` command validate through ``validate``/``load`` here, so a wrong key, type
 or value stops the run at once with a message naming the key.
@@ -80,10 +80,9 @@ def _schema(analysis: str = DEFAULT_ANALYSIS) -> dict:
     from . import analyses
 
     try:
-        piece = analyses.get(analysis).config_schema
+        piece_path = analyses.schema_file(analysis)
     except KeyError as err:
         raise ConfigError(err.args[0]) from None
-    piece_path = Path(piece) if piece else None
     return _composed(analysis, schema_path().stat().st_mtime_ns, str(piece_path or ""),
                      piece_path.stat().st_mtime_ns if piece_path else 0)
 

@@ -94,9 +94,10 @@ def config_docs() -> str:
     text = DOCS_HEADER + TABLE_HEAD + "\n".join(_rows(generic, generic))
     for name in analyses.BUILT_IN:
         analysis = analyses.get(name)
-        piece = config.load_schema_file(analysis.config_schema)
+        piece_path = analyses.schema_file(name)
+        piece = config.load_schema_file(piece_path)
         schema = config.load_schema(name)
-        text += f"\n\n## Analysis `{name}` ({analysis.title})\n\nFrom `{_relative(analysis.config_schema)}`.\n\n"
+        text += f"\n\n## Analysis `{name}` ({analysis.title})\n\nFrom `{_relative(piece_path)}`.\n\n"
         own = [key for key in piece if key not in generic["properties"]]
         rows = [row for key in own for row in _rows({"properties": {key: schema["properties"][key]}}, schema)]
         for path in _piece_defaults({k: v for k, v in piece.items() if k not in own}):

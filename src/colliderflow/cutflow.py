@@ -71,10 +71,8 @@ def markdown_table(merged: dict, simulated: bool) -> str:
 
 
 def register(sub) -> None:
-    from .cli import add_config_arguments
-
     parser = sub.add_parser("cutflow", help="merge per-file cutflows into a per-sample table")
-    add_config_arguments(parser)
+    config.add_arguments(parser)
     parser.add_argument("--inputs", nargs="+", required=True, help="<file>.cutflow.json of the skims")
     parser.add_argument("--out-md", required=True, help="Markdown table")
     parser.add_argument("--out-json", required=True, help="merged cutflow JSON")

@@ -148,10 +148,8 @@ def build_features(cfg: dict, sample: str, inputs: list, out) -> dict:
 
 
 def register(sub) -> None:
-    from .cli import add_config_arguments
-
     parser = sub.add_parser("features", help="merge a sample's skims and add label, process and train/val/test split")
-    add_config_arguments(parser)
+    config.add_arguments(parser)
     parser.add_argument("--sample", required=True, help="sample name in the config's sample catalogue")
     parser.add_argument("--inputs", nargs="+", required=True, help="the sample's skim Parquet files")
     parser.add_argument("--out", required=True, help="output Parquet file")

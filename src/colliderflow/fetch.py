@@ -18,6 +18,8 @@ sometimes drops connections. So a download
 
 root:// URLs (or https URLs with an XRootD mirror in ``fetch.xrootd_mirrors``) use the
 XRootD python client or ``xrdcp`` when one is installed; otherwise https is used.
+file:// URLs (a file already on a local or mounted disk, e.g. a copy made by hand on a
+machine without network) are copied, with the same checks as a download.
 Only the standard library speaks HTTP here.
 """
 
@@ -35,6 +37,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -161,6 +164,8 @@ def choose_url(url: str, protocol: str = "auto", mirrors: dict[str, str] | None 
     mirrors = mirrors or {}
     if protocol not in ("auto", "https", "root"):
         raise FetchError(f"fetch.protocol must be auto, https or root, not {protocol!r}")
+    if url.startswith("file://"):  # a local file has one location, whatever the protocol preference
+        return url
 
     def swap(u: str, table: dict[str, str]) -> str | None:
         for prefix, other in table.items():
@@ -358,7 +363,22 @@ def _xrdcp_attempt(url: str, part: Path, meta_path: Path, *, expected_size: int 
     return None
 
 
-_TRANSPORTS = {"https": _http_attempt, "python": _xrootd_python_attempt, "xrdcp": _xrdcp_attempt}
+def _local_attempt(url: str, part: Path, meta_path: Path, *, expected_size: int | None,
+                   timeout: float, chunk_bytes: int, progress: _Progress) -> int:
+    """Copy a file:// location (absolute path) whole; a missing file is a permanent failure."""
+    source = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    if not source.is_file():
+        raise FetchError(f"{url}: no such file {source}; fix the url in the catalogue or put the file there")
+    _discard(part, meta_path)
+    total = source.stat().st_size
+    progress.begin(0, total)
+    shutil.copyfile(source, part)
+    progress.update(_size(part), force=True)
+    return total
+
+
+_TRANSPORTS = {"https": _http_attempt, "python": _xrootd_python_attempt, "xrdcp": _xrdcp_attempt,
+               "file": _local_attempt}
 
 
 # --------------------------------------------------------------------------- checks
@@ -440,7 +460,10 @@ def fetch_file(url: str, out_path: str | Path, size: int | None = None, sha256: 
 
     xrootd = xrootd_available() if protocol != "https" else None
     source = choose_url(url, protocol, mirrors, xrootd)
-    transport = "https" if source.startswith(("http://", "https://")) else xrootd
+    if source.startswith("file://"):
+        transport = "file"
+    else:
+        transport = "https" if source.startswith(("http://", "https://")) else xrootd
     attempt = _TRANSPORTS[transport]
     progress = _Progress(out_path.name, progress_interval)
     log.info("fetching %s -> %s (via %s)", source, out_path, transport)
@@ -554,7 +577,7 @@ def fetch_catalogue_file(cfg: dict, name: str, out: str | Path | None = None) ->
 
 
 def register(sub) -> None:
-    from .cli import add_config_arguments  # noqa: PLC0415 (cli imports this module)
+    from . import config  # noqa: PLC0415
 
     parser = sub.add_parser(
         "fetch",
@@ -562,7 +585,7 @@ def register(sub) -> None:
         description="Download catalogue files (--file NAME, --all) or any URL (--url URL --out PATH). "
         "Settings come from the config's fetch section.",
     )
-    add_config_arguments(parser)
+    config.add_arguments(parser)
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--file", metavar="NAME", help="catalogue file name (a samples.*.files[].name)")
     what.add_argument("--all", action="store_true", help="every catalogue file with a url")

@@ -1,11 +1,17 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from colliderflow import analyses
 from colliderflow.config import ConfigError
-from colliderflow.ml import data, synthetic
-from colliderflow.ml.settings import model_settings
+from colliderflow.analyses.hyy import synthetic
+from colliderflow.ml import data
+from colliderflow.ml.settings import baseline, model_settings
+
+OBSERVABLE = synthetic.observable()
 
 
 @pytest.fixture(scope="module")
@@ -13,13 +19,23 @@ def toy(tmp_path_factory):
     return synthetic.write_features(tmp_path_factory.mktemp("features"), n_events=600, seed=1, mc_weight_spread=0.8)
 
 
-def test_mass_and_its_twins_are_refused_as_features():
+def test_observable_and_its_twins_are_refused_as_features():
     ml = synthetic.default_config()["ml"]
-    with pytest.raises(ConfigError, match="m_yy"):
-        data.check_features({**ml, "features": ["y1_eta", "m_yy"]})
-    with pytest.raises(ConfigError, match="ratio is the diphoton mass"):
-        data.check_features({**ml, "features": ["y1_pt", "y1_pt_over_myy"]})
-    assert data.check_features(ml) == ml["features"]
+    column = analyses.get("hyy").observable_column
+    assert OBSERVABLE.column == column
+    with pytest.raises(ConfigError, match=f"observable '{column}'"):
+        data.check_features({**ml, "features": ["y1_eta", column]}, OBSERVABLE)
+    with pytest.raises(ConfigError, match="ratio is the observable"):
+        data.check_features({**ml, "features": ["y1_pt", "y1_pt_over_myy"]}, OBSERVABLE)
+    assert data.check_features(ml, OBSERVABLE) == ml["features"]
+    # an analysis with no observable-scaled columns (empty suffix) has no twins to refuse
+    assert data.check_features({**ml, "mass_ratio_suffix": "", "features": ["y1_pt", "y1_eta"]},
+                               OBSERVABLE) == ["y1_pt", "y1_eta"]
+    # the column refused is the observable's, whatever the analysis calls it
+    other = dataclasses.replace(OBSERVABLE, column="m_4l")
+    with pytest.raises(ConfigError, match="'m_4l'"):
+        data.check_features({**ml, "features": ["m_4l"]}, other)
+    assert data.check_features({**ml, "features": [column]}, other) == [column]
 
 
 def test_model_settings_merge_and_refuse_foreign_keys():
@@ -34,47 +50,79 @@ def test_model_settings_merge_and_refuse_foreign_keys():
         model_settings(cfg, "nope")
 
 
+def test_cutbased_is_a_model_kind_and_the_default_baseline():
+    cfg = synthetic.default_config()
+    ml = cfg["ml"]
+    assert ml["baseline"] == "cutbased" and ml["enabled"][0] == "cutbased"
+    assert ml["models"]["cutbased"] == {"type": "cutbased"}
+    assert model_settings(cfg, "cutbased") == {"type": "cutbased", "name": "cutbased"}
+    assert baseline(ml) == "cutbased"
+    with pytest.raises(ConfigError, match="ml.baseline is 'cutbased', which is not in ml.enabled"):
+        baseline(synthetic.default_config({"enabled": ["bdt"]})["ml"])
+    assert baseline(synthetic.default_config({"enabled": ["bdt"], "baseline": "bdt"})["ml"]) == "bdt"
+    with pytest.raises(ConfigError, match="settings of type cutbased"):
+        model_settings(synthetic.default_config({"models": {"cuts": {"type": "cutbased", "lr": 0.1}}}), "cuts")
+
+
 def test_training_background_is_sidebands_or_mc(toy):
     cfg = synthetic.default_config()
-    events = data.load_events(toy, cfg)
+    events = data.load_events(toy, cfg, OBSERVABLE)
     frame = events.frame
-    sidebands = data.background_mask(frame, cfg["ml"])
+    sidebands = data.background_mask(frame, cfg["ml"], OBSERVABLE)
     assert set(frame["kind"][sidebands]) == {"data"}
-    mass = frame["m_yy"][sidebands]
-    assert not ((mass >= 120) & (mass < 130)).any()
-    mc = data.background_mask(frame, {**cfg["ml"], "background": "mc"})
+    values = frame[OBSERVABLE.column][sidebands]
+    assert not ((values >= 120) & (values < 130)).any()
+    mc = data.background_mask(frame, {**cfg["ml"], "background": "mc"}, OBSERVABLE)
     assert set(frame["kind"][mc]) == {"background"}
-    assert set(frame["kind"][data.signal_mask(frame, cfg["ml"])]) == {"signal"}
+    assert set(frame["kind"][data.signal_mask(frame, OBSERVABLE)]) == {"signal"}
+
+
+def test_masks_follow_the_observable_range_and_window():
+    """Signal = signal MC in [lo, hi); sidebands = data in the range outside [wlo, whi); half-open."""
+    observable = dataclasses.replace(OBSERVABLE, column="x", range=(10.0, 50.0), window=(20.0, 30.0))
+    x = np.array([9.99, 10.0, 19.99, 20.0, 25.0, 29.99, 30.0, 49.99, 50.0])
+    inside = [False, True, True, True, True, True, True, True, False]
+    window = [False, False, False, True, True, True, False, False, False]
+    n = len(x)
+    frame = pd.DataFrame({"x": np.tile(x, 3), "kind": np.repeat(["signal", "data", "background"], n)})
+    in_window, sidebands = data.window_masks(x, observable)
+    np.testing.assert_array_equal(in_window, window)
+    np.testing.assert_array_equal(sidebands, np.array(inside) & ~np.array(window))
+    np.testing.assert_array_equal(data.signal_mask(frame, observable), np.r_[inside, [False] * 2 * n])
+    sideband_data = data.background_mask(frame, {"background": "sidebands"}, observable)
+    np.testing.assert_array_equal(sideband_data, np.r_[[False] * n, sidebands, [False] * n])
+    mc = data.background_mask(frame, {"background": "mc"}, observable)
+    np.testing.assert_array_equal(mc, np.r_[[False] * 2 * n, inside])
 
 
 def test_class_balance_and_weight_signs(toy):
     cfg = synthetic.default_config()
-    events = data.load_events(toy, cfg)
+    events = data.load_events(toy, cfg, OBSERVABLE)
     assert (events.frame["weight"] < 0).any()  # the toy has negative MC weights
     for name, expect_negative in (("mlp", True), ("mlp_lovasz", False), ("bdt", False)):
-        sets = data.training_sets(events, cfg["ml"], model_settings(cfg, name))
+        sets = data.training_sets(events, cfg["ml"], model_settings(cfg, name), OBSERVABLE)
         train = sets["train"]
         signal = train.label > 0.5
         assert train.weight[signal].sum() == pytest.approx(train.weight[~signal].sum(), rel=1e-4)
         assert train.weight.mean() == pytest.approx(1.0, rel=1e-4)
         assert (train.weight < 0).any() == expect_negative
     physics = synthetic.default_config({"class_balance": "physics"})
-    train = data.training_sets(events, physics["ml"], model_settings(physics, "mlp"))["train"]
+    train = data.training_sets(events, physics["ml"], model_settings(physics, "mlp"), OBSERVABLE)["train"]
     ratio = train.weight / train.events.frame["weight"].to_numpy()
     np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)  # one global scale
 
 
-def test_object_tensor_padding_mask_and_mass_scaling(toy):
+def test_object_tensor_padding_mask_and_observable_scaling(toy):
     cfg = synthetic.default_config()
-    events = data.load_events(toy, cfg, with_objects=True)
+    events = data.load_events(toy, cfg, OBSERVABLE, with_objects=True)
     n_photon, n_jet = cfg["ml"]["objects"]["photon"], cfg["ml"]["objects"]["jet"]
     assert events.objects.shape[1:] == (sum(cfg["ml"]["objects"].values()), data.n_object_fields(cfg["ml"]))
-    table = pq.read_table(toy / "data.parquet", columns=["jet_pt", "photon_pt", "m_yy"]).to_pandas()
+    table = pq.read_table(toy / "data.parquet", columns=["jet_pt", "photon_pt", OBSERVABLE.column]).to_pandas()
     rows = events.frame["sample"].to_numpy() == "data"
     n_jets = table["jet_pt"].map(len).to_numpy()
     np.testing.assert_array_equal(events.mask[rows][:, n_photon:n_photon + n_jet].sum(1), np.minimum(n_jets, n_jet))
     assert np.all(events.objects[events.mask == 0] == 0)  # padding is exactly zero
-    leading_photon = np.array([v[0] for v in table["photon_pt"]]) / table["m_yy"].to_numpy()
+    leading_photon = np.array([v[0] for v in table["photon_pt"]]) / table[OBSERVABLE.column].to_numpy()
     np.testing.assert_allclose(np.exp(events.objects[rows][:, 0, 0]), leading_photon, rtol=1e-5)
     assert np.allclose(events.objects[rows][:, 0, 2:4], [1.0, 0.0], atol=1e-6)  # phi relative to leading photon
 
@@ -82,16 +130,16 @@ def test_object_tensor_padding_mask_and_mass_scaling(toy):
 def test_missing_file_and_column_errors(toy, tmp_path):
     cfg = synthetic.default_config()
     with pytest.raises(FileNotFoundError, match="features file"):
-        data.load_events(tmp_path, cfg)
+        data.load_events(tmp_path, cfg, OBSERVABLE)
     bad = synthetic.default_config({"features": ["y1_eta", "no_such_column"]})
     with pytest.raises(KeyError, match="no_such_column"):
-        data.load_events(toy, bad)
+        data.load_events(toy, bad, OBSERVABLE)
 
 
-def test_window_inside_fit_range():
-    ml = synthetic.default_config({"mass_window": [100.0, 130.0]})["ml"]
-    with pytest.raises(ConfigError, match="inside"):
-        data.window_masks(np.array([125.0]), ml)
+def test_window_inside_the_range():
+    cfg = synthetic.default_config(observable={"range": [105.0, 160.0], "window": [100.0, 130.0]})
+    with pytest.raises(ConfigError, match="observable.window .* inside observable.range"):
+        data.window_masks(np.array([125.0]), synthetic.observable(cfg))
 
 
 def test_process_weights_refuse_non_positive_yield():

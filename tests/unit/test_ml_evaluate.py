@@ -1,9 +1,15 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from colliderflow.ml import evaluate, synthetic
+from colliderflow.analyses.hyy import synthetic
+from colliderflow.ml import evaluate
 from colliderflow.stats.significance import asimov_z, sideband_transfer_factor
+
+OBSERVABLE = synthetic.observable()
+MASS = OBSERVABLE.column
 
 
 def test_weighted_roc_auc_equals_pairwise_probability():
@@ -31,21 +37,21 @@ def _frame(rng, n=4000):
     split = np.where(rng.random(n) < test_fraction, "test", "train")
     weight = np.where(sample == "ggH", 0.3, np.where(sample == "VBF", 0.05, 1.0)) * rng.uniform(0.5, 1.5, n)
     score = np.clip(np.where(kind == "signal", rng.normal(0.7, 0.2, n), rng.normal(0.35, 0.2, n)), 1e-6, 1)
-    return pd.DataFrame({"sample": sample, "kind": kind, "split": split, "weight": weight, "m_yy": mass, "score": score})
+    return pd.DataFrame({"sample": sample, "kind": kind, "split": split, "weight": weight, MASS: mass, "score": score})
 
 
 def test_significance_scales_the_test_split_to_the_full_yield():
     rng = np.random.default_rng(1)
     frame = _frame(rng)
     ml = synthetic.default_config()["ml"]
-    inputs = evaluate.significance_inputs(frame, ml)
-    window = frame["m_yy"].between(120, 130, inclusive="left")
+    inputs = evaluate.significance_inputs(frame, ml, OBSERVABLE)
+    window = frame[MASS].between(120, 130, inclusive="left")
     s_all = frame["weight"][window & (frame["kind"] == "signal")].sum()
     assert inputs["s_inclusive"] == pytest.approx(s_all)
     assert inputs["signal"][1].sum() == pytest.approx(s_all)  # test events weighted up, per sample
     data = (frame["kind"] == "data").to_numpy()
-    sidebands = data & frame["m_yy"].between(105, 160, inclusive="left").to_numpy() & ~window.to_numpy()
-    transfer = sideband_transfer_factor(frame["m_yy"][data], frame["weight"][data], (120, 130), (105, 160))
+    sidebands = data & frame[MASS].between(105, 160, inclusive="left").to_numpy() & ~window.to_numpy()
+    transfer = sideband_transfer_factor(frame[MASS][data], frame["weight"][data], (120, 130), (105, 160))
     assert inputs["transfer_factor"] == pytest.approx(transfer)
     assert inputs["b_inclusive"] == pytest.approx(frame["weight"][sidebands].sum() * transfer)
     assert inputs["background"][1].sum() == pytest.approx(inputs["b_inclusive"])
@@ -56,7 +62,7 @@ def test_significance_metrics_of_the_z_curve():
     rng = np.random.default_rng(2)
     frame = _frame(rng, 20000)
     ml = synthetic.default_config({"metrics": {"n_thresholds": 101, "min_background": 5.0}})["ml"]
-    metrics = evaluate.significance_metrics(frame, ml)
+    metrics = evaluate.significance_metrics(frame, ml, OBSERVABLE)
     z = np.array(metrics["z_curve"]["z"])
     assert metrics["z_max"] == pytest.approx(z.max()) and metrics["z_max"] > metrics["z_inclusive"]
     assert z[0] == pytest.approx(metrics["z_inclusive"])  # threshold 0 keeps (almost) everything
@@ -71,17 +77,43 @@ def test_mc_background_uses_the_window_of_the_background_mc():
     frame = _frame(rng)
     frame.loc[frame["kind"] == "data", ["sample", "kind"]] = ["yy", "background"]
     ml = synthetic.default_config({"background": "mc"})["ml"]
-    inputs = evaluate.significance_inputs(frame, ml)
-    window = frame["m_yy"].between(120, 130, inclusive="left") & (frame["kind"] == "background")
+    inputs = evaluate.significance_inputs(frame, ml, OBSERVABLE)
+    window = frame[MASS].between(120, 130, inclusive="left") & (frame["kind"] == "background")
     assert inputs["transfer_factor"] is None
     assert inputs["b_inclusive"] == pytest.approx(frame["weight"][window].sum())
 
 
-def test_mass_correlation_flags_a_score_that_follows_the_mass():
+def test_observable_correlation_flags_a_score_that_follows_the_observable():
     rng = np.random.default_rng(4)
     frame = _frame(rng)
-    ml = synthetic.default_config()["ml"]
-    frame["score"] = (frame["m_yy"] - 105) / 55
-    assert evaluate.mass_correlation(frame, ml)["data_sidebands"] == pytest.approx(1.0)
+    frame["score"] = (frame[MASS] - 105) / 55
+    assert evaluate.observable_correlation(frame, OBSERVABLE)["data_sidebands"] == pytest.approx(1.0)
     frame["score"] = rng.random(len(frame))
-    assert abs(evaluate.mass_correlation(frame, ml)["data_sidebands"]) < 0.1
+    assert abs(evaluate.observable_correlation(frame, OBSERVABLE)["data_sidebands"]) < 0.1
+    frame["score"] = 1.0  # a constant score (the cutbased model) cannot sculpt
+    assert evaluate.observable_correlation(frame, OBSERVABLE)["data_sidebands"] == 0.0
+
+
+def test_the_observable_window_decides_what_is_counted():
+    """Moving the window moves s and b: the counts follow the Observable passed in, nothing else."""
+    rng = np.random.default_rng(5)
+    frame = _frame(rng)
+    ml = synthetic.default_config()["ml"]
+    narrow = dataclasses.replace(OBSERVABLE, window=(123.0, 127.0))
+    inputs = evaluate.significance_inputs(frame, ml, narrow)
+    in_narrow = frame[MASS].between(123, 127, inclusive="left") & (frame["kind"] == "signal")
+    assert inputs["s_inclusive"] == pytest.approx(frame["weight"][in_narrow].sum())
+    assert inputs["signal"][1].sum() == pytest.approx(inputs["s_inclusive"])
+
+
+def test_a_constant_score_has_the_one_point_roc_and_a_flat_z_curve():
+    rng = np.random.default_rng(6)
+    frame = _frame(rng)
+    frame["score"] = 1.0
+    ml = synthetic.default_config({"metrics": {"min_background": 0.0}})["ml"]
+    metrics = evaluate.compute_metrics(frame, ml, OBSERVABLE)
+    roc = metrics["roc_curve"]
+    assert roc == {"background_efficiency": [0.0, 1.0], "signal_efficiency": [0.0, 1.0]}  # (1, 1) after the origin
+    z = np.array(metrics["z_curve"]["z"])
+    np.testing.assert_allclose(z[:-1], metrics["z_inclusive"])  # every cut below 1 keeps every event
+    assert z[-1] == 0.0 and metrics["z_max"] == pytest.approx(metrics["z_inclusive"])

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from colliderflow.ml import models, synthetic
+from colliderflow.analyses.hyy import synthetic
+from colliderflow.ml import models
 from colliderflow.ml.settings import model_settings
 from colliderflow.ml.train import export_onnx, onnx_scores, predict_torch
 

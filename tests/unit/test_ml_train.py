@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -6,12 +7,15 @@ import pytest
 import torch
 
 from colliderflow import cli
-from colliderflow.ml import compare, data, models, synthetic
+from colliderflow.config import ConfigError
+from colliderflow.analyses.hyy import synthetic
+from colliderflow.ml import compare, data, models
 from colliderflow.ml.apply import apply_model
 from colliderflow.ml.losses import make_loss
 from colliderflow.ml.settings import model_settings
 from colliderflow.ml.train import fit, seed_everything, train_model
 
+OBSERVABLE = synthetic.observable()
 FAST = {"threads": 1, "network": {"epochs": 3, "patience": 5, "batch_size": 256}, "bdt": {"n_estimators": 30},
         "metrics": {"importance_events": 300, "n_thresholds": 51}}
 
@@ -26,7 +30,7 @@ def labelled(toy):
     """Train and validation tensors of the toy deepsets inputs, and the settings."""
     cfg = synthetic.default_config(FAST)
     settings = model_settings(cfg, "deepsets")
-    sets = data.training_sets(data.load_events(toy, cfg, with_objects=True), cfg["ml"], settings)
+    sets = data.training_sets(data.load_events(toy, cfg, OBSERVABLE, with_objects=True), cfg["ml"], settings, OBSERVABLE)
     pack = lambda s: (*s.events.inputs(), s.label, s.weight)  # noqa: E731
     return cfg, settings, pack(sets["train"]), pack(sets["val"])
 
@@ -93,16 +97,23 @@ def test_early_stopping_keeps_the_best_epoch(labelled, tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(toy, tmp_path_factory):
-    """Every model type trained end to end (a few epochs) into one models folder; the BDT by the CLI."""
-    ml = {**FAST, "enabled": ["bdt", "deepsets", "mlp_lovasz"]}
+    """Every model type trained end to end (a few epochs) into one models folder; the BDT and
+    the cut-based baseline by the CLI."""
+    ml = {**FAST, "enabled": ["cutbased", "bdt", "deepsets", "mlp_lovasz"]}
     cfg = synthetic.default_config(ml)
     root = tmp_path_factory.mktemp("models")
     settings = json.dumps({"samples": synthetic.SAMPLES, "ml": ml})
-    assert cli.main(["train", "--model", "bdt", "--settings", settings, "--features", str(toy),
-                     "--outdir", str(root / "bdt")]) == 0
-    metrics = {"bdt": json.loads((root / "bdt" / "metrics.json").read_text())}
-    metrics.update({name: train_model(name, cfg, toy, root / name) for name in ("deepsets", "mlp_lovasz")})
+    metrics = {}
+    for name in ("cutbased", "bdt"):
+        assert cli.main(["train", "--model", name, "--settings", settings, "--features", str(toy),
+                         "--outdir", str(root / name)]) == 0
+        metrics[name] = json.loads((root / name / "metrics.json").read_text())
+    metrics.update({name: train_model(name, cfg, toy, root / name, OBSERVABLE) for name in ("deepsets", "mlp_lovasz")})
     return cfg, root, metrics, settings
+
+
+MODEL_FILES = {"cutbased": [], "bdt": ["model.json"], "deepsets": ["model.pt", "model.onnx"],
+               "mlp_lovasz": ["model.pt", "model.onnx"]}
 
 
 def test_train_writes_every_output(trained):
@@ -110,7 +121,7 @@ def test_train_writes_every_output(trained):
     common = ["history.json", "metrics.json", "model_info.json", "loss.png", "roc.png", "scores.png",
               "importance.png", "zcurve.png"]
     for name, m in metrics.items():
-        files = common + (["model.json"] if name == "bdt" else ["model.pt", "model.onnx"])
+        files = common + MODEL_FILES[name]
         assert all((root / name / f).is_file() for f in files), name
         assert not (root / name / "checkpoint.pt").exists()
         saved = json.loads((root / name / "metrics.json").read_text())
@@ -119,33 +130,71 @@ def test_train_writes_every_output(trained):
             assert np.isfinite(saved[key]), (name, key)
         assert set(saved["signal_efficiency"]) == {"0.01", "0.1"}
         assert set(saved["z_at_threshold"]) == {"0.3", "0.5", "0.8", "0.95"}
-        assert set(saved["mass_correlation"]) == {"data_sidebands", "background_mc"}
+        assert set(saved["observable_correlation"]) == {"data_sidebands", "background_mc"}
+        assert saved["observable"] == OBSERVABLE.column and saved["window"] == list(OBSERVABLE.window)
+        info = json.loads((root / name / "model_info.json").read_text())
+        assert info["observable"]["column"] == OBSERVABLE.column
+        if name == "cutbased":
+            continue
         assert 0.5 < saved["roc_auc"] <= 1.0
         assert saved["z_max"] > saved["z_inclusive"], name  # the toy separates signal well
+    # every model is evaluated on the same events: the same Z without a score cut
+    assert len({round(m["z_inclusive"], 9) for m in metrics.values()}) == 1
+
+
+def test_cutbased_is_scored_like_a_model_and_says_it_trains_nothing(trained):
+    cfg, root, metrics, _ = trained
+    m = metrics["cutbased"]
+    assert m["type"] == "cutbased" and m["loss"] is None
+    assert m["roc_curve"] == {"background_efficiency": [0.0, 1.0], "signal_efficiency": [0.0, 1.0]}
+    assert m["z_max"] == pytest.approx(m["z_inclusive"]) and m["threshold_at_z_max"] == 0.0
+    assert m["observable_correlation"] == {"data_sidebands": 0.0, "background_mc": 0.0}
+    assert m["importance"]["values"] == {} and "no classifier input" in m["importance"]["kind"]
+    assert m["training"]["epochs_run"] == 0 and "no training" in m["training"]["note"]
+    history = json.loads((root / "cutbased" / "history.json").read_text())
+    assert history["train_loss"] == [] and "no training" in history["note"]
+    info = json.loads((root / "cutbased" / "model_info.json").read_text())
+    assert info["inputs"] == [] and info["features"] == []
 
 
 def test_apply_scores_match_training_evaluation(trained, toy, tmp_path):
     cfg, root, metrics, _ = trained
-    for name in ("bdt", "deepsets"):
+    for name in ("cutbased", "bdt", "deepsets"):
         out = tmp_path / name / "ggH.parquet"
-        apply_model(root / name, toy, "ggH", out)
+        apply_model(root / name, toy, "ggH", out, OBSERVABLE)
         table = pq.read_table(out).to_pandas()
         assert list(table.columns) == ["eventNumber", "sample", "process", "kind", "label", "split", "weight",
-                                       "m_yy", "score"]
+                                       OBSERVABLE.column, "score"]
         assert len(table) == 1500 and set(table["split"]) == {"train", "val", "test"}
         assert table["score"].between(0, 1).all()
+        if name == "cutbased":
+            assert (table["score"] == 1.0).all()
+    other = dataclasses.replace(OBSERVABLE, column="m_4l")
+    with pytest.raises(ValueError, match="trained with the observable"):
+        apply_model(root / "bdt", toy, "ggH", tmp_path / "x.parquet", other)
 
 
 def test_compare_table_has_baseline_and_every_model(trained, toy, tmp_path):
     cfg, root, metrics, _ = trained
-    table = compare.compare(root, toy, cfg, tmp_path / "c.md", tmp_path / "c.json", tmp_path / "plots")
-    assert table[0]["model"].startswith("cut-based") and [r["model"] for r in table[1:]] == cfg["ml"]["enabled"]
+    table = compare.compare(root, cfg, OBSERVABLE, tmp_path / "c.md", tmp_path / "c.json", tmp_path / "plots")
+    assert table[0]["model"] == "cutbased (baseline)" and table[0]["beats_baseline"] is None
+    assert [r["model"] for r in table[1:]] == cfg["ml"]["enabled"][1:]
+    assert table[0]["z_max"] == pytest.approx(metrics["cutbased"]["z_max"])
     assert table[0]["z@none"] == pytest.approx(metrics["deepsets"]["z_inclusive"])
     assert all(row["beats_baseline"] for row in table[1:])
     text = (tmp_path / "c.md").read_text()
-    assert "cut-based (inclusive)" in text and "deepsets" in text
+    assert "cutbased (baseline)" in text and "deepsets" in text and OBSERVABLE.column in text
     assert (tmp_path / "plots" / "roc.png").is_file() and (tmp_path / "plots" / "zcurve.png").is_file()
-    assert json.loads((tmp_path / "c.json").read_text())["baseline"]["z_inclusive"] == pytest.approx(table[0]["z_max"])
+    saved = json.loads((tmp_path / "c.json").read_text())
+    assert saved["baseline"] == "cutbased" and saved["models"][0]["z_max"] == pytest.approx(table[0]["z_max"])
+    # another baseline: the others are compared with its best Z
+    bdt_base = synthetic.default_config({**FAST, "enabled": ["bdt", "deepsets"], "baseline": "bdt"})
+    table = compare.compare(root, bdt_base, OBSERVABLE, tmp_path / "b.md", tmp_path / "b.json", tmp_path / "plots")
+    assert [r["model"] for r in table] == ["bdt (baseline)", "deepsets"]
+    assert table[1]["beats_baseline"] == (metrics["deepsets"]["z_max"] > metrics["bdt"]["z_max"] * (1 + 1e-6))
+    with pytest.raises(ConfigError, match="not in ml.enabled"):
+        compare.compare(root, synthetic.default_config({"enabled": ["bdt"]}), OBSERVABLE, tmp_path / "x.md",
+                        tmp_path / "x.json", tmp_path / "plots")
 
 
 def test_cli_apply_compare_and_errors(trained, toy, tmp_path, capsys):
@@ -153,13 +202,15 @@ def test_cli_apply_compare_and_errors(trained, toy, tmp_path, capsys):
     assert cli.main(["apply", "--model", "bdt", "--modeldir", str(root / "bdt"), "--settings", settings, "--features",
                      str(toy), "--sample", "data", "--out", str(tmp_path / "scores.parquet")]) == 0
     assert pq.read_table(tmp_path / "scores.parquet").num_rows == 1500
-    assert cli.main(["compare", "--models-dir", str(root), "--models", "bdt", "--settings", settings, "--features",
-                     str(toy), "--out-md", str(tmp_path / "c.md"), "--out-json", str(tmp_path / "c.json"),
+    assert cli.main(["compare", "--models-dir", str(root), "--models", "bdt", "--settings", settings,
+                     "--out-md", str(tmp_path / "c.md"), "--out-json", str(tmp_path / "c.json"),
                      "--plots", str(tmp_path / "plots")]) == 0
+    assert [r["model"] for r in json.loads((tmp_path / "c.json").read_text())["models"]] == ["cutbased (baseline)",
+                                                                                            "bdt"]
     assert cli.main(["apply", "--model", "mlp", "--modeldir", str(root / "bdt"), "--settings", settings, "--features",
                      str(toy), "--sample", "data", "--out", str(tmp_path / "x.parquet")]) == 2
     assert "holds model 'bdt'" in capsys.readouterr().err
-    bad = json.dumps({"samples": synthetic.SAMPLES, "ml": {"features": ["m_yy"]}})
+    bad = json.dumps({"samples": synthetic.SAMPLES, "ml": {"features": [OBSERVABLE.column]}})
     assert cli.main(["train", "--model", "bdt", "--settings", bad, "--features", str(toy),
                      "--outdir", str(tmp_path / "m")]) == 2
     assert "never a classifier input" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The embedded simulated dataset: schema of the real 2025 files, conventions, normalisation, physics."""
+"""The embedded H->yy simulated dataset: schema of the real 2025 files, conventions, normalisation,
+physics, and the generic ``simulate`` stage."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import numpy as np
 import pytest
 import uproot
 
-from colliderflow import simulate
+from colliderflow import analyses, config, simulate
+from colliderflow.analyses.hyy import simulation as hyy_simulation
+from colliderflow.ntuples import atlas2025
+from colliderflow.simulation import detector, embedded, seeds
+
+SIMULATION = analyses.get("hyy").simulation
 
 REAL = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "atlas-opendata"
         / "ODEO_FEB2025_v0_exactly4lep_data15_periodD.exactly4lep.root")
@@ -57,7 +63,8 @@ def dataset(tmp_path_factory):
     """Every file of the tiny catalogue, generated once."""
     cfg = make_cfg()
     out = tmp_path_factory.mktemp("sim")
-    summaries = {name: simulate.simulate_file(cfg, name, out / f"{name}.root") for name in simulate.catalogue(cfg)}
+    summaries = {name: SIMULATION.simulate_file(cfg, name, out / f"{name}.root")
+                 for name in hyy_simulation.catalogue(cfg)}
     return cfg, out, summaries
 
 
@@ -88,16 +95,16 @@ def test_schema_equals_real_2025_file(dataset, name):
     for counter, values in counters.items():
         assert sim_types[counter] == "int32"
         np.testing.assert_array_equal(ak.to_numpy(arrays[counter]), ak.to_numpy(ak.num(arrays[values])))
-    assert simulate.branch_dtypes().keys() == sim_types.keys()
+    assert atlas2025.branch_dtypes().keys() == sim_types.keys()
 
 
 def test_files_say_they_are_simulated(dataset):
     cfg, out, summaries = dataset
-    meta = simulate.read_metadata(out / "sim_data16_periodA.root")
+    meta = embedded.read_metadata(out / "sim_data16_periodA.root")
     assert meta["simulated"] is True and "SIMULATED" in meta["note"]
     assert meta["truth"]["signal_strength"] == 1.0 and meta["truth"]["higgs_mass"] == 125.0
     assert meta["truth"]["generated"] == summaries["sim_data16_periodA"]["truth"]["generated"]
-    assert all(name.startswith("sim_") for name in simulate.catalogue(cfg))
+    assert all(name.startswith("sim_") for name in hyy_simulation.catalogue(cfg))
 
 
 def test_same_seed_same_arrays_other_seed_differs(tmp_path):
@@ -105,7 +112,7 @@ def test_same_seed_same_arrays_other_seed_differs(tmp_path):
     paths = []
     for i, seed in enumerate((11, 11, 12)):
         paths.append(tmp_path / f"{i}.root")
-        simulate.simulate_file(make_cfg(seed=seed), name, paths[-1])
+        SIMULATION.simulate_file(make_cfg(seed=seed), name, paths[-1])
     a, b, c = (read(p) for p in paths)
     for field in a.fields:
         assert ak.all(ak.ravel(a[field]) == ak.ravel(b[field])), field
@@ -114,25 +121,25 @@ def test_same_seed_same_arrays_other_seed_differs(tmp_path):
     single = make_cfg(seed=11)
     single["samples"] = {"data": SAMPLES["data"], "ggH": SAMPLES["ggH"], "VBF": SAMPLES["VBF"], "WH": SAMPLES["WH"],
                          "ZH": SAMPLES["ZH"], "ttH": SAMPLES["ttH"]}
-    simulate.simulate_file(single, name, tmp_path / "alone.root")
+    SIMULATION.simulate_file(single, name, tmp_path / "alone.root")
     assert np.array_equal(ak.to_numpy(read(tmp_path / "alone.root").eventNumber), ak.to_numpy(a.eventNumber))
 
 
 def test_file_seeds_are_stable_and_distinct():
-    first = simulate.file_seed(1, "sim_data15_periodD").generate_state(4)
-    assert np.array_equal(first, simulate.file_seed(1, "sim_data15_periodD").generate_state(4))
-    assert not np.array_equal(first, simulate.file_seed(1, "sim_data16_periodA").generate_state(4))
-    assert not np.array_equal(first, simulate.file_seed(2, "sim_data15_periodD").generate_state(4))
+    first = seeds.file_seed(1, "sim_data15_periodD").generate_state(4)
+    assert np.array_equal(first, seeds.file_seed(1, "sim_data15_periodD").generate_state(4))
+    assert not np.array_equal(first, seeds.file_seed(1, "sim_data16_periodA").generate_state(4))
+    assert not np.array_equal(first, seeds.file_seed(2, "sim_data15_periodD").generate_state(4))
 
 
 def test_sum_of_weights_covers_all_generated_events(dataset):
     cfg, out, summaries = dataset
-    s = simulate.settings(cfg)
-    for name, spec in simulate.catalogue(cfg).items():
+    s = hyy_simulation.settings(cfg)
+    for name, spec in hyy_simulation.catalogue(cfg).items():
         if spec.kind == "data":
             continue
         events = read(out / f"{name}.root", ["mcWeight", "sum_of_weights", "sum_of_weights_squared", "num_events"])
-        plan = simulate.plan_file(cfg, spec, s, simulate.file_seed(s["seed"], name))
+        plan = hyy_simulation.plan_file(cfg, spec, s, seeds.file_seed(s["seed"], name))
         generated = plan.mc_weight.astype(np.float64)
         for branch, value in (("sum_of_weights", generated.sum()), ("sum_of_weights_squared", (generated**2).sum()),
                               ("num_events", len(generated))):
@@ -145,13 +152,13 @@ def test_sum_of_weights_covers_all_generated_events(dataset):
 
 def test_data_and_mc_conventions(dataset):
     cfg, out, _ = dataset
-    s = simulate.settings(cfg)
+    s = hyy_simulation.settings(cfg)
     data = read(out / "sim_data16_periodA.root")
     assert np.all(data.mcWeight == 1) and np.all(data.sum_of_weights == 1) and np.all(data.num_events == 1)
     assert np.all(data.sum_of_weights_squared == 1)
     for branch in ("xsec", "filteff", "kfac"):
         assert np.all(data[branch] == 0)
-    for branch in simulate.SCALE_FACTORS:
+    for branch in atlas2025.SCALE_FACTORS:
         assert np.all(data[branch] == 1), branch
     assert np.all(data.channelNumber == data.runNumber)
     first, last = s["run_ranges"]["data16_periodA"]
@@ -204,15 +211,15 @@ def test_pseudo_data_signal_matches_mc_normalisation(tmp_path):
     cfg = make_cfg(data_events=0, signal_strength=3.0, signal_mc_events=4000, chunk_size=4000,
                    negative_weight_fraction={"ggH": 0.1, "ttH": 0.3})
     cfg["samples"]["data"]["files"] = [{"name": "sim_data16_periodB", "lumi_fb": 36.1}]
-    cat = simulate.catalogue(cfg)
+    cat = hyy_simulation.catalogue(cfg)
     expected, variance = 0.0, 0.0
     for name, spec in cat.items():
         if spec.kind == "signal":
-            simulate.simulate_file(cfg, name, tmp_path / f"{name}.root")
+            SIMULATION.simulate_file(cfg, name, tmp_path / f"{name}.root")
             w = _mc_weight(read(tmp_path / f"{name}.root"), 36100.0)
             expected += 3.0 * w.sum()
             variance += 9.0 * (w**2).sum()
-    summary = simulate.simulate_file(cfg, "sim_data16_periodB", tmp_path / "data.root")
+    summary = SIMULATION.simulate_file(cfg, "sim_data16_periodB", tmp_path / "data.root")
     observed = summary["written"]
     assert abs(observed - expected) < 4.0 * np.sqrt(expected + variance), (observed, expected)
     generated = sum(summary["truth"]["generated"].values())
@@ -240,7 +247,7 @@ def _gaussian_core(m, centre=125.0, width=2.0):
 
 def test_higgs_mass_peak_and_resolution(tmp_path):
     cfg = make_cfg(signal_mc_events=20000, chunk_size=20000)
-    simulate.simulate_file(cfg, "sim_mc_343981.ggH125_gamgam", tmp_path / "ggH.root")
+    SIMULATION.simulate_file(cfg, "sim_mc_343981.ggH125_gamgam", tmp_path / "ggH.root")
     m, eta = _myy(read(tmp_path / "ggH.root", ["photon_pt", "photon_eta", "photon_phi", "photon_e"]))
     abseta = np.abs(eta)
     good = np.all((abseta < 2.37) & ~((abseta > 1.37) & (abseta < 1.52)), axis=1)
@@ -254,13 +261,14 @@ def test_higgs_mass_peak_and_resolution(tmp_path):
 
 
 def test_fakes_fail_identification_and_isolation_more_often():
-    s = simulate.settings({})
+    s = hyy_simulation.settings({})
     rng = np.random.default_rng(5)
-    truth = simulate.GENERATORS["jj"](rng, 20000, s)
+    truth = hyy_simulation.GENERATORS["jj"](rng, 20000, s)
     assert np.all(truth.photons["fake"])
-    assert np.all(simulate.GENERATORS["gj"](rng, 1000, s).photons["fake"].sum(axis=1) == 1)
-    fakes = simulate.reconstruct(rng, truth, s).photons
-    real = simulate.reconstruct(rng, simulate.GENERATORS["yy"](rng, 20000, s), s).photons
+    assert np.all(hyy_simulation.GENERATORS["gj"](rng, 1000, s).photons["fake"].sum(axis=1) == 1)
+    toy_detector = hyy_simulation.detector_of(s)
+    fakes = detector.reconstruct(rng, truth, toy_detector).photons
+    real = detector.reconstruct(rng, hyy_simulation.GENERATORS["yy"](rng, 20000, s), toy_detector).photons
     pass_fake = np.mean(fakes["isTightID"] & fakes["isTightIso"])
     pass_real = np.mean(real["isTightID"] & real["isTightIso"])
     assert pass_real > 0.75
@@ -311,19 +319,19 @@ def test_production_modes_have_their_own_kinematics(dataset):
 def test_write_is_atomic(tmp_path, monkeypatch):
     cfg = make_cfg(signal_mc_events=5000, chunk_size=2000)
     target = tmp_path / "ggH.root"
-    real_build = simulate.build_chunk
+    real_build = SIMULATION.build_chunk
 
     def failing(plan, s, seq, chunk, *args):
         if chunk == 1:
             raise RuntimeError("killed")
         return real_build(plan, s, seq, chunk, *args)
 
-    monkeypatch.setattr(simulate, "build_chunk", failing)
+    monkeypatch.setattr(SIMULATION, "build_chunk", failing)
     with pytest.raises(RuntimeError, match="killed"):
-        simulate.simulate_file(cfg, "sim_mc_343981.ggH125_gamgam", target)
+        SIMULATION.simulate_file(cfg, "sim_mc_343981.ggH125_gamgam", target)
     assert list(tmp_path.iterdir()) == []
-    monkeypatch.setattr(simulate, "build_chunk", real_build)
-    summary = simulate.simulate_file(cfg, "sim_mc_343981.ggH125_gamgam", target)
+    monkeypatch.setattr(SIMULATION, "build_chunk", real_build)
+    summary = SIMULATION.simulate_file(cfg, "sim_mc_343981.ggH125_gamgam", target)
     assert uproot.open(target)["analysis"].num_entries == summary["written"] > 0
 
 
@@ -331,35 +339,35 @@ def test_catalogue_errors_name_the_problem():
     cfg = make_cfg()
     cfg["samples"]["data"]["files"][0].pop("lumi_fb")
     with pytest.raises(ValueError, match="sim_data15_periodD.*lumi_fb"):
-        simulate.catalogue(cfg)
+        hyy_simulation.catalogue(cfg)
     cfg = make_cfg()
     cfg["lumi_fb"] = 40.0
     with pytest.raises(ValueError, match="add up to 36.1"):
-        simulate.catalogue(cfg)
+        hyy_simulation.catalogue(cfg)
     cfg = make_cfg()
     cfg["samples"]["ggH"]["process"] = "bbH"
     with pytest.raises(ValueError, match="bbH"):
-        simulate.catalogue(cfg)
+        hyy_simulation.catalogue(cfg)
     cfg = make_cfg()
     cfg["samples"]["data"]["files"][0]["name"] = "sim_data17_periodX"
     with pytest.raises(ValueError, match="run_ranges"):
-        simulate.simulate_file(cfg, "sim_data17_periodX", Path("/nonexistent/never.root"))
+        SIMULATION.simulate_file(cfg, "sim_data17_periodX", Path("/nonexistent/never.root"))
     with pytest.raises(KeyError, match="not in the sample catalogue"):
-        simulate.simulate_file(make_cfg(), "sim_nothing", Path("/nonexistent/never.root"))
+        SIMULATION.simulate_file(make_cfg(), "sim_nothing", Path("/nonexistent/never.root"))
 
 
 def test_settings_fill_defaults_and_name_wrong_keys():
-    s = simulate.settings({})
+    s = hyy_simulation.settings({})
     assert s["higgs_mass"] == 125.0 and s["xsec_pb"]["ggH"] == 0.110 and s["continuum"]["mass_min"] == 95.0
-    merged = simulate.settings({"simulate": {"resolution": {"tail_fraction": 0.2}}})
+    merged = hyy_simulation.settings({"simulate": {"resolution": {"tail_fraction": 0.2}}})
     assert merged["resolution"]["tail_fraction"] == 0.2
     assert merged["resolution"]["sampling_barrel"] == s["resolution"]["sampling_barrel"]
-    own = simulate.settings({"simulate": {"run_ranges": {"data17_periodX": [1, 2]}}})
+    own = hyy_simulation.settings({"simulate": {"run_ranges": {"data17_periodX": [1, 2]}}})
     assert own["run_ranges"] == {"data17_periodX": [1, 2]}  # replaces the default table as a whole
-    with pytest.raises(simulate.config.ConfigError, match="simulate.xsec_pb"):
-        simulate.settings({"simulate": {"xsec_pb": {"bbH": 1.0}}})
-    with pytest.raises(simulate.config.ConfigError, match="mass_max"):
-        simulate.settings({"simulate": {"continuum": {"mass_min": 150, "mass_max": 120}}})
+    with pytest.raises(config.ConfigError, match="simulate.xsec_pb"):
+        hyy_simulation.settings({"simulate": {"xsec_pb": {"bbH": 1.0}}})
+    with pytest.raises(config.ConfigError, match="mass_max"):
+        hyy_simulation.settings({"simulate": {"continuum": {"mass_min": 150, "mass_max": 120}}})
 
 
 def test_cli_generates_one_file(tmp_path):
@@ -375,7 +383,16 @@ def test_cli_generates_one_file(tmp_path):
 
 def test_empty_data_file_still_has_the_schema(tmp_path):
     cfg = make_cfg(data_events=0, signal_strength=0.0)
-    summary = simulate.simulate_file(cfg, "sim_data15_periodD", tmp_path / "empty.root")
+    summary = SIMULATION.simulate_file(cfg, "sim_data15_periodD", tmp_path / "empty.root")
     tree = uproot.open(tmp_path / "empty.root")["analysis"]
     assert summary["written"] == tree.num_entries == 0
-    assert set(tree.keys()) == set(simulate.branch_dtypes())
+    assert set(tree.keys()) == set(atlas2025.branch_dtypes())
+
+
+def test_stage_refuses_an_analysis_without_simulation(monkeypatch):
+    class NoSimulation:
+        simulation = None
+
+    monkeypatch.setattr(simulate.analyses, "get", lambda name: NoSimulation())
+    with pytest.raises(ValueError, match="'bare' has no embedded simulation"):
+        simulate.simulation_of({"analysis": "bare"})

@@ -1,12 +1,12 @@
 import json
 import os
-from pathlib import Path
+
+from colliderflow.stage_code import code_files
 
 ANALYSIS = config["analysis"]
 DATASET = config["dataset"]["name"]
 RESULTS = f"results/{ANALYSIS}"
 RESOURCES = f"resources/{DATASET}"
-PACKAGE = Path(workflow.basedir).parent / "src" / "colliderflow"
 
 # file stem -> sample name, from the sample catalogue
 FILE_SAMPLE = {
@@ -67,21 +67,11 @@ def model_settings(*sections):
     return params
 
 
-def package_sources(*modules):
-    """The package source files a rule's command runs, so a code change reruns the right jobs."""
-    paths = [
-        PACKAGE / "__init__.py",
-        PACKAGE / "cli.py",
-        PACKAGE / "config.py",
-        PACKAGE / "io.py",
-    ]
-    for module in modules:
-        target = PACKAGE / module
-        if target.is_dir():
-            paths.extend(sorted(target.rglob("*.py")))
-        else:
-            paths.append(target.with_suffix(".py"))
-    return [str(p) for p in paths]
+def stage_code(subcommand):
+    """The files `colliderflow <subcommand>` runs (colliderflow.stage_code): a code change
+    reruns exactly the jobs that run that code. Name the sub-command of the rule's shell
+    (tests/unit/test_stage_code.py checks that they agree)."""
+    return code_files(subcommand, ANALYSIS)
 
 
 def sample_files(sample):

@@ -3,7 +3,7 @@ if config["dataset"]["source"] == "simulate":
 
     rule simulate:
         input:
-            code=package_sources("simulate"),
+            code=stage_code("simulate"),
         output:
             root=f"{RESOURCES}/{{file}}.root",
         log:
@@ -26,7 +26,7 @@ else:
 
     rule fetch:
         input:
-            code=package_sources("fetch"),
+            code=stage_code("fetch"),
         output:
             root=f"{RESOURCES}/{{file}}.root",
         log:

@@ -4,7 +4,7 @@
 rule features:
     input:
         skims=lambda w: skim_outputs(w.sample),
-        code=package_sources("features"),
+        code=stage_code("features"),
     output:
         parquet=f"{RESULTS}/features/{{sample}}.parquet",
     log:

@@ -9,7 +9,7 @@ rule signal_model:
     input:
         scores=lambda w: model_scores(w.model),
         selection=f"{RESULTS}/optimise/{{model}}/selection.json",
-        code=package_sources("inference", "stats"),
+        code=stage_code("signal-model"),
     output:
         json=f"{INFERENCE}/signal_model.json",
     log:
@@ -35,7 +35,7 @@ rule background_model:
         scores=lambda w: model_scores(w.model),
         selection=f"{RESULTS}/optimise/{{model}}/selection.json",
         signal_model=f"{INFERENCE}/signal_model.json",
-        code=package_sources("inference", "stats"),
+        code=stage_code("background-model"),
     output:
         json=f"{INFERENCE}/background_model.json",
     log:
@@ -63,7 +63,7 @@ rule fit:
         selection=f"{RESULTS}/optimise/{{model}}/selection.json",
         signal_model=f"{INFERENCE}/signal_model.json",
         background_model=f"{INFERENCE}/background_model.json",
-        code=package_sources("inference", "stats"),
+        code=stage_code("fit-categories"),
     output:
         fit=f"{INFERENCE}/fit.json",
         significance=f"{INFERENCE}/significance.json",
@@ -101,7 +101,7 @@ rule workspace:
         signal_model=f"{INFERENCE}/signal_model.json",
         background_model=f"{INFERENCE}/background_model.json",
         fit=f"{INFERENCE}/fit.json",
-        code=package_sources("inference", "stats"),
+        code=stage_code("workspace"),
     output:
         json=f"{INFERENCE}/workspace.json",
     log:
@@ -126,7 +126,7 @@ rule workspace:
 rule limit:
     input:
         workspace=f"{INFERENCE}/workspace.json",
-        code=package_sources("stats"),
+        code=stage_code("limit"),
     output:
         json=f"{INFERENCE}/limits.json",
         plot=report(

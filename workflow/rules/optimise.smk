@@ -5,7 +5,7 @@
 rule optimise:
     input:
         scores=lambda w: model_scores(w.model),
-        code=package_sources("optimise", "stats/significance"),
+        code=stage_code("optimise"),
     output:
         selection=f"{RESULTS}/optimise/{{model}}/selection.json",
         plot=report(

@@ -4,7 +4,7 @@
 rule plot_spectrum:
     input:
         features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
-        code=package_sources("report"),
+        code=stage_code("plot-spectrum"),
     output:
         png=report(
             f"{RESULTS}/plots/spectrum.png",
@@ -35,7 +35,7 @@ rule summary:
         significance=expand(f"{RESULTS}/inference/{{model}}/significance.json", model=MODELS),
         limits=expand(f"{RESULTS}/inference/{{model}}/limits.json", model=MODELS),
         selections=expand(f"{RESULTS}/optimise/{{model}}/selection.json", model=MODELS),
-        code=package_sources("report"),
+        code=stage_code("summary"),
     output:
         json=f"{RESULTS}/summary.json",
         md=report(

@@ -4,7 +4,7 @@
 rule skim:
     input:
         root=lambda w: f"{RESOURCES}/{w.file}.root",
-        code=package_sources("skim", "analyses"),
+        code=stage_code("skim"),
     output:
         parquet=f"{RESULTS}/skim/{{sample}}/{{file}}.parquet",
         cutflow=f"{RESULTS}/skim/{{sample}}/{{file}}.cutflow.json",
@@ -32,7 +32,7 @@ rule cutflow_table:
             for s in SAMPLES
             for p in skim_outputs(s)
         ],
-        code=package_sources("cutflow"),
+        code=stage_code("cutflow"),
     output:
         md=report(
             f"{RESULTS}/cutflow.md",

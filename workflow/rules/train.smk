@@ -4,7 +4,7 @@
 rule train:
     input:
         features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
-        code=package_sources("ml", "stats/significance"),
+        code=stage_code("train"),
     output:
         metrics=f"{RESULTS}/models/{{model}}/metrics.json",
         history=f"{RESULTS}/models/{{model}}/history.json",
@@ -47,7 +47,7 @@ rule apply:
     input:
         metrics=f"{RESULTS}/models/{{model}}/metrics.json",
         features=f"{RESULTS}/features/{{sample}}.parquet",
-        code=package_sources("ml"),
+        code=stage_code("apply"),
     output:
         parquet=f"{RESULTS}/scores/{{model}}/{{sample}}.parquet",
     log:
@@ -73,8 +73,7 @@ rule apply:
 rule compare_models:
     input:
         metrics=expand(f"{RESULTS}/models/{{model}}/metrics.json", model=MODELS),
-        features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
-        code=package_sources("ml"),
+        code=stage_code("compare"),
     output:
         md=report(
             f"{RESULTS}/models/comparison.md",
@@ -101,11 +100,10 @@ rule compare_models:
         runtime=15,
     params:
         settings=settings("dataset", "samples", "observable", "ml"),
-        features=lambda w, input: os.path.dirname(input.features[0]),
         models_dir=lambda w, output: os.path.dirname(output.json),
         models=MODELS,
         plots=lambda w, output: os.path.dirname(output.plots[0]),
     shell:
         "colliderflow compare --settings {params.settings:q} --models-dir {params.models_dir} "
-        "--models {params.models} --features {params.features} --out-md {output.md} "
+        "--models {params.models} --out-md {output.md} "
         "--out-json {output.json} --plots {params.plots} 2> {log}"

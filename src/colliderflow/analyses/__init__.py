@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from .interface import Analysis, Observable, Process, Simulation
 
 ENTRY_POINT_GROUP = "colliderflow.analyses"
 BUILT_IN = {
     "hyy": "colliderflow.analyses.hyy:HyyAnalysis",
+    "hzz4l": "colliderflow.analyses.hzz4l:Hzz4lAnalysis",
 }
 
-__all__ = ["Analysis", "Observable", "Process", "Simulation", "available", "get", "source"]
+__all__ = ["Analysis", "Observable", "Process", "Simulation", "available", "get", "schema_file", "source"]
+SCHEMA_FILE = "config.schema.yaml"
 
 
 def _registered() -> dict[str, str]:
@@ -47,6 +51,19 @@ def source(name: str) -> str:
             f"unknown analysis {name!r}: set the config key 'analysis' to one of {', '.join(sorted(registered))}, "
             f"or install a package that registers it under the entry-point group {ENTRY_POINT_GROUP}")
     return registered[name]
+
+
+def schema_file(name: str) -> Path | None:
+    """The analysis's piece of the config schema: ``config.schema.yaml`` in the folder of the
+    module that defines it, found without importing the analysis (so reading a config runs no
+    analysis code). None if the analysis brings no piece."""
+    module_name = source(name).partition(":")[0]
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        raise KeyError(f"analysis {name!r}: its module {module_name} is not importable; install the package "
+                       "that registers it")
+    path = Path(spec.origin).parent / SCHEMA_FILE
+    return path if path.is_file() else None
 
 
 @functools.lru_cache(maxsize=None)

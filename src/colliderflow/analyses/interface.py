@@ -98,12 +98,14 @@ class Analysis(ABC):
     - ``observable_column``, ``observable_label``, ``observable_unit``: the observable.
     - ``peak_label``: how plots name the fitted peak position (e.g. ``$m_H$``).
     - ``processes``: the processes by name (catalogue ``process`` values), with role and colour.
-    - ``config_schema``: path of this analysis's piece of the config schema (YAML, the same form
-      as the properties of the root schema). It declares the ``selection`` section (cuts and
-      object definitions) and the defaults of the generic sections for this analysis: the
-      ``observable`` range and window, the ``fit`` recipe (signal shape, background candidates
-      and choice, normalisation systematics), the classifier ``ml.features`` and objects, the
-      ``simulate`` settings of its embedded simulation.
+
+    Beside the module that defines the class, ``config.schema.yaml`` is the analysis's piece of
+    the config schema (YAML, the same form as the properties of the root schema; found by
+    name, so reading a config imports no analysis code). It declares the ``selection``
+    section (cuts and object definitions) and the defaults of the generic sections for this
+    analysis: the ``observable`` range and window, the ``fit`` recipe (signal shape,
+    background candidates, normalisation systematics), the classifier ``ml.features`` and
+    objects, the ``simulate`` settings of its embedded simulation.
     - ``simulation``: the embedded simulation, or None.
     """
 
@@ -118,7 +120,6 @@ class Analysis(ABC):
     observable_unit: ClassVar[str]
     peak_label: ClassVar[str] = "peak position"
     processes: ClassVar[dict[str, Process]]
-    config_schema: ClassVar[Path]
     simulation: ClassVar[Simulation | None] = None
 
     # ------------------------------------------------------------------ what stages ask

@@ -19,16 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from ..stats import binned, plots
-from ..stats import unbinned as ub
-from ..stats.settings import grid
+from ..stats.fit import fit, grid, profile_scan
+from ..stats.hypotest import asimov_data, discovery, expected_significance, p0_scan
+from ..stats.model import Model, category_spec
 from ..analyses import Observable
 from .inputs import category_arrays
 
 log = logging.getLogger(__name__)
 
 
-def category_model(fs: dict, observable: Observable, signal: dict, background: dict, mass_floating: bool) -> ub.Model:
-    """The multi-category model of ``stats.unbinned.category_spec`` from the two model files."""
+def category_model(fs: dict, observable: Observable, signal: dict, background: dict, mass_floating: bool) -> Model:
+    """The multi-category model of ``stats.model.category_spec`` from the two model files."""
     bkg = {c["name"]: c for c in background["categories"]}
     cats = []
     for sig in signal["categories"]:
@@ -43,11 +44,11 @@ def category_model(fs: dict, observable: Observable, signal: dict, background: d
             "background": {"shape": bkg[name]["choice"]},
             "spurious": spurious,
         })
-    spec = ub.category_spec(
+    spec = category_spec(
         cats, mass_value=fs["mass_value"], mass_floating=mass_floating, mass_limits=fs["mass_limits"],
         reference_mass=signal.get("reference_mass", fs["mass_value"]), mu_limits=fs["mu_limits"],
     )
-    return ub.Model(spec)
+    return Model(spec)
 
 
 def _asymmetric(interval, best):
@@ -55,7 +56,7 @@ def _asymmetric(interval, best):
     return [None if lo is None else float(lo - best), None if hi is None else float(hi - best)]
 
 
-def _expected_values(model: ub.Model, values: dict) -> dict:
+def _expected_values(model: Model, values: dict) -> dict:
     """Parameter values for the expected (Asimov) results: background from the data fit,
     mu = 1, m_H at its nominal value, nuisances at zero."""
     v = dict(values)
@@ -81,24 +82,24 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     float_model = category_model(fs, observable, signal, background, mass_floating=True)
 
     log.info("fit: peak position fixed at %.2f %s", fs["mass_value"], observable.unit)
-    best_fixed = ub.fit(fixed_model, data)
+    best_fixed = fit(fixed_model, data)
     log.info("fit: peak position floating")
-    best_float = ub.fit(float_model, data, start=best_fixed.values)
+    best_float = fit(float_model, data, start=best_fixed.values)
     headline_model, headline = (float_model, best_float) if fs["mass_floating"] else (fixed_model, best_fixed)
 
     log.info("profile scans")
     mu_grid = grid(fs["mu_scan"])
-    mu_scan = ub.profile_scan(headline_model, data, "mu", mu_grid, best=headline)
+    mu_scan = profile_scan(headline_model, data, "mu", mu_grid, best=headline)
     exp_values = _expected_values(fixed_model, best_fixed.values)
-    asimov = ub.asimov_data(fixed_model, exp_values, fs["asimov_bin_width"])
-    mu_scan_exp = ub.profile_scan(fixed_model, asimov, "mu", mu_grid)
-    mass_scan = ub.profile_scan(float_model, data, "mass", grid(fs["mass_scan"]), best=best_float)
+    asimov = asimov_data(fixed_model, exp_values, fs["asimov_bin_width"])
+    mu_scan_exp = profile_scan(fixed_model, asimov, "mu", mu_grid)
+    mass_scan = profile_scan(float_model, data, "mass", grid(fs["mass_scan"]), best=best_float)
 
     log.info("discovery significance")
-    disc = ub.discovery(headline_model, data, best=headline)
-    expected = ub.expected_significance(fixed_model, exp_values, bin_width=fs["asimov_bin_width"])
+    disc = discovery(headline_model, data, best=headline)
+    expected = expected_significance(fixed_model, exp_values, bin_width=fs["asimov_bin_width"])
     log.info("p0 scan over %d masses", len(grid(fs["p0_scan"])))
-    p0 = ub.p0_scan(fixed_model, data, grid(fs["p0_scan"]), expected_values=exp_values,
+    p0 = p0_scan(fixed_model, data, grid(fs["p0_scan"]), expected_values=exp_values,
                     bin_width=fs["asimov_bin_width"])
 
     mu_hat = headline.values["mu"]

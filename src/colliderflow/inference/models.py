@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import background_choice as bc
-from ..stats import unbinned as ub
-from ..stats.settings import grid
+from ..stats.fit import fit_shape, grid
 from ..stats.shapes import get_shape
 from ..analyses import Observable
 from .inputs import category_arrays
@@ -42,7 +41,7 @@ def signal_model(cfg: dict, observable: Observable, part: pd.DataFrame, model_na
                 f"{w.sum():.3g}): too few to fit the signal shape; use fewer categories (optimise.n_categories) "
                 "or a larger optimise.min_background"
             )
-        res = ub.fit_shape(shape, m, w)
+        res = fit_shape(shape, m, w)
         by_process = sig_rows[sig_rows["category"] == k].groupby("process")["weight"].sum()
         params = {p: res.values[p] for p in shape.params}
         categories.append({

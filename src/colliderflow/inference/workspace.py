@@ -18,7 +18,7 @@ import numpy as np
 
 from ..io import atomic_path
 from ..stats import binned
-from ..stats import unbinned as ub
+from ..stats.model import Model
 from ..analyses import Observable
 from .inputs import category_arrays
 
@@ -29,7 +29,7 @@ def build(fs: dict, observable: Observable, part, signal: dict, background: dict
     """The workspace of the categories in ``part``; ``fs`` is the resolved ``fit`` section."""
     lo, hi = observable.range
     edges = binned.make_edges(lo, hi, fs["workspace_bin_width"])
-    model = ub.Model(fit_payload["model"])
+    model = Model(fit_payload["model"])
     values = model.values()
     data = category_arrays(part, "data")
     sig = category_arrays(part, "signal")

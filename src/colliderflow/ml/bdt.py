@@ -1,8 +1,9 @@
-"""Boosted decision trees with xgboost (hist method; on the GPU when one is visible).
+"""Model type ``bdt``: boosted decision trees with xgboost (hist method; on the GPU when one is visible).
 
 Trained on the event-level features with the class-balanced training weights (|w|: xgboost
-refuses negative weights), early stopping on the validation log-loss; the saved model is
-cut at the best iteration, so what is evaluated and applied is the early-stopped model.
+refuses negative weights), early stopping on the validation log-loss; the saved model
+(``model.json``) is cut at the best iteration, so what is evaluated and applied is the
+early-stopped model. ``train``, ``load`` and ``importance`` as ``kinds`` describes.
 """
 
 from __future__ import annotations
@@ -55,11 +56,16 @@ def _matrix(training_set, features: list[str]) -> xgb.DMatrix:
                        feature_names=features, missing=np.nan)
 
 
-def train_bdt(settings: dict, sets: dict, ml: dict, model_path: Path) -> dict:
-    """Fit, keep the best iteration, save xgboost JSON at ``model_path``; returns the history."""
-    from .data import check_features
+MODEL_FILE = "model.json"
 
-    features = check_features(ml)
+
+def train(settings: dict, sets: dict, ml: dict, outdir: Path, on_epoch_end=None) -> dict:
+    """Fit, keep the best iteration, save xgboost JSON in ``outdir``; returns the history.
+
+    ``on_epoch_end`` is not used (xgboost trains in one call).
+    """
+    model_path = Path(outdir) / MODEL_FILE
+    features = list(sets["train"].events.feature_names)
     device = xgb_device(ml["device"])
     params = {
         "objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist", "device": device,
@@ -85,7 +91,8 @@ def train_bdt(settings: dict, sets: dict, ml: dict, model_path: Path) -> dict:
              evals_result["val"]["logloss"][best])
     return {"train_loss": evals_result["train"]["logloss"], "val_loss": evals_result["val"]["logloss"],
             "best_epoch": best, "best_val_loss": evals_result["val"]["logloss"][best], "epochs_run": rounds,
-            "train_seconds": seconds, "training_events": len(sets["train"].label), "device": device}
+            "train_seconds": seconds, "training_events": len(sets["train"].label), "device": device,
+            "loss": "logloss (xgboost)", "step": "boosting round"}
 
 
 class _ProgressLog(xgb.callback.TrainingCallback):
@@ -113,8 +120,19 @@ def predict_bdt(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
     return booster.predict(xgb.DMatrix(features, missing=np.nan), validate_features=False).astype(np.float64)
 
 
+def load(modeldir: Path, info: dict, threads: int = 1):
+    """The saved booster's predict function, on the CPU."""
+    booster = load_bdt(Path(modeldir) / MODEL_FILE, threads)
+    return lambda inputs: predict_bdt(booster, inputs[0])
+
+
 def gain_importance(model_path: Path, features: list[str]) -> dict[str, float]:
     """Gain per feature summed over all splits on it ("total_gain"), normalised to sum 1."""
     gain = load_bdt(model_path).get_score(importance_type="total_gain")
     total = sum(gain.values()) or 1.0
     return {f: float(gain.get(f, 0.0)) / total for f in features}
+
+
+def importance(modeldir: Path, predict, test_set, ml: dict) -> dict:
+    return {"kind": "total gain (normalised)",
+            "values": gain_importance(Path(modeldir) / MODEL_FILE, list(test_set.events.feature_names))}

@@ -1,14 +1,17 @@
-"""``colliderflow train | apply | compare``: the classifier stage's commands."""
+"""``colliderflow train | apply | compare``: the classifier stage's commands.
+
+Each resolves the config and the analysis's observable once, here, and passes them down.
+"""
 
 from __future__ import annotations
 
 
 def register(sub) -> None:
-    from ..cli import add_config_arguments
+    from .. import config
 
     train = sub.add_parser("train", help="train one model of ml.models; writes model, history, metrics, plots")
     train.add_argument("--model", required=True, help="model name (a key of ml.models)")
-    add_config_arguments(train)
+    config.add_arguments(train)
     train.add_argument("--features", required=True, help="folder with <sample>.parquet for every sample")
     train.add_argument("--outdir", required=True, help="output folder, results/<analysis>/models/<model>")
     train.add_argument("--threads", type=int, help="CPU threads (overrides ml.threads; rules pass {threads})")
@@ -17,18 +20,17 @@ def register(sub) -> None:
     apply = sub.add_parser("apply", help="score every event of one sample with a trained model")
     apply.add_argument("--model", required=True, help="model name (checked against the model folder)")
     apply.add_argument("--modeldir", required=True, help="folder written by colliderflow train")
-    add_config_arguments(apply)
+    config.add_arguments(apply)
     apply.add_argument("--features", required=True, help="folder with <sample>.parquet")
     apply.add_argument("--sample", required=True, help="sample name")
     apply.add_argument("--out", required=True, help="scores Parquet, results/<analysis>/scores/<model>/<sample>.parquet")
     apply.add_argument("--threads", type=int, help="CPU threads (overrides ml.threads)")
     apply.set_defaults(func=run_apply)
 
-    compare = sub.add_parser("compare", help="table and overlaid plots of all trained models against the cut-based baseline")
-    add_config_arguments(compare)
+    compare = sub.add_parser("compare", help="table and overlaid plots of all trained models against ml.baseline")
+    config.add_arguments(compare)
     compare.add_argument("--models-dir", required=True, help="folder holding one folder per model")
-    compare.add_argument("--features", required=True, help="folder with <sample>.parquet (for the baseline)")
-    compare.add_argument("--models", nargs="*", help="model names (default: ml.enabled)")
+    compare.add_argument("--models", nargs="*", help="model names (default: ml.enabled; ml.baseline always)")
     compare.add_argument("--out-md", required=True, help="Markdown table")
     compare.add_argument("--out-json", required=True, help="JSON table")
     compare.add_argument("--plots", required=True, help="folder for roc.png and zcurve.png")
@@ -44,10 +46,18 @@ def _config(args) -> dict:
     return cfg
 
 
+def _observable(cfg: dict):
+    """The analysis's observable (column, range, window, labels), resolved once per command."""
+    from .. import analyses
+
+    return analyses.get(cfg["analysis"]).observable(cfg)
+
+
 def run_train(args) -> int:
     from .train import train_model
 
-    metrics = train_model(args.model, _config(args), args.features, args.outdir)
+    cfg = _config(args)
+    metrics = train_model(args.model, cfg, args.features, args.outdir, _observable(cfg))
     return 0 if metrics else 1
 
 
@@ -55,12 +65,14 @@ def run_apply(args) -> int:
     from .apply import apply_model
 
     cfg = _config(args)
-    apply_model(args.modeldir, args.features, args.sample, args.out, threads=cfg["ml"]["threads"], name=args.model)
+    apply_model(args.modeldir, args.features, args.sample, args.out, _observable(cfg), threads=cfg["ml"]["threads"],
+                name=args.model)
     return 0
 
 
 def run_compare(args) -> int:
     from .compare import compare
 
-    compare(args.models_dir, args.features, _config(args), args.out_md, args.out_json, args.plots, args.models)
+    cfg = _config(args)
+    compare(args.models_dir, cfg, _observable(cfg), args.out_md, args.out_json, args.plots, args.models)
     return 0

@@ -1,17 +1,20 @@
 """Training data for the classifiers: which events, which inputs, which weights.
 
-Reads the features Parquet files (one per sample, columns as in HELPERS-CONTRACT), picks
-signal (every sample of kind ``signal``) and background (``ml.background``: data sidebands
-outside the mass window, or the background MC), and builds the model inputs:
+Reads the features Parquet files (one per sample), picks signal (every sample of kind
+``signal`` in the observable's range) and background (``ml.background``: data in the range
+outside the signal window, the sidebands; or the background MC in the range), and builds the
+model inputs:
 
 * the event-level feature matrix (float32, NaN kept for missing jets: xgboost handles NaN,
   the networks impute inside the model so the ONNX export needs no preprocessing);
 * for set models, the per-object lists padded to a fixed size with a mask;
 * training weights: physics weights, optionally per-process weights, and explicit class balance.
 
-The diphoton mass is never an input. Checks here refuse the mass column itself, and a column
-with its mass-scaled twin (their ratio is the mass); photon pT and E in the object lists are
-divided by the mass for the same reason.
+The observable (the analysis's, e.g. an invariant mass: ``Observable`` from
+``analyses.get(name).observable(cfg)``, resolved by the command and passed in) is never an
+input. Checks here refuse the observable column itself, and a column with its
+observable-scaled twin (their ratio is the observable); pT and E of the objects of
+``ml.mass_scaled_objects`` are divided by the observable for the same reason.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import awkward as ak
 import numpy as np
@@ -26,6 +30,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ..config import ConfigError
+from .kinds import kind_of
+
+if TYPE_CHECKING:
+    from ..analyses.interface import Observable
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +46,16 @@ SPLITS = ("train", "val", "test")
 class Events:
     """All events of the listed samples with the columns the ML stage needs, row-aligned.
 
-    ``frame``: metadata columns plus the mass; ``features``: (n, d) float32;
-    ``objects``: (n, N, F) float32 or None; ``mask``: (n, N) float32 (1 = real object) or None.
+    ``frame``: metadata columns plus the observable; ``features``: (n, d) float32, the columns
+    ``feature_names``; ``objects``: (n, N, F) float32 or None; ``mask``: (n, N) float32
+    (1 = real object) or None.
     """
 
     frame: pd.DataFrame
     features: np.ndarray
     objects: np.ndarray | None = None
     mask: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
 
     def subset(self, selection: np.ndarray) -> "Events":
         pick = np.flatnonzero(selection) if np.asarray(selection).dtype == bool else np.asarray(selection)
@@ -54,6 +64,7 @@ class Events:
             self.features[pick],
             None if self.objects is None else self.objects[pick],
             None if self.mask is None else self.mask[pick],
+            self.feature_names,
         )
 
     def inputs(self) -> tuple[np.ndarray, ...]:
@@ -66,21 +77,21 @@ class Events:
         return len(self.frame)
 
 
-def check_features(ml: dict) -> list[str]:
-    """The event-level feature list, after refusing inputs that let a model learn the mass."""
+def check_features(ml: dict, observable: "Observable") -> list[str]:
+    """The event-level feature list, after refusing inputs that let a model learn the observable."""
     features = list(ml["features"])
-    mass, suffix = ml["mass_column"], ml["mass_ratio_suffix"]
-    if mass in features:
+    column, suffix = observable.column, ml["mass_ratio_suffix"]
+    if column in features:
         raise ConfigError(
-            f"ml.features contains the diphoton mass '{mass}': the mass is never a classifier input "
+            f"ml.features contains the observable '{column}': it is never a classifier input "
             "(it would sculpt the background and bias the fit). Remove it from ml.features."
         )
-    twins = [f for f in features if f.endswith(suffix) and f[: -len(suffix)] in features]
+    twins = [f for f in features if suffix and f.endswith(suffix) and f[: -len(suffix)] in features]
     if twins:
         pairs = ", ".join(f"{f[: -len(suffix)]} and {f}" for f in twins)
         raise ConfigError(
-            f"ml.features contains {pairs}: their ratio is the diphoton mass '{mass}'. "
-            f"Keep only the mass-scaled column ({twins[0]})."
+            f"ml.features contains {pairs}: their ratio is the observable '{column}'. "
+            f"Keep only the observable-scaled column ({twins[0]})."
         )
     return features
 
@@ -89,30 +100,33 @@ def object_prefixes(ml: dict) -> list[str]:
     return list(ml["objects"])
 
 
-def window_masks(mass: np.ndarray, ml: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(in signal window, in sidebands): both inside the fit range, [low, high) intervals."""
-    lo, hi = ml["fit_range"]
-    wlo, whi = ml["mass_window"]
+def window_masks(values: np.ndarray, observable: "Observable") -> tuple[np.ndarray, np.ndarray]:
+    """(in the signal window, in the sidebands) of the observable ``values``; the sidebands are
+    the range outside the window (half-open intervals, as ``Observable`` defines them)."""
+    (lo, hi), (wlo, whi) = observable.range, observable.window
     if not lo < wlo < whi < hi:
-        raise ConfigError(f"ml.mass_window {ml['mass_window']} must lie strictly inside ml.fit_range {ml['fit_range']}")
-    in_range = (mass >= lo) & (mass < hi)
-    in_window = (mass >= wlo) & (mass < whi)
-    return in_window, in_range & ~in_window
+        # the sideband background and its transfer factor need events on both sides of the window
+        raise ConfigError(f"observable.window {list(observable.window)} must lie strictly inside "
+                          f"observable.range {list(observable.range)}; fix the observable section of the config")
+    in_window = observable.in_window(values)
+    return in_window, observable.in_range(values) & ~in_window
 
 
-def background_mask(frame: pd.DataFrame, ml: dict) -> np.ndarray:
-    """The background events of training and evaluation, per ``ml.background``."""
-    mass = frame[ml["mass_column"]].to_numpy(dtype=float)
-    in_window, sideband = window_masks(mass, ml)
+def background_mask(frame: pd.DataFrame, ml: dict, observable: "Observable") -> np.ndarray:
+    """The background events of training and evaluation, per ``ml.background``: data in the
+    sidebands, or background MC in the range."""
+    values = frame[observable.column].to_numpy(dtype=float)
+    in_window, sidebands = window_masks(values, observable)
     if ml["background"] == "sidebands":
-        return (frame["kind"] == "data").to_numpy() & sideband
-    return (frame["kind"] == "background").to_numpy() & (in_window | sideband)
+        return (frame["kind"] == "data").to_numpy() & sidebands
+    return (frame["kind"] == "background").to_numpy() & (in_window | sidebands)
 
 
-def signal_mask(frame: pd.DataFrame, ml: dict) -> np.ndarray:
-    mass = frame[ml["mass_column"]].to_numpy(dtype=float)
-    in_window, sideband = window_masks(mass, ml)
-    return (frame["kind"] == "signal").to_numpy() & (in_window | sideband)
+def signal_mask(frame: pd.DataFrame, observable: "Observable") -> np.ndarray:
+    """Signal MC in the observable's range."""
+    values = frame[observable.column].to_numpy(dtype=float)
+    in_window, sidebands = window_masks(values, observable)
+    return (frame["kind"] == "signal").to_numpy() & (in_window | sidebands)
 
 
 def sample_files(features_dir: str | Path, cfg: dict, samples=None) -> dict[str, Path]:
@@ -127,12 +141,14 @@ def sample_files(features_dir: str | Path, cfg: dict, samples=None) -> dict[str,
     return files
 
 
-def load_events(features_dir: str | Path, cfg: dict, samples=None, with_objects: bool = False) -> Events:
+def load_events(features_dir: str | Path, cfg: dict, observable: "Observable", samples=None,
+                with_objects: bool = False) -> Events:
     """Read the features Parquet of each sample (only the needed columns) into one ``Events``."""
     ml = cfg["ml"]
-    features = check_features(ml)
+    features = check_features(ml, observable)
     parts = [
-        _read_sample(path, ml, features, with_objects) for path in sample_files(features_dir, cfg, samples).values()
+        _read_sample(path, ml, observable.column, features, with_objects)
+        for path in sample_files(features_dir, cfg, samples).values()
     ]
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     events = Events(
@@ -140,15 +156,17 @@ def load_events(features_dir: str | Path, cfg: dict, samples=None, with_objects:
         np.concatenate([p.features for p in parts]),
         np.concatenate([p.objects for p in parts]) if with_objects else None,
         np.concatenate([p.mask for p in parts]) if with_objects else None,
+        tuple(features),
     )
     log.info("read %d events from %d samples (%d features%s)", len(frame), len(parts), len(features),
              f", {events.objects.shape[1]} objects x {events.objects.shape[2]} fields" if with_objects else "")
     return events
 
 
-def _read_sample(path: Path, ml: dict, features: list[str], with_objects: bool) -> Events:
+def _read_sample(path: Path, ml: dict, observable_column: str, features: list[str], with_objects: bool) -> Events:
+    """One sample's events, with the observable's column."""
     available = set(pq.read_schema(path).names)
-    scalar = list(dict.fromkeys([*META_COLUMNS, ml["mass_column"], *features]))
+    scalar = list(dict.fromkeys([*META_COLUMNS, observable_column, *features]))
     lists = _object_columns(ml, available) if with_objects else []
     missing = [c for c in scalar + [c for c in lists if c is not None] if c not in available]
     if missing:
@@ -162,12 +180,12 @@ def _read_sample(path: Path, ml: dict, features: list[str], with_objects: bool) 
     if bad_split.any():
         raise ValueError(f"{path}: split column holds {sorted(set(frame['split'][bad_split]))}, expected {SPLITS}")
     matrix = np.column_stack([frame[f].to_numpy(dtype=np.float32, na_value=np.nan) for f in features])
-    meta = frame[[*META_COLUMNS, ml["mass_column"]]].copy()
+    meta = frame[[*META_COLUMNS, observable_column]].copy()
     meta["weight"] = meta["weight"].astype(np.float64)
     if not with_objects:
-        return Events(meta, matrix)
-    objects, mask = _object_tensor(table, ml, frame[ml["mass_column"]].to_numpy(dtype=np.float32))
-    return Events(meta, matrix, objects, mask)
+        return Events(meta, matrix, feature_names=tuple(features))
+    objects, mask = _object_tensor(table, ml, frame[observable_column].to_numpy(dtype=np.float32))
+    return Events(meta, matrix, objects, mask, tuple(features))
 
 
 def _object_columns(ml: dict, available: set[str]) -> list[str | None]:
@@ -185,14 +203,15 @@ def n_object_fields(ml: dict) -> int:
     return 6 + len(ml["objects"])
 
 
-def _object_tensor(table, ml: dict, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _object_tensor(table, ml: dict, observable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pad every object list to its maximum length, stack the collections, build the mask.
 
-    Azimuths are taken relative to the leading object of the first collection (the leading
-    photon by default), so that the set is invariant under a global rotation.
+    Azimuths are taken relative to the leading object of the first collection of ``ml.objects``,
+    so that the set is invariant under a global rotation. ``observable``: its value per event,
+    which divides pT and E of the ``ml.mass_scaled_objects``.
     """
     prefixes = object_prefixes(ml)
-    n = len(mass)
+    n = len(observable)
     blocks, masks = [], []
     reference_phi = None
     scaled = set(ml["mass_scaled_objects"])
@@ -210,7 +229,7 @@ def _object_tensor(table, ml: dict, mass: np.ndarray) -> tuple[np.ndarray, np.nd
         mask = (np.arange(size)[None, :] < counts[:, None]).astype(np.float32)
         pt, eta, phi, energy, btag = (padded(f) for f in OBJECT_FIELDS)
         if prefix in scaled:
-            pt, energy = pt / mass[:, None], energy / mass[:, None]
+            pt, energy = pt / observable[:, None], energy / observable[:, None]
         if reference_phi is None:
             reference_phi = np.where(counts > 0, phi[:, 0], 0.0)[:, None]
         dphi = phi - reference_phi
@@ -236,14 +255,15 @@ class TrainingSet:
     index: np.ndarray  # row of each event in the Events the set was taken from
 
 
-def training_sets(events: Events, ml: dict, settings: dict) -> dict[str, TrainingSet]:
+def training_sets(events: Events, ml: dict, settings: dict, observable: "Observable") -> dict[str, TrainingSet]:
     """Split the training events (signal + configured background) into train/val/test.
 
     ``settings``: the model's effective settings (``settings.model_settings``).
     """
-    sig, bkg = signal_mask(events.frame, ml), background_mask(events.frame, ml)
+    sig, bkg = signal_mask(events.frame, observable), background_mask(events.frame, ml, observable)
     if not sig.any():
-        raise ValueError("no signal events (samples of kind 'signal') in the fit range: check the samples and ml.fit_range")
+        raise ValueError(f"no signal events (samples of kind 'signal') with {observable.column} in "
+                         f"observable.range {list(observable.range)}: check the samples and the range")
     if not bkg.any():
         raise ValueError(f"no background events for ml.background = '{ml['background']}': "
                          "sidebands need samples of kind 'data', mc needs samples of kind 'background'")
@@ -263,11 +283,11 @@ def training_sets(events: Events, ml: dict, settings: dict) -> dict[str, Trainin
 def needs_positive_weights(settings: dict) -> bool:
     """Where negative MC weights are replaced by their absolute value.
 
-    xgboost refuses negative weights, and the Lovasz surrogate needs non-negative cumulative
-    yields (a set function of accepted events). BCE, process-weighted CE and focal loss keep
-    the signed weights, which are unbiased in expectation.
+    Model types that say so (xgboost refuses negative weights), and the Lovasz surrogate,
+    which needs non-negative cumulative yields (a set function of accepted events). BCE,
+    process-weighted CE and focal loss keep the signed weights, unbiased in expectation.
     """
-    return settings["type"] == "bdt" or settings.get("loss") == "lovasz"
+    return kind_of(settings["type"]).positive_weights or settings.get("loss") == "lovasz"
 
 
 def process_weights(frame: pd.DataFrame, exponent: float) -> np.ndarray:

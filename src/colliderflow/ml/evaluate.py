@@ -1,27 +1,34 @@
-"""Metrics of a trained classifier: ROC, signal efficiencies, significance curve, mass sculpting.
+"""Metrics of a trained classifier: ROC, signal efficiencies, significance curve, sculpting.
 
 Everything is evaluated on the test split, with the physics weights, and scaled to the full
-expected yields (each sample's test events weighted up by total / test in the same region):
+expected yields (each sample's test events weighted up by total / test in the same region,
+``events.scale_to_full_yield``). With the analysis's observable (range and signal window):
 
-* s(t): signal MC in the mass window with score > t;
-* b(t): ``ml.background = sidebands``: data in the sidebands with score > t times the transfer
-  factor window/sidebands of an exponential fitted to all data sidebands (valid when the
-  score does not sculpt the mass, which ``mass_correlation`` checks); ``mc``: background MC
-  in the window with score > t.
+* s(t): signal MC in the window with score > t;
+* b(t): ``ml.background = sidebands``: data in the sidebands (the range outside the window)
+  with score > t times the transfer factor window/sidebands of an exponential fitted to all
+  data sidebands (valid when the score does not sculpt the observable, which
+  ``observable_correlation`` checks); ``mc``: background MC in the window with score > t.
 
 Z(t) is the Asimov significance; thresholds where b < ``ml.metrics.min_background`` give 0.
-The cut-based baseline is the same count with no score cut (``z_inclusive``).
+``z_inclusive`` is the same count with no score cut: the Z of the selection, the same for
+every model (and the whole Z curve of the ``cutbased`` model, which scores every event 1).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from ..events import scale_to_full_yield
 from ..stats.significance import asimov_z, sideband_transfer_factor, z_curve
 from . import data
+
+if TYPE_CHECKING:
+    from ..analyses.interface import Observable
 
 log = logging.getLogger(__name__)
 
@@ -49,62 +56,72 @@ def roc_auc(bkg_eff, sig_eff) -> float:
 
 
 def signal_efficiency_at(bkg_eff, sig_eff, targets) -> np.ndarray:
-    """Signal efficiency at given background efficiencies (linear interpolation on the ROC)."""
-    return np.interp(targets, bkg_eff, sig_eff)
+    """Signal efficiency of the best cut whose background efficiency is at most each target.
 
-
-def _scale_to_total(frame: pd.DataFrame, region: np.ndarray, test: np.ndarray) -> np.ndarray:
-    """Per-event factor sum_w(sample, region) / sum_w(sample, region, test): test -> full yield."""
-    weight = frame["weight"].to_numpy(dtype=float)
-    sample = frame["sample"].to_numpy()
-    total = pd.Series(np.where(region, weight, 0.0)).groupby(sample).sum()
-    in_test = pd.Series(np.where(region & test, weight, 0.0)).groupby(sample).sum()
-    ratio = (total / in_test.where(in_test != 0)).fillna(0.0)
-    return ratio.reindex(sample).to_numpy()
-
-
-def significance_inputs(frame: pd.DataFrame, ml: dict) -> dict:
-    """Test-split signal and background (score, expected-yield weight) in the window, and the baseline.
-
-    ``frame`` needs columns sample, kind, split, weight, the mass and (for the curve) score.
+    Read off the ROC's own points, not interpolated between them: a score with few distinct
+    values reaches few efficiencies (a constant score, the cutbased model's, only 0 and 1),
+    and interpolation would invent cuts that do not exist. For a continuous score the points
+    are dense and the two agree.
     """
-    mass = frame[ml["mass_column"]].to_numpy(dtype=float)
+    bkg_eff, sig_eff = np.asarray(bkg_eff, dtype=float), np.asarray(sig_eff, dtype=float)
+    index = np.searchsorted(bkg_eff, np.asarray(targets, dtype=float), side="right") - 1  # both are monotone
+    return sig_eff[np.clip(index, 0, None)]
+
+
+def _test_weights(frame: pd.DataFrame, region: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """Weights of the test events in ``region``, each sample's scaled to its full yield in the region.
+
+    A sample whose test events carry no usable weight contributes 0 (``scale_to_full_yield``
+    names it in a warning).
+    """
+    inside = frame.loc[region, ["sample", "weight"]]
+    chosen = test[region]
+    factor = scale_to_full_yield(inside, chosen)[chosen]
+    return np.nan_to_num(inside["weight"].to_numpy(dtype=float)[chosen] * factor, nan=0.0)
+
+
+def significance_inputs(frame: pd.DataFrame, ml: dict, observable: "Observable") -> dict:
+    """Test-split signal and background (mask, expected-yield weight) in the window, and Z with no score cut.
+
+    ``frame`` needs columns sample, kind, split, weight, the observable and (for the curve) score.
+    """
+    values = frame[observable.column].to_numpy(dtype=float)
     weight = frame["weight"].to_numpy(dtype=float)
     kind = frame["kind"].to_numpy()
     test = (frame["split"] == "test").to_numpy()
-    in_window, sidebands = data.window_masks(mass, ml)
+    in_window, sidebands = data.window_masks(values, observable)
     sig_region = (kind == "signal") & in_window
     if ml["background"] == "sidebands":
         data_events = kind == "data"
         if not (data_events & sidebands).any():
-            raise ValueError("ml.background is 'sidebands' but there are no data events in the sidebands")
-        transfer = sideband_transfer_factor(mass[data_events], weight[data_events], ml["mass_window"], ml["fit_range"])
+            raise ValueError("ml.background is 'sidebands' but there are no data events in the sidebands "
+                             f"(observable.range {list(observable.range)} outside observable.window)")
+        transfer = sideband_transfer_factor(values[data_events], weight[data_events], observable.window,
+                                            observable.range)
         bkg_region = data_events & sidebands
     else:
         transfer = 1.0
         bkg_region = (kind == "background") & in_window
         if not bkg_region.any():
-            raise ValueError("ml.background is 'mc' but there are no background MC events in the mass window")
+            raise ValueError("ml.background is 'mc' but there are no background MC events in observable.window "
+                             f"{list(observable.window)}")
     if not sig_region.any():
-        raise ValueError("no signal MC events in the mass window")
-    scale_s = _scale_to_total(frame, sig_region, test)
-    scale_b = _scale_to_total(frame, bkg_region, test) * transfer
+        raise ValueError(f"no signal MC events in observable.window {list(observable.window)}")
     s_total = weight[sig_region].sum()
     b_total = weight[bkg_region].sum() * transfer
-    pick_s, pick_b = sig_region & test, bkg_region & test
     return {
-        "signal": (pick_s, weight[pick_s] * scale_s[pick_s]),
-        "background": (pick_b, weight[pick_b] * scale_b[pick_b]),
+        "signal": (sig_region & test, _test_weights(frame, sig_region, test)),
+        "background": (bkg_region & test, _test_weights(frame, bkg_region, test) * transfer),
         "transfer_factor": float(transfer) if ml["background"] == "sidebands" else None,
         "s_inclusive": float(s_total), "b_inclusive": float(b_total),
         "z_inclusive": float(asimov_z(s_total, b_total)),
     }
 
 
-def significance_metrics(frame: pd.DataFrame, ml: dict) -> dict:
+def significance_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> dict:
     """Z curve on a uniform threshold grid, its maximum, Z at fixed thresholds, area, robustness."""
     settings = ml["metrics"]
-    inputs = significance_inputs(frame, ml)
+    inputs = significance_inputs(frame, ml, observable)
     score = frame["score"].to_numpy(dtype=float)
     (pick_s, w_s), (pick_b, w_b) = inputs["signal"], inputs["background"]
 
@@ -141,53 +158,65 @@ def weighted_correlation(x, y, weight) -> float:
     return float(cov / np.sqrt(var)) if var > 0 else 0.0
 
 
-def mass_correlation(frame: pd.DataFrame, ml: dict) -> dict:
-    """Correlation of the score with the mass in background (test split): the sculpting check.
+def observable_correlation(frame: pd.DataFrame, observable: "Observable") -> dict:
+    """Correlation of the score with the observable in background (test split): the sculpting check.
 
     ``data_sidebands``: data outside the window (the window is blinded); ``background_mc``:
-    background MC over the whole fit range, where present. Near 0 means the score does not
-    sculpt the background mass spectrum, which the sideband transfer and the fit assume.
+    background MC over the whole range, where present. Near 0 means the score does not
+    sculpt the background spectrum of the observable, which the sideband transfer and the fit
+    assume. A constant score (the cutbased model) has no correlation: 0.
     """
-    mass = frame[ml["mass_column"]].to_numpy(dtype=float)
-    in_window, sidebands = data.window_masks(mass, ml)
+    values = frame[observable.column].to_numpy(dtype=float)
+    in_window, sidebands = data.window_masks(values, observable)
     test = (frame["split"] == "test").to_numpy()
     kind = frame["kind"].to_numpy()
     result = {}
     for name, pick in (("data_sidebands", (kind == "data") & sidebands & test),
                        ("background_mc", (kind == "background") & (in_window | sidebands) & test)):
         if pick.sum() >= 2:
-            result[name] = weighted_correlation(frame["score"].to_numpy()[pick], mass[pick],
+            result[name] = weighted_correlation(frame["score"].to_numpy()[pick], values[pick],
                                                 frame["weight"].to_numpy()[pick])
     return result
 
 
-def training_definition_roc(frame: pd.DataFrame, ml: dict, split: str):
+def training_definition_roc(frame: pd.DataFrame, ml: dict, observable: "Observable", split: str):
     """ROC of signal against the training background in one split, physics weights."""
-    sig, bkg = data.signal_mask(frame, ml), data.background_mask(frame, ml)
+    sig, bkg = data.signal_mask(frame, observable), data.background_mask(frame, ml, observable)
     pick = (sig | bkg) & (frame["split"] == split).to_numpy()
     return weighted_roc(frame["score"].to_numpy()[pick], sig[pick], frame["weight"].to_numpy()[pick])
 
 
-def compute_metrics(frame: pd.DataFrame, ml: dict) -> dict:
+def roc_points(bkg_eff, sig_eff) -> dict:
+    """The ROC as stored in metrics.json: on ``ROC_GRID`` when the score has more distinct
+    values than the grid has points, else its own points (a score with one value, like the
+    cutbased model's, has the single point (1, 1) after the origin; interpolating would
+    invent efficiencies no cut reaches)."""
+    if len(bkg_eff) <= len(ROC_GRID):
+        return {"background_efficiency": [float(x) for x in bkg_eff], "signal_efficiency": [float(x) for x in sig_eff]}
+    return {"background_efficiency": ROC_GRID.tolist(), "signal_efficiency": np.interp(ROC_GRID, bkg_eff, sig_eff).tolist()}
+
+
+def compute_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> dict:
     """All metrics of one model from a frame of every event with its score."""
-    bkg_eff, sig_eff = training_definition_roc(frame, ml, "test")
-    train_bkg_eff, train_sig_eff = training_definition_roc(frame, ml, "train")
+    bkg_eff, sig_eff = training_definition_roc(frame, ml, observable, "test")
+    train_bkg_eff, train_sig_eff = training_definition_roc(frame, ml, observable, "train")
     targets = ml["metrics"]["background_efficiencies"]
     metrics = {
         "roc_auc": roc_auc(bkg_eff, sig_eff),
         "roc_auc_train": roc_auc(train_bkg_eff, train_sig_eff),
         "signal_efficiency": {f"{t:g}": float(e) for t, e in zip(targets, signal_efficiency_at(bkg_eff, sig_eff, targets))},
         "background": ml["background"],
-        "mass_window": list(ml["mass_window"]),
-        "mass_correlation": mass_correlation(frame, ml),
+        "observable": observable.column,
+        "range": list(observable.range),
+        "window": list(observable.window),
+        "observable_correlation": observable_correlation(frame, observable),
     }
-    metrics.update(significance_metrics(frame, ml))
-    metrics["roc_curve"] = {"background_efficiency": ROC_GRID.tolist(),
-                            "signal_efficiency": np.interp(ROC_GRID, bkg_eff, sig_eff).tolist()}
+    metrics.update(significance_metrics(frame, ml, observable))
+    metrics["roc_curve"] = roc_points(bkg_eff, sig_eff)
     return metrics
 
 
-def permutation_importance(predictor, test_set: data.TrainingSet, ml: dict) -> dict[str, float]:
+def permutation_importance(predict, test_set: data.TrainingSet, ml: dict) -> dict[str, float]:
     """Drop of the test ROC AUC when one input is shuffled across events (networks).
 
     Event-level features one by one; object collections as a whole (their slots and mask
@@ -200,11 +229,11 @@ def permutation_importance(predictor, test_set: data.TrainingSet, ml: dict) -> d
     label, weight = test_set.label[rows], test_set.events.frame["weight"].to_numpy()[rows]
 
     def auc(arrays) -> float:
-        return roc_auc(*weighted_roc(predictor.predict(tuple(arrays)), label, weight))
+        return roc_auc(*weighted_roc(predict(tuple(arrays)), label, weight))
 
     reference = auc(inputs)
     importance = {}
-    for j, name in enumerate(data.check_features(ml)):
+    for j, name in enumerate(test_set.events.feature_names):
         shuffled = inputs[0].copy()
         shuffled[:, j] = shuffled[rng.permutation(n), j]
         importance[name] = reference - auc([shuffled, *inputs[1:]])

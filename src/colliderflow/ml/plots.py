@@ -1,72 +1,70 @@
-"""Figures of the classifier stage (mplhep ATLAS style, Agg backend, written atomically).
+"""Figures of the classifier stage, in the one figure style of ``colliderflow.plotting``.
 
-Every figure carries the experiment label; on the embedded simulated dataset it says
-"Simulation" and never claims to be ATLAS data.
+Every figure carries the experiment label (``plotting.experiment_label``: on the embedded
+simulated dataset it says "Simulation"); axis labels of the observable come from the analysis.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep  # noqa: E402
-import numpy as np  # noqa: E402
+from .. import plotting
 
-from .. import io  # noqa: E402
+if TYPE_CHECKING:
+    from ..analyses.interface import Observable
 
-mplhep.style.use("ATLAS")
+plotting.use_style()
 
 
 def _label(ax, cfg: dict) -> None:
-    """Experiment label top left, luminosity top right (plain text: mplhep's label is slow).
-
-    On the embedded simulated dataset the label is "colliderflow Simulation", never ATLAS.
-    """
-    simulated = cfg.get("dataset", {}).get("simulated", True)
-    exp, text = ("colliderflow", "Simulation") if simulated else ("ATLAS", "Open Data")
-    name = ax.text(0.0, 1.01, exp, transform=ax.transAxes, fontweight="bold", ha="left", va="bottom")
-    ax.annotate(" " + text, xy=(1.0, 0.0), xycoords=name, style="italic", ha="left", va="bottom")
-    lumi = cfg.get("lumi_fb")
-    right = f"{lumi:g} fb$^{{-1}}$ (13 TeV)" if lumi else "13 TeV"
-    ax.text(1.0, 1.01, right, transform=ax.transAxes, ha="right", va="bottom")
+    plotting.experiment_label(ax, cfg.get("dataset", {}).get("simulated", True), cfg.get("lumi_fb"))
 
 
-def _save(fig, path: Path) -> None:
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+def _no_curve(ax, text: str) -> None:
+    """Say in the plot why it has nothing to draw (e.g. the cutbased model trains nothing)."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", wrap=True)
 
 
-def loss_curves(history: dict, path: Path, cfg: dict, xlabel: str = "epoch") -> None:
+def loss_curves(history: dict, path: Path, cfg: dict) -> None:
+    """Train and validation loss per step (``history["step"]``: epoch, boosting round); a model
+    that trains nothing gets a plot that says so (``history["note"]``)."""
     fig, ax = plt.subplots()
-    epochs = np.arange(1, len(history["train_loss"]) + 1)
-    ax.plot(epochs, history["train_loss"], label="train")
-    ax.plot(epochs, history["val_loss"], label="validation")
-    ax.axvline(history["best_epoch"] + 1, color="grey", ls=":", label="best")
-    ax.set_xlabel(xlabel)
+    if history["train_loss"]:
+        epochs = np.arange(1, len(history["train_loss"]) + 1)
+        ax.plot(epochs, history["train_loss"], label="train")
+        ax.plot(epochs, history["val_loss"], label="validation")
+        ax.axvline(history["best_epoch"] + 1, color="grey", ls=":", label="best")
+        ax.legend()
+    else:
+        _no_curve(ax, history.get("note", "no training"))
+    ax.set_xlabel(history.get("step") or "training step")
     ax.set_ylabel("loss")
-    ax.legend()
     _label(ax, cfg)
-    _save(fig, path)
+    plotting.save(fig, path)
 
 
 def roc_curves(curves: dict[str, tuple], path: Path, cfg: dict) -> None:
-    """ROC(s): name -> (background efficiency, signal efficiency); background rejection on a log axis."""
+    """ROC(s): name -> (background efficiency, signal efficiency); background rejection on a log axis.
+
+    A ROC of one point (a constant score: the cutbased model's (1, 1)) is drawn as a marker.
+    """
     fig, ax = plt.subplots()
     for name, (bkg_eff, sig_eff) in curves.items():
         bkg_eff, sig_eff = np.asarray(bkg_eff), np.asarray(sig_eff)
         keep = bkg_eff > 0
-        ax.plot(sig_eff[keep], 1.0 / bkg_eff[keep], label=name)
+        style = {"marker": "o", "ls": "none"} if keep.sum() == 1 else {}
+        ax.plot(sig_eff[keep], 1.0 / bkg_eff[keep], label=name, **style)
     ax.set_yscale("log")
-    ax.set_xlim(0, 1)
+    ax.set_xlim(0, 1.05)
     ax.set_xlabel("signal efficiency")
     ax.set_ylabel("1 / background efficiency")
     ax.legend()
     _label(ax, cfg)
-    _save(fig, path)
+    plotting.save(fig, path)
 
 
 def score_distributions(frame, sets: dict, path: Path, cfg: dict, bins: int = 40) -> None:
@@ -95,42 +93,53 @@ def score_distributions(frame, sets: dict, path: Path, cfg: dict, bins: int = 40
     ax.set_ylabel("normalised")
     ax.legend(fontsize="small")
     _label(ax, cfg)
-    _save(fig, path)
+    plotting.save(fig, path)
 
 
 def importance(values: dict[str, float], kind: str, path: Path, cfg: dict) -> None:
+    """Importance per input; a model with no input (cutbased) gets a plot that says so."""
     names = sorted(values, key=values.get)
     fig, ax = plt.subplots(figsize=(8, max(4, 0.3 * len(names) + 1.5)))
-    ax.barh(np.arange(len(names)), [values[n] for n in names])
-    ax.set_yticks(np.arange(len(names)), names, fontsize="small")
-    ax.set_xlabel(f"importance: {kind}")
+    if names:
+        ax.barh(np.arange(len(names)), [values[n] for n in names])
+        ax.set_yticks(np.arange(len(names)), names, fontsize="small")
+        ax.set_xlabel(f"importance: {kind}")
+    else:
+        _no_curve(ax, kind)
+        ax.set_xlabel("importance")
     _label(ax, cfg)
-    _save(fig, path)
+    plotting.save(fig, path)
 
 
-def z_curves(curves: dict[str, tuple], baseline: float | None, path: Path, cfg: dict) -> None:
-    """Asimov Z against the score threshold (name -> (thresholds, Z)); baseline = no score cut."""
+def z_curves(curves: dict[str, tuple], reference: tuple[str, float] | None, path: Path, cfg: dict,
+             observable: "Observable") -> None:
+    """Asimov Z in the observable's window against the score threshold (name -> (thresholds, Z));
+    ``reference``: (label, Z) drawn as a dashed line (no score cut, or the baseline's best Z)."""
     fig, ax = plt.subplots()
     for name, (threshold, z) in curves.items():
         ax.plot(threshold, z, label=name)
-    if baseline is not None:
-        ax.axhline(baseline, color="black", ls="--", label="cut-based (no score cut)")
+    if reference is not None:
+        ax.axhline(reference[1], color="black", ls="--", label=reference[0])
     ax.set_xlabel("score threshold")
-    ax.set_ylabel("Asimov Z in the mass window")
+    lo, hi = observable.window
+    unit = f" {observable.unit}" if observable.unit else ""
+    ax.set_ylabel(f"Asimov Z, {observable.label} in [{lo:g}, {hi:g}){unit}")
     ax.set_ylim(bottom=0)
     ax.legend()
     _label(ax, cfg)
-    _save(fig, path)
+    plotting.save(fig, path)
 
 
-def model_plots(outdir: Path, history: dict, metrics: dict, frame, sets: dict, cfg: dict) -> None:
+def model_plots(outdir: Path, history: dict, metrics: dict, frame, sets: dict, cfg: dict,
+                observable: "Observable") -> None:
     """The five plots of one trained model."""
     name = metrics["model"]
-    loss_curves(history, outdir / "loss.png", cfg, "boosting round" if metrics["type"] == "bdt" else "epoch")
+    loss_curves(history, outdir / "loss.png", cfg)
     roc = metrics["roc_curve"]
     roc_curves({name: (roc["background_efficiency"], roc["signal_efficiency"])}, outdir / "roc.png", cfg)
     score_distributions(frame, sets, outdir / "scores.png", cfg)
     importance(metrics["importance"]["values"], metrics["importance"]["kind"], outdir / "importance.png", cfg)
     z = metrics["z_curve"]
-    z_curves({name: (z["threshold"], z["z"])}, metrics["z_inclusive"], outdir / "zcurve.png", cfg)
+    z_curves({name: (z["threshold"], z["z"])}, ("no score cut", metrics["z_inclusive"]), outdir / "zcurve.png", cfg,
+             observable)
 

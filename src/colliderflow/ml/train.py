@@ -1,4 +1,7 @@
-"""Training: one torch loop shared by every network, and ``train_model`` for any model type.
+"""Training: ``train_model`` for any model type, and the torch loop shared by every network.
+
+``train_model`` reads the events, asks the model's type (``kinds``) to train, evaluates the
+saved model and writes metrics and plots, the same for every type.
 
 The loop (``fit``): AdamW, a learning-rate schedule, early stopping on the validation loss
 (the best epoch's weights are kept), a checkpoint after every epoch written atomically, and
@@ -12,6 +15,7 @@ pinned-memory loaders.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -20,16 +24,19 @@ import random
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from .. import io
-from . import bdt, data, evaluate, models, plots
-from .losses import make_loss
-from .settings import TORCH_TYPES, model_settings
+from . import data, evaluate, models, plots
+from .kinds import kind_of
+from .settings import model_settings
+
+if TYPE_CHECKING:
+    from ..analyses.interface import Observable
 
 log = logging.getLogger(__name__)
 
@@ -249,76 +256,43 @@ def onnx_scores(path: Path, inputs: tuple[np.ndarray, ...], names, threads: int 
     return session.run(None, {n: np.ascontiguousarray(a) for n, a in zip(names, inputs)})[0].astype(np.float64)
 
 
-def _labelled(training_set: data.TrainingSet) -> tuple[np.ndarray, ...]:
-    return (*training_set.events.inputs(), training_set.label, training_set.weight)
-
-
-def train_torch(settings: dict, sets: dict, ml: dict, outdir: Path,
-                on_epoch_end: Callable[[int], None] | None = None) -> dict:
-    """Build, fit and save a torch model (model.pt, model.onnx); returns its history."""
-    device = resolve_device(ml["device"])
-    seed_everything(ml["seed"], ml["threads"], device)
-    train, val = _labelled(sets["train"]), _labelled(sets["val"])
-    spec = models.make_spec(settings, sets["train"].events.inputs())
-    model = models.build(spec)
-    key = fingerprint(settings, spec, [*train, *val], ml["seed"])
-    log.info("training %s (%s, loss %s) on %s: %d parameters", settings["name"], settings["type"],
-             settings["loss"], device, sum(p.numel() for p in model.parameters()))
-    history = fit(model, make_loss(settings), train, val, settings, device=device, seed=ml["seed"],
-                  checkpoint=outdir / CHECKPOINT, key=key, on_epoch_end=on_epoch_end)
-    model.cpu().eval()
-    with io.atomic_path(outdir / "model.pt") as tmp:
-        torch.save({"spec": spec, "state_dict": model.state_dict()}, tmp)
-    export_onnx(model, sets["test"].events.inputs(), outdir / "model.onnx")
-    check = tuple(a[:2000] for a in sets["test"].events.inputs())
-    diff = float(np.max(np.abs(onnx_scores(outdir / "model.onnx", check, model.input_names)
-                               - predict_torch(model, check, settings["eval_batch_size"]))))
-    log.info("ONNX export: max |score difference| to torch on %d test events: %.2e", len(check[0]), diff)
-    history.update(device=str(device), onnx_max_abs_diff=diff)
-    return history
-
-
-def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Path,
+def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Path, observable: "Observable",
                 on_epoch_end: Callable[[int], None] | None = None) -> dict:
     """Train model ``name`` of ``ml.models`` and write everything to ``outdir``; returns metrics.
 
-    Outputs: model.json (bdt) or model.pt + model.onnx, model_info.json, history.json,
-    metrics.json, and the plots loss, roc, scores, importance, zcurve (.png).
+    ``observable``: the analysis's (``analyses.get(name).observable(cfg)``), which defines the
+    signal and background events and is never an input. Outputs: the type's model files
+    (model.json for bdt, model.pt + model.onnx for the networks, none for cutbased),
+    model_info.json, history.json, metrics.json, and the plots loss, roc, scores, importance,
+    zcurve (.png).
     """
     from .apply import load_predictor  # the saved model is what gets evaluated
 
     ml = cfg["ml"]
     settings = model_settings(cfg, name)
+    kind = kind_of(settings["type"])
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    events = data.load_events(features_dir, cfg, with_objects=settings["type"] == "deepsets")
-    sets = data.training_sets(events, ml, settings)
-    if settings["type"] == "bdt":
-        history = bdt.train_bdt(settings, sets, ml, outdir / "model.json")
-    elif settings["type"] in TORCH_TYPES:
-        history = train_torch(settings, sets, ml, outdir, on_epoch_end)
-    else:  # the schema's enum makes this unreachable from a validated config
-        raise ValueError(f"ml.models.{name}: unknown type '{settings['type']}'")
+    events = data.load_events(features_dir, cfg, observable, with_objects=kind.objects)
+    sets = data.training_sets(events, ml, settings, observable)
+    history = kind.code().train(settings, sets, ml, outdir, on_epoch_end)
     info = {"name": name, "type": settings["type"], "settings": settings, "ml": ml,
-            "inputs": list(models.DeepSets.input_names if settings["type"] == "deepsets" else ("features",)),
-            "features": data.check_features(ml)}
+            "observable": dataclasses.asdict(observable), "inputs": list(kind.inputs),
+            "features": list(events.feature_names) if "features" in kind.inputs else []}
     io.write_json(outdir / "model_info.json", info, cfg)
     predictor = load_predictor(outdir, threads=ml["threads"])
     events.frame["score"] = predictor.predict(events.inputs())
-    metrics = evaluate.compute_metrics(events.frame, ml)
-    importance = (bdt.gain_importance(outdir / "model.json", info["features"]) if settings["type"] == "bdt"
-                  else evaluate.permutation_importance(predictor, sets["test"], ml))
-    metrics.update(model=name, type=settings["type"], loss=settings.get("loss", "logloss (xgboost)"),
-                   importance={"kind": "total gain (normalised)" if settings["type"] == "bdt" else "permutation (ROC AUC drop)",
-                               "values": importance},
+    metrics = evaluate.compute_metrics(events.frame, ml, observable)
+    metrics.update(model=name, type=settings["type"], loss=history.get("loss"),
+                   importance=kind.code().importance(outdir, predictor.predict, sets["test"], ml),
                    training={k: history[k] for k in ("best_epoch", "epochs_run", "train_seconds", "training_events",
-                                                     "device") if k in history})
+                                                     "device", "note") if k in history})
     metrics["training"]["events_per_second"] = (
         history["training_events"] * history["epochs_run"] / max(history["train_seconds"], 1e-9))
     io.write_json(outdir / "history.json", history, cfg)
     io.write_json(outdir / "metrics.json", metrics, cfg,
                   inputs=[p for p in data.sample_files(features_dir, cfg).values()])
-    plots.model_plots(outdir, history, metrics, events.frame, sets, cfg)
+    plots.model_plots(outdir, history, metrics, events.frame, sets, cfg, observable)
     (outdir / CHECKPOINT).unlink(missing_ok=True)
     log.info("%s: ROC AUC %.4f, Z_max %.3f (threshold %.3f) vs %.3f without a score cut", name,
              metrics["roc_auc"], metrics["z_max"], metrics["threshold_at_z_max"], metrics["z_inclusive"])

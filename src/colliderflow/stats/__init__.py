@@ -1,25 +1,36 @@
 """Statistics: shapes, unbinned fits (iminuit), binned models (pyhf), significance, limits, scans.
 
-Nothing here knows about a particular analysis. The public API (stable):
+A pure library: no command line, no config reading, nothing that knows about a particular
+analysis (the commands on top are ``colliderflow.inference``, ``inference.standalone`` for
+``colliderflow fit``/``limit``/``validate-fit``). The public API (stable):
 
 ``shapes``
     ``get_shape(name, lo, hi) -> Shape`` (``dscb gauss voigt crystalball exponential powerlaw
     bernstein:N exppoly:N``); ``Shape.params``, ``.density(x, *values)``, ``.density_from(x, dict)``,
     ``.cdf(x, dict)``, ``.bin_integrals(edges, dict)``, ``.sample(rng, n, dict)``, ``.start(x, w)``,
     ``.limits``.
-``unbinned``
-    ``fit_shape(shape, x, weights) -> FitResult`` (signal MC; sandwich errors for weights);
-    ``category_spec(categories, mass_floating=..., ...) -> spec`` and
-    ``single_channel_spec(signal, background, lo, hi, ...) -> spec``; ``Model(spec)``;
+``model``
+    ``Model(spec)``, ``category_spec(categories, mass_floating=..., ...) -> spec``,
+    ``single_channel_spec(signal, background, lo, hi, ...) -> spec``; ``ChannelData``,
+    ``as_data(model, data)``. Data: ``{channel: x | (x, w) | ChannelData}``.
+``cost``
+    ``ModelCost(model, data)``: -2 ln L as a sum of ``iminuit.cost.ExtendedUnbinnedNLL``
+    (``WeightedExtendedUnbinnedNLL`` for weighted events) and ``NormalConstraint`` terms;
+    ``sandwich_covariance`` (errors of weighted fits).
+``fit``
     ``fit(model, data, start=, fix=, errors=) -> FitResult``;
-    ``profile_scan(model, data, param, values) -> dict`` (intervals 68/95);
+    ``fit_shape(shape, x, weights) -> FitResult`` (signal MC; sandwich errors for weights);
+    ``profile_scan(model, data, param, values) -> dict`` (intervals 68/95), ``crossings``;
+    ``grid({lo, hi, step})``.
+``hypotest``
     ``discovery(model, data) -> {"q0", "p0", "Z", ...}``;
     ``asimov_data(model, values)``, ``expected_significance(model, values) -> {"q0", "p0", "Z"}``;
-    ``p0_scan(model, data, masses, expected_values=) -> dict``;
+    ``p0_scan(model, data, masses, expected_values=) -> dict``.
+``toys``
     ``generate(model, values, rng)``, ``pull_study(model, values, n_toys) -> dict``.
-    Data: ``{channel: x | (x, w) | ChannelData}``.
 ``background_choice``
     ``binned_points(x, w, lo, hi, bin_width)``, ``template_from_function(...)``,
+    ``binned_chi2_fit(x, w, background, lo, hi, bin_width, blind)`` (``iminuit.cost.ExtendedBinnedNLL``),
     ``choose_background(template, candidates, signal_shape, signal_params, expected_signal,
     lo, hi, mass_points, criteria=, ftest_threshold=, ftest_data=, blind=) -> dict``.
 ``binned``
@@ -29,10 +40,6 @@ Nothing here knows about a particular analysis. The public API (stable):
 ``significance``
     ``asimov_z(s, b)``, ``z_curve(...)``, ``sideband_transfer_factor(...)``,
     ``counting_q0(n, b)``.
-``settings``
-    ``fit_settings(cfg) -> dict`` (the ``fit`` config section with defaults), ``grid(spec)``.
 ``plots``
     ``fit_plot``, ``likelihood_scan_plot``, ``p0_plot``, ``limit_band_plot``, ``pull_plot``.
-``cli``
-    ``colliderflow fit``, ``colliderflow limit``, ``colliderflow validate-fit``.
 """

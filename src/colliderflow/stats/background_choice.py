@@ -34,9 +34,11 @@ from typing import Mapping
 
 import numpy as np
 from iminuit import Minuit
+from iminuit.cost import ExtendedBinnedNLL
 from scipy import stats as _sps
 
-from . import unbinned as ub
+from .fit import FitResult, fit
+from .model import ChannelData, Model, category_spec
 from .shapes import get_shape
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CRITERIA = {"max_fraction_of_signal": 0.10, "max_fraction_of_error": 0.20, "mode": "or"}
 
 
-def binned_points(x, weights=None, lo: float = None, hi: float = None, bin_width: float = 0.1) -> ub.ChannelData:
+def binned_points(x, weights=None, lo: float = None, hi: float = None, bin_width: float = 0.1) -> ChannelData:
     """A weighted sample as weighted points at the centres of fine bins (sum w, sum w^2 per bin).
 
     Fitting these instead of the events loses nothing when the bins are much narrower than
@@ -56,29 +58,29 @@ def binned_points(x, weights=None, lo: float = None, hi: float = None, bin_width
     edges = np.linspace(lo, hi, n + 1)
     sw, _ = np.histogram(x, bins=edges, weights=w)
     sw2, _ = np.histogram(x, bins=edges, weights=w**2)
-    return ub.ChannelData(0.5 * (edges[1:] + edges[:-1]), sw, False, sw2)
+    return ChannelData(0.5 * (edges[1:] + edges[:-1]), sw, False, sw2)
 
 
 def template_from_function(shape: str, params: Mapping, n_events: float, lo: float, hi: float,
-                           bin_width: float = 0.1) -> ub.ChannelData:
+                           bin_width: float = 0.1) -> ChannelData:
     """A smooth background-only template: expected counts of ``shape`` (normalised to
     ``n_events``) as weighted points at bin centres (e.g. from a fit to the data sidebands)."""
     s = get_shape(shape, lo, hi)
     n = max(int(round((hi - lo) / bin_width)), 1)
     edges = np.linspace(lo, hi, n + 1)
     w = float(n_events) * s.bin_integrals(edges, dict(params))
-    return ub.ChannelData(0.5 * (edges[1:] + edges[:-1]), w, False, np.zeros_like(w))
+    return ChannelData(0.5 * (edges[1:] + edges[:-1]), w, False, np.zeros_like(w))
 
 
-def _point_is_valid(fit: ub.FitResult, signal: float, error: float, bound: float) -> bool:
+def _point_is_valid(result: FitResult, signal: float, error: float, bound: float) -> bool:
     """Whether one S+B template fit gave a usable spurious signal: Minuit converged, S and its
     error are finite, the error is positive, and S is not at the fit's bound (a fit that ran
     into the bound found no minimum, only the edge of the allowed range)."""
-    return bool(fit.valid and math.isfinite(signal) and math.isfinite(error) and error > 0
+    return bool(result.valid and math.isfinite(signal) and math.isfinite(error) and error > 0
                 and abs(signal) < 0.999 * bound)
 
 
-def spurious_signal(template: ub.ChannelData, background: str, signal_shape: str, signal_params: Mapping,
+def spurious_signal(template: ChannelData, background: str, signal_shape: str, signal_params: Mapping,
                     expected_signal: float, lo: float, hi: float, mass_points, *,
                     reference_mass: float = 125.0) -> dict:
     """Spurious signal of one background function on ``template`` (see the module docstring).
@@ -111,22 +113,22 @@ def spurious_signal(template: ub.ChannelData, background: str, signal_shape: str
     cat = {"name": "ss", "range": [lo, hi],
            "signal": {"shape": signal_shape, "params": dict(signal_params), "yield": expected_signal},
            "background": {"shape": background}}
-    spec = ub.category_spec([cat], mass_value=float(masses[0]), reference_mass=reference_mass,
+    spec = category_spec([cat], mass_value=float(masses[0]), reference_mass=reference_mass,
                             mu_limits=(-mu_bound, mu_bound), mu_start=0.0, mass_limits=(lo, hi))
-    model = ub.Model(spec)
+    model = Model(spec)
     # Fit errors as for data of the template's size (Hessian of the weighted fit) ...
-    asimov_like = ub.ChannelData(template.x, template.w, True, template.w2)
-    bonly = ub.fit(model, {"ss": asimov_like}, fix={"mu": 0.0}, errors="hesse")
+    asimov_like = ChannelData(template.x, template.w, True, template.w2)
+    bonly = fit(model, {"ss": asimov_like}, fix={"mu": 0.0}, errors="hesse")
     bonly_start = dict(bonly.values)
     sig, err, err_mc, ok = [], [], [], []
     start = dict(bonly_start)
     for m in masses:
-        r = ub.fit(model, {"ss": asimov_like}, start={**start, "mass": m}, fix={"mass": m}, errors="hesse",
+        r = fit(model, {"ss": asimov_like}, start={**start, "mass": m}, fix={"mass": m}, errors="hesse",
                    strategy=1)
         s_m, e_m = r.values["mu"] * expected_signal, r.errors["mu"] * expected_signal
         if not _point_is_valid(r, s_m, e_m, bound) and start != bonly_start:
             # The previous point's minimum can be a poor start; retry from the B-only fit.
-            r = ub.fit(model, {"ss": asimov_like}, start={**bonly_start, "mass": m}, fix={"mass": m},
+            r = fit(model, {"ss": asimov_like}, start={**bonly_start, "mass": m}, fix={"mass": m},
                        errors="hesse", strategy=2)
             s_m, e_m = r.values["mu"] * expected_signal, r.errors["mu"] * expected_signal
         good = _point_is_valid(r, s_m, e_m, bound)
@@ -140,7 +142,7 @@ def spurious_signal(template: ub.ChannelData, background: str, signal_shape: str
         err.append(float(e_m))
         # ... and the template's own statistical error of S, by the sandwich with sum w^2.
         if template.w2 is not None and np.any(template.w2 > 0):
-            rs = ub.fit(model, {"ss": ub.ChannelData(template.x, template.w, False, template.w2)},
+            rs = fit(model, {"ss": ChannelData(template.x, template.w, False, template.w2)},
                         start=r.values, fix={"mass": m}, errors="sandwich", strategy=0)
             e_mc = rs.errors["mu"] * expected_signal
             err_mc.append(float(e_mc) if math.isfinite(e_mc) else None)
@@ -178,8 +180,10 @@ def binned_chi2_fit(x, weights, background: str, lo: float, hi: float, bin_width
                     blind=None) -> dict:
     """Background-only binned Poisson fit; returns ``{"chi2", "ndf", "p_value", "params", "nbins"}``.
 
-    chi2 is the Poisson deviance 2 sum(nu - n + n ln(n/nu)) over the bins outside the
-    ``blind`` window (the likelihood-ratio chi^2 of Baker and Cousins), ndf = bins - npar - 1.
+    The cost is ``iminuit.cost.ExtendedBinnedNLL`` of the histogram (sums of weights), whose
+    minimum chi2 is the Poisson deviance 2 sum(nu - n + n ln(n/nu)) (the likelihood-ratio
+    chi^2 of Baker and Cousins) over the bins outside the ``blind`` window (masked);
+    ndf = bins - npar - 1.
     """
     shape = get_shape(background, lo, hi)
     n_bins = max(int(round((hi - lo) / bin_width)), 1)
@@ -187,21 +191,16 @@ def binned_chi2_fit(x, weights, background: str, lo: float, hi: float, bin_width
     x = np.asarray(x, dtype=float)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     counts, _ = np.histogram(x, bins=edges, weights=w)
-    keep = np.ones(n_bins, dtype=bool)
-    if blind is not None:
-        keep = (edges[1:] <= blind[0]) | (edges[:-1] >= blind[1])
-    n = counts[keep]
 
-    def deviance(norm, *vals):
-        p = shape.bin_integrals(edges, dict(zip(shape.params, vals)))[keep]
-        nu = np.maximum(norm * p, 1e-300)
-        term = nu - n + np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / nu), 0.0)
-        return 2.0 * float(np.sum(term))
+    def expected_below(xe, *par):  # par: norm, then the shape's parameters
+        return par[0] * shape.cdf(xe, dict(zip(shape.params, par[1:])))
 
-    start = shape.start(x[(x >= lo) & (x <= hi)], w[(x >= lo) & (x <= hi)])
     names = ["norm", *shape.params]
-    m = Minuit(deviance, max(counts.sum(), 1.0), *[start[p] for p in shape.params], name=names)
-    m.errordef = Minuit.LEAST_SQUARES
+    cost = ExtendedBinnedNLL(counts, edges, expected_below, name=names)
+    if blind is not None:
+        cost.mask = (edges[1:] <= blind[0]) | (edges[:-1] >= blind[1])
+    start = shape.start(x[(x >= lo) & (x <= hi)], w[(x >= lo) & (x <= hi)])
+    m = Minuit(cost, max(counts.sum(), 1.0), *[start[p] for p in shape.params])
     m.limits["norm"] = (0.0, None)
     for p in shape.params:
         if p in shape.limits:
@@ -209,9 +208,10 @@ def binned_chi2_fit(x, weights, background: str, lo: float, hi: float, bin_width
     m.migrad()
     if not m.valid:
         m.migrad()
-    ndf = int(keep.sum()) - len(names)
+    nbins = int(cost.ndata)
+    ndf = nbins - len(names)
     chi2 = float(m.fval)
-    return {"chi2": chi2, "ndf": ndf, "nbins": int(keep.sum()),
+    return {"chi2": chi2, "ndf": ndf, "nbins": nbins,
             "p_value": float(_sps.chi2.sf(chi2, ndf)) if ndf > 0 else float("nan"),
             "params": {k: float(m.values[k]) for k in names}, "valid": bool(m.valid)}
 
@@ -226,7 +226,7 @@ def f_test(chi2_simple: float, npar_simple: int, chi2_complex: float, npar_compl
     return {"F": float(f), "p_value": float(_sps.f.sf(f, d1, d2)) if f > 0 else 1.0, "dof": [d1, d2]}
 
 
-def choose_background(template: ub.ChannelData, candidates, signal_shape: str, signal_params: Mapping,
+def choose_background(template: ChannelData, candidates, signal_shape: str, signal_params: Mapping,
                       expected_signal: float, lo: float, hi: float, mass_points, *,
                       criteria: Mapping | None = None, ftest_threshold: float = 0.05,
                       ftest_data=None, ftest_bin_width: float = 1.0, blind=None,

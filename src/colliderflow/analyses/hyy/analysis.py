@@ -39,6 +39,7 @@ from ...columnar import (
 )
 from ...ntuples.atlas2025 import FORMAT
 from ..interface import Analysis, Process
+from .simulation import HyySimulation
 
 CUT_ORDER = ("trigger", "two_photons", "photon_id", "isolation", "pt_over_myy", "mass_window")
 
@@ -337,7 +338,7 @@ class HyyAnalysis(Analysis):
         "yy": Process("yy", "background", "γγ continuum", "#a6cee3"),
         "data": Process("data", "data", "Data", "black"),
     }
-    config_schema = Path(__file__).with_name("config.schema.yaml")
+    simulation = HyySimulation()
 
     def branches(self, cfg: dict) -> list[str]:
         return branches(cfg)

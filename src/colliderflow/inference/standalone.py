@@ -2,7 +2,8 @@
 
 These commands need nothing from the workflow: a Parquet (or CSV) file with an observable
 column, or a pyhf workspace JSON, is enough. A config (``--configfile``/``--settings``) only
-changes defaults from its ``fit`` section.
+changes defaults, from its ``fit`` and ``observable`` sections (the fit range and the plot's
+bin width). The statistics themselves are the ``colliderflow.stats`` library.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import numpy as np
 
 from .. import config as _config
 from ..io import read_json, write_json
-from .settings import fit_settings, grid
 
 # numba-stats compiles its pdfs at import (seconds), pyhf and matplotlib are not light either:
 # they are imported inside the commands so that `colliderflow <other stage>` stays quick.
@@ -48,8 +48,6 @@ fit.json: signal_yield(_error), background_yield(_error), params {name: {value, 
 
 
 def register(sub) -> None:
-    from ..cli import add_config_arguments
-
     p = sub.add_parser("fit", help="extended unbinned S+B fit of one observable in a Parquet file",
                        description="Extended unbinned maximum-likelihood fit (iminuit) of signal + background "
                                    "to one column of a Parquet/CSV file.",
@@ -57,7 +55,7 @@ def register(sub) -> None:
     p.add_argument("--data", required=True, help="input Parquet (or .csv) file")
     p.add_argument("--observable", required=True, help="column to fit (e.g. m_yy)")
     p.add_argument("--weight", help="column of per-event weights (errors: sandwich estimate)")
-    p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="fit range (default: fit.range)")
+    p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="fit range (default: observable.range)")
     p.add_argument("--signal", help="signal shape: dscb, gauss, voigt, crystalball, or none")
     p.add_argument("--signal-model", help="JSON of a previous signal fit (shape parameters fixed; see below)")
     p.add_argument("--background", default="exponential",
@@ -69,7 +67,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output fit.json")
     p.add_argument("--plot", help="output figure (png/pdf) of the data and the fit")
     p.add_argument("--label", default="Open Data", help="experiment label text on the plot")
-    add_config_arguments(p)
+    _config.add_arguments(p)
     p.set_defaults(func=run_fit)
 
     p = sub.add_parser("limit", help="CLs, upper limit and discovery p0 from a pyhf workspace",
@@ -82,7 +80,7 @@ def register(sub) -> None:
     p.add_argument("--poi-value", type=float, help="POI value for CLs (default: fit.limit.poi_value = 1)")
     p.add_argument("--plot", help="output figure of CLs against the POI with the expected band")
     p.add_argument("--label", default="Open Data", help="experiment label text on the plot")
-    add_config_arguments(p)
+    _config.add_arguments(p)
     p.set_defaults(func=run_limit)
 
     p = sub.add_parser("validate-fit", help="closure/coverage: pulls of the POI over pseudo-experiments",
@@ -97,14 +95,15 @@ def register(sub) -> None:
                    help="true value of a parameter for the pseudo-experiments (e.g. mu=0)")
     p.add_argument("--plot", help="output figure of the pull distribution")
     p.add_argument("--label", default="Open Data Simulation", help="label text on the plot")
-    add_config_arguments(p)
+    _config.add_arguments(p)
     p.set_defaults(func=run_validate)
 
 
 # ----------------------------------------------------------------------------------------
 def _settings(args) -> tuple[dict, dict]:
+    """The config (empty without --configfile/--settings) and its ``fit`` section with defaults."""
     cfg = _config.load(args.configfile, args.settings) if (args.configfile or args.settings) else {}
-    return cfg, fit_settings(cfg)
+    return cfg, _config.section(cfg, "fit")
 
 
 def read_column_data(path, observable: str, weight: str | None = None):
@@ -174,10 +173,12 @@ def _none(name):
 
 def _guess_peak(x, w, lo, hi, background: str) -> dict:
     """Start values of ``mass``/``sigma``: the largest local excess over a background-only fit."""
-    from . import unbinned as ub
-    spec = ub.single_channel_spec(None, background, lo, hi)
-    model = ub.Model(spec)
-    res = ub.fit(model, (x, w), errors="hesse")
+    from ..stats.fit import fit
+    from ..stats.model import Model, single_channel_spec
+
+    spec = single_channel_spec(None, background, lo, hi)
+    model = Model(spec)
+    res = fit(model, (x, w), errors="hesse")
     edges = np.linspace(lo, hi, 101)
     counts, _ = np.histogram(x, bins=edges, weights=w)
     expected = model.expected_counts("fit", edges, res.values)["background"]
@@ -188,13 +189,17 @@ def _guess_peak(x, w, lo, hi, background: str) -> dict:
 
 
 def run_fit(args) -> int:
-    from . import unbinned as ub
-    from .shapes import get_shape, is_signal_shape
+    from ..stats.fit import fit
+    from ..stats.hypotest import discovery as discovery_test
+    from ..stats.model import Model, single_channel_spec
+    from ..stats.shapes import get_shape, is_signal_shape
 
     cfg, fs = _settings(args)
-    lo, hi = args.range if args.range else fs["range"]
+    observable = _config.section(cfg, "observable")  # the range and plot binning by default
+    lo, hi = args.range if args.range else observable["range"]
     if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-        raise ValueError(f"--range {lo} {hi} is empty: the upper edge must be above the lower edge")
+        raise ValueError(f"fit range {lo} {hi} (--range, else observable.range) is empty: the upper edge must be "
+                         "above the lower edge")
     x, w = read_column_data(args.data, args.observable, args.weight)
     inside = (x >= lo) & (x <= hi) & np.isfinite(x)
     if w is not None:
@@ -236,11 +241,11 @@ def run_fit(args) -> int:
         if name not in fixed:
             log.info("--float %s: it was not fixed", name)
         fixed.discard(name)
-    spec = ub.single_channel_spec(signal, background, lo, hi, start=start, fixed=sorted(fixed))
+    spec = single_channel_spec(signal, background, lo, hi, start=start, fixed=sorted(fixed))
     for name in args.float:
         if name not in spec["parameters"]:
             raise KeyError(f"--float {name!r}: this fit's parameters are {list(spec['parameters'])}")
-    model = ub.Model(spec)
+    model = Model(spec)
     xs, ws = x[inside], (None if w is None else w[inside])
     fit_start = {}
     if signal is not None and background is not None:
@@ -255,10 +260,10 @@ def run_fit(args) -> int:
         fit_start = {p: guess.get(p, defaults[p]) for p in sshape.params if p not in start}
         if "mass" in fit_start:
             log.info("starting the signal at the largest excess: mass = %.4g", fit_start["mass"])
-    result = ub.fit(model, (xs, ws), start=fit_start)
+    result = fit(model, (xs, ws), start=fit_start)
     discovery = None
     if signal is not None and background is not None:
-        d = ub.discovery(model, (xs, ws), best=result)
+        d = discovery_test(model, (xs, ws), best=result)
         discovery = {"q0": d["q0"], "p0": d["p0"], "Z": d["Z"]}
     fitted = model.with_values(result.values, fixed={n: True for n in result.fixed})
     sumw = float(xs.size if ws is None else ws.sum())
@@ -297,13 +302,13 @@ def run_fit(args) -> int:
              payload["signal_yield_error"], payload["background_yield"],
              f"{discovery['Z']:.2f}" if discovery else "n/a")
     if args.plot:
-        _plot_fit(args.plot, model, result.values, xs, ws, lo, hi, fs["plot_bin_width"], args.label,
+        _plot_fit(args.plot, model, result.values, xs, ws, lo, hi, observable["bin_width"], args.label,
                   args.observable, discovery)
     return 0
 
 
 def _plot_fit(path, model, values, x, w, lo, hi, bin_width, label, observable, discovery):
-    from . import binned, plots
+    from ..stats import binned, plots
 
     edges = binned.make_edges(lo, hi, bin_width)
     sumw, sumw2 = binned.histogram(x, w, edges)
@@ -322,7 +327,7 @@ def _plot_fit(path, model, values, x, w, lo, hi, bin_width, label, observable, d
 
 
 def run_limit(args) -> int:
-    from . import binned, plots
+    from ..stats import binned, plots
 
     cfg, fs = _settings(args)
     path = Path(args.workspace)
@@ -332,6 +337,8 @@ def run_limit(args) -> int:
         spec = read_json(path)
     except json.JSONDecodeError as err:
         raise ValueError(f"workspace {path} is not JSON: {err}") from None
+    from ..stats.fit import grid
+
     lim = fs["limit"]
     poi_value = args.poi_value if args.poi_value is not None else lim["poi_value"]
     scan = grid(lim["scan"]) if lim.get("scan") else None
@@ -349,8 +356,9 @@ def run_limit(args) -> int:
 
 
 def run_validate(args) -> int:
-    from . import plots
-    from . import unbinned as ub
+    from ..stats import plots
+    from ..stats.model import Model
+    from ..stats.toys import pull_study
 
     cfg, fs = _settings(args)
     path = Path(args.model)
@@ -365,7 +373,7 @@ def run_validate(args) -> int:
             break
     if "channels" not in spec or "parameters" not in spec:
         raise KeyError(f"{path} holds neither a model spec nor a fit.json with a 'model'")
-    model = ub.Model(spec)
+    model = Model(spec)
     values = model.values()
     truth = parse_assignments(args.set)
     unknown = [n for n in truth if n not in values]
@@ -380,7 +388,7 @@ def run_validate(args) -> int:
         raise KeyError(f"--param {param!r}: the model's parameters are {model.names}")
     n_toys = args.toys if args.toys is not None else fs["validation_toys"]
     seed = args.seed if args.seed is not None else fs["validation_seed"]
-    result = ub.pull_study(model, values, n_toys, seed=seed, param=param)
+    result = pull_study(model, values, n_toys, seed=seed, param=param)
     result["seed"] = seed
     write_json(args.out, result, cfg or None, inputs=[path])
     log.info("validate-fit: %d/%d toys converged; pull of %s: mean %.3f +- %.3f, width %.3f +- %.3f",

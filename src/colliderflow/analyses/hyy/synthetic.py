@@ -1,10 +1,12 @@
 """Toy features Parquet files for the ML stage's tests and benchmark (not physics).
 
-Columns follow the features contract. Signal (ggH, VBF) and background (diphoton MC and
-pseudo-data) differ in a few features (photon pT/m_yy, photon eta, jet multiplicity and
-VBF-like dijets) so a classifier has something to learn; the mass is a Gaussian peak on a
+The toy is shaped like the hyy analysis's features (its columns; the observable column named
+by the hyy analysis). Signal (ggH, VBF) and background (diphoton MC and pseudo-data) differ in
+a few features (photon pT over the observable, photon eta, jet multiplicity and VBF-like
+dijets) so a classifier has something to learn; the observable is a Gaussian peak on a
 falling exponential, and the pseudo-data hold the expected signal. Also ``default_config``:
-a full config dict (schema defaults filled) whose sample catalogue matches the toy samples.
+a full hyy config dict (schema and hyy defaults filled, through ``config.validate``) whose
+sample catalogue matches the toy samples, and ``observable``: its observable.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from .. import config
+
+from ... import analyses, config
+
+ANALYSIS = "hyy"
 
 SAMPLES = {
     "data": {"kind": "data", "process": "data", "files": [{"name": "toy_data"}]},
@@ -31,13 +36,19 @@ STYLE = {
 }
 
 
-def default_config(ml: dict | None = None, samples: dict | None = None) -> dict:
-    """A validated config with defaults filled, for the toy samples (or ``samples``).
-
-    """
-    cfg = {"dataset": {"name": "toy", "source": "simulate", "simulated": True}, "lumi_fb": 36.1,
-           "samples": samples or SAMPLES, "ml": ml or {}}
+def default_config(ml: dict | None = None, samples: dict | None = None, observable: dict | None = None) -> dict:
+    """A validated hyy config with defaults filled, for the toy samples (or ``samples``)."""
+    cfg = {"analysis": ANALYSIS, "dataset": {"name": "toy", "source": "simulate", "simulated": True},
+           "lumi_fb": 36.1, "samples": samples or SAMPLES, "ml": ml or {}}
+    if observable is not None:
+        cfg["observable"] = observable
     return config.validate(cfg, "toy config")
+
+
+def observable(cfg: dict | None = None):
+    """The observable of a toy config (default: ``default_config()``), as a command resolves it."""
+    cfg = cfg or default_config()
+    return analyses.get(cfg["analysis"]).observable(cfg)
 
 
 def _mass(rng, n: int, signal: bool) -> np.ndarray:
@@ -87,7 +98,7 @@ def toy_events(rng, n: int, style: dict, signal: bool) -> dict[str, np.ndarray]:
                    rng.normal(0, 1.2, lep_counts.sum()), rng.uniform(-np.pi, np.pi, lep_counts.sum()))
     deta = eta1 - eta2
     return {
-        "m_yy": m, "y1_pt": pt1, "y2_pt": pt2, "y1_eta": eta1, "y2_eta": eta2, "y1_phi": phi1, "y2_phi": phi2,
+        analyses.get(ANALYSIS).observable_column: m, "y1_pt": pt1, "y2_pt": pt2, "y1_eta": eta1, "y2_eta": eta2, "y1_phi": phi1, "y2_phi": phi2,
         "y1_e": pt1 * np.cosh(eta1), "y2_e": pt2 * np.cosh(eta2), "y1_pt_over_myy": r1, "y2_pt_over_myy": r2,
         "pt_yy": np.hypot(px, py), "y_yy": 0.5 * (eta1 + eta2), "phi_yy": np.arctan2(py, px),
         "costheta_cs": np.abs(np.tanh(deta / 2)), "dphi_yy": np.abs(np.angle(np.exp(1j * (phi1 - phi2)))),

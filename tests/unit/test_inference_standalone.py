@@ -1,7 +1,10 @@
+"""``colliderflow fit``, ``limit`` and ``validate-fit`` (``colliderflow.inference.standalone``) on files."""
+
 import json
 
 import numpy as np
 import pandas as pd
+import pyhf
 import pytest
 
 from colliderflow.cli import main
@@ -99,3 +102,47 @@ def test_validate_fit_bad_inputs(files, capsys):
     (files / "notmodel.json").write_text(json.dumps({"a": 1}))
     code, err = _run(["validate-fit", "--model", str(files / "notmodel.json"), "--out", str(files / "v.json")], capsys)
     assert code == 2 and "neither a model spec" in err
+
+
+def _simple_workspace():
+    model = pyhf.simplemodels.uncorrelated_background(signal=[5.0, 10.0], bkg=[50.0, 60.0], bkg_uncertainty=[5.0, 12.0])
+    data = [62.0, 63.0] + model.config.auxdata
+    return pyhf.Workspace.build(model, data), model, data
+
+
+def test_limit_command_agrees_with_pyhf(tmp_path):
+    ws, model, data = _simple_workspace()
+    path = tmp_path / "ws.json"
+    path.write_text(json.dumps(dict(ws)))
+    out = tmp_path / "limits.json"
+    assert main(["limit", "--workspace", str(path), "--out", str(out), "--poi-value", "1",
+                 "--settings", json.dumps({"fit": {"limit": {"curve_points": 4}}}), "--plot", str(tmp_path / "band.png")]) == 0
+    res = json.loads(out.read_text())
+    cls_obs, cls_exp = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected_set=True)
+    assert res["cls_obs"] == pytest.approx(float(cls_obs), rel=1e-6)
+    np.testing.assert_allclose(res["cls_exp"], [float(v) for v in cls_exp], rtol=1e-6)
+    obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(data, model)
+    assert res["upper_limit"]["observed"] == pytest.approx(float(obs), rel=1e-6)
+    np.testing.assert_allclose(res["upper_limit"]["expected"], [float(v) for v in exp], rtol=1e-6)
+    p0 = pyhf.infer.hypotest(0.0, data, model, test_stat="q0")
+    assert res["discovery"]["p0"] == pytest.approx(float(p0), rel=1e-6)
+    assert len(res["cls_exp"]) == 5 and len(res["upper_limit"]["expected"]) == 5
+    assert "provenance" in res and (tmp_path / "band.png").is_file()
+
+
+def test_limit_command_bad_inputs(tmp_path, capsys):
+    assert main(["limit", "--workspace", str(tmp_path / "nope.json"), "--out", str(tmp_path / "l.json")]) == 2
+    assert "nope.json" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["limit", "--workspace", str(bad), "--out", str(tmp_path / "l.json")]) == 2
+    assert "not JSON" in capsys.readouterr().err
+
+
+def test_fit_range_defaults_to_the_observable_range(files, capsys):
+    out = files / "fit_default_range.json"
+    settings = {"observable": {"range": [110.0, 150.0], "window": [120.0, 130.0], "bin_width": 2.0}}
+    code, _ = _run(["fit", "--data", str(files / "data.parquet"), "--observable", "m_yy", "--signal", "gauss",
+                    "--settings", json.dumps(settings), "--out", str(out), "--plot", str(files / "fit2.png")], capsys)
+    assert code == 0
+    assert json.loads(out.read_text())["range"] == [110.0, 150.0]

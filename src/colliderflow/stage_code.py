@@ -1,0 +1,206 @@
+"""The source files a ``colliderflow`` sub-command runs: the ``code`` inputs of its rule.
+
+Derived from the imports themselves, so a rule reruns when, and only when, code its command
+runs changes: the sub-command's module (``cli.STAGES``) and the transitive closure of its
+imports inside the package, read statically (``import``/``from`` statements at any depth,
+function bodies included, relative imports resolved, parent packages' ``__init__`` included
+because importing a module runs them; imports under ``if TYPE_CHECKING:`` never run and are
+skipped). ``cli.py`` itself is left out: it is the edge that only dispatches, so a new flag of
+one command does not rerun every job. Registries import code by name at run time, which
+no static scan sees: ``REGISTRIES`` says what each may load (the configured analysis's
+package, with its schema piece and data; every model type's module), added where the
+registry is in the closure. The config schema (its defaults) counts where ``config`` is.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+PACKAGE = "colliderflow"
+PACKAGE_DIR = Path(__file__).resolve().parent
+EDGE = PACKAGE_DIR / "cli.py"
+CONFIG = PACKAGE_DIR / "config.py"
+SCHEMA = PACKAGE_DIR / "config.schema.yaml"
+
+
+def code_files(subcommand: str, analysis: str) -> list[str]:
+    """Sorted paths of every file that ``colliderflow <subcommand>`` runs or reads as code,
+    for a config whose ``analysis`` key is ``analysis``."""
+    from . import analyses
+    from .cli import STAGES
+
+    if subcommand not in STAGES:
+        raise KeyError(f"unknown colliderflow sub-command {subcommand!r}; known: {', '.join(STAGES)}")
+    roots = {PACKAGE: PACKAGE_DIR.parent}
+    module = [STAGES[subcommand].module]
+    files = import_closure(module, roots, exclude={EDGE})
+    # config looks up the analysis's schema piece by name without importing the analysis, so
+    # a registry reached only through config loads nothing: fetch does not rerun when an
+    # analysis's selection or simulation changes
+    loaders = import_closure(module, roots, exclude={EDGE, CONFIG})
+    expanded: set[str] = set()
+    while pending := [name for name in REGISTRIES
+                      if name not in expanded and module_file(name, roots) in loaders]:
+        for name in pending:  # what a registry loads may hold a registry in turn
+            expanded.add(name)
+            loaded = REGISTRIES[name](analysis)
+            files |= loaded
+            loaders |= loaded
+    if CONFIG in files:
+        files.add(SCHEMA)
+        piece = analyses.schema_file(analysis)
+        if piece is not None:
+            files.add(piece.resolve())
+    return sorted(str(path) for path in files)
+
+
+@functools.lru_cache(maxsize=None)
+def model_type_files(analysis: str) -> frozenset[Path]:
+    """The code of every model type of ``ml.kinds`` (imported by name when a model is used;
+    the same for every analysis)."""
+    from .ml.kinds import KINDS
+
+    modules = sorted({f"{PACKAGE}.ml.{kind.module}" for kind in KINDS.values()})
+    return frozenset(import_closure(modules, {PACKAGE: PACKAGE_DIR.parent}, exclude={EDGE}))
+
+
+@functools.lru_cache(maxsize=None)
+def analysis_files(analysis: str) -> frozenset[Path]:
+    """The configured analysis's package (every file in it: code, schema piece, data) and the
+    colliderflow modules it imports. Built-ins live in ``colliderflow/analyses/<name>/``; an
+    entry-point analysis is found with ``importlib.util.find_spec``, without importing it."""
+    from . import analyses
+
+    module = analyses.source(analysis).partition(":")[0]
+    top = module.split(".")[0]
+    roots = {PACKAGE: PACKAGE_DIR.parent}
+    if top != PACKAGE:
+        spec = importlib.util.find_spec(top)
+        if spec is None:
+            raise ValueError(f"analysis {analysis!r}: its module {module} is not importable; install the "
+                             f"package that registers it")
+        if spec.submodule_search_locations:  # a package: the folder holding it is its root
+            roots[top] = Path(next(iter(spec.submodule_search_locations))).resolve().parent
+        else:
+            roots[top] = Path(spec.origin).resolve().parent
+    path = module_file(module, roots)
+    if path is None:
+        raise ValueError(f"analysis {analysis!r}: no source file for its module {module}")
+    # the analysis's own package: the module if it is one, else the package that holds it
+    folder = path.parent if path.name == "__init__.py" or "." in module else None
+    files = {path} if folder is None else {
+        item for item in folder.rglob("*") if item.is_file() and "__pycache__" not in item.parts
+    }
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    modules = [package or module] + [
+        _module_name(item, roots) for item in files if item.suffix == ".py"
+    ]
+    return frozenset(files | import_closure(modules, roots, exclude={EDGE}))
+
+
+def import_closure(modules: list[str], roots: dict[str, Path], exclude: set[Path] = frozenset()) -> set[Path]:
+    """Source files of ``modules`` and of everything they import, transitively, within the
+    top-level packages ``roots`` (name -> the folder holding it); imports of other packages
+    are not followed. Files in ``exclude`` are neither included nor followed."""
+    found: set[Path] = set()
+    pending = list(modules)
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = module_file(name, roots)
+        if path is None or path in exclude:
+            continue
+        found.add(path)
+        parent = name.rpartition(".")[0]
+        if parent:  # importing a.b runs a/__init__.py first
+            pending.append(parent)
+        pending.extend(_imports(path, name, roots))
+    return found
+
+
+def module_file(name: str, roots: dict[str, Path]) -> Path | None:
+    """The source file of module ``name`` under ``roots``, or None (another package, or a
+    name that is an attribute, not a module)."""
+    parts = name.split(".")
+    if parts[0] not in roots:
+        return None
+    base = roots[parts[0]].joinpath(*parts)
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+def _module_name(path: Path, roots: dict[str, Path]) -> str:
+    for root in roots.values():
+        if path.is_relative_to(root):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    raise ValueError(f"{path} is under none of {sorted(map(str, roots.values()))}")
+
+
+def _imports(path: Path, name: str, roots: dict[str, Path]) -> list[str]:
+    """Absolute names of what the module ``name`` at ``path`` imports (``from X import y``
+    gives both X and X.y: y may be a submodule)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    names = []
+    for node in _import_nodes(path):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+            continue
+        if node.level:
+            anchor = package.split(".")
+            if node.level - 1 > len(anchor) - 1:
+                raise ValueError(f"{path}:{node.lineno}: relative import beyond the top-level package")
+            anchor = anchor[: len(anchor) - (node.level - 1)]
+            base = ".".join(anchor + ([node.module] if node.module else []))
+        else:
+            base = node.module
+        names.append(base)
+        names.extend(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return [item for item in names if item.split(".")[0] in roots]
+
+
+def _import_nodes(path: Path) -> list[ast.Import | ast.ImportFrom]:
+    stat = path.stat()
+    return _parsed_imports(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed_imports(path: str, mtime_ns: int, size: int) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement of a file, at any depth, except under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(Path(path).read_text(), filename=path)
+    return [node for node in _statements(tree.body) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def _statements(body: list) -> Iterator[ast.AST]:
+    """The statements of ``body`` and of every block nested in them (imports are statements,
+    so expressions need no visit)."""
+    for node in body:
+        yield node
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            yield from _statements(node.orelse)
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                yield from _statements(block)
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+# module -> what it imports by name at run time (a function of the config's analysis)
+REGISTRIES = {
+    f"{PACKAGE}.analyses": analysis_files,
+    f"{PACKAGE}.ml.kinds": model_type_files,
+}

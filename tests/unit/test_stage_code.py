@@ -1,0 +1,247 @@
+"""The stage table (cli.STAGES) and the code inputs each workflow rule derives from it."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from colliderflow import analyses
+from colliderflow.cli import STAGES, main
+from colliderflow.stage_code import PACKAGE_DIR, REGISTRIES, code_files, import_closure
+
+RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules"
+
+
+def _rules() -> dict[str, str]:
+    """rule name -> its text, for every rule of workflow/rules/*.smk."""
+    found = {}
+    for path in sorted(RULES.glob("*.smk")):
+        blocks = re.split(r"(?m)^(?=[ \t]*rule \w+:)", path.read_text())
+        for block in blocks[1:]:
+            name = re.match(r"\s*rule (\w+):", block).group(1)
+            found[f"{path.name}:{name}"] = block
+    return found
+
+
+def _code(names) -> set[str]:
+    return {str(PACKAGE_DIR / name) for name in names}
+
+
+# ----------------------------------------------------------------- rules and the table
+
+
+def test_every_rule_code_inputs_are_those_of_the_command_it_runs():
+    rules = _rules()
+    assert len(rules) >= 10, sorted(rules)
+    checked = 0
+    for rule, text in rules.items():
+        shell = re.search(r"shell:\s*\"colliderflow ([\w-]+)", text)
+        if shell is None:
+            assert "colliderflow" not in text.partition("shell:")[2], f"{rule}: cannot read its colliderflow command"
+            continue
+        command = shell.group(1)
+        assert command in STAGES, f"{rule} runs colliderflow {command}, which is not in cli.STAGES"
+        code = re.findall(r"\bcode=(.*),", text)
+        assert code == [f'stage_code("{command}")'], (
+            f"{rule} runs colliderflow {command}: its input must be code=stage_code(\"{command}\"), not {code}")
+        checked += 1
+    assert checked >= 10
+
+
+def test_no_stage_imports_the_cli_and_no_rule_depends_on_it():
+    cli = PACKAGE_DIR / "cli.py"
+    for command, stage in STAGES.items():
+        # without excluding it: nothing a stage imports leads back to the edge (no import cycle)
+        assert cli not in import_closure([stage.module], {"colliderflow": PACKAGE_DIR.parent}), stage.module
+        assert str(cli) not in code_files(command, "hyy"), command
+
+
+# ----------------------------------------------------------------- known facts
+
+
+def _imports_module(folder: Path, module: str) -> bool:
+    """Whether a file in ``folder`` (a subpackage of colliderflow) imports colliderflow.<module>."""
+    pattern = re.compile(rf"from \.\.{module} import|from \.\. import [^\n]*\b{module}\b|colliderflow\.{module}\b")
+    return any(pattern.search(path.read_text()) for path in folder.glob("*.py"))
+
+
+def test_fetch_and_simulate_run_their_own_code_not_the_cli():
+    for command in ("fetch", "simulate"):
+        files = code_files(command, "hyy")
+        assert str(PACKAGE_DIR / f"{command}.py") in files
+        assert str(PACKAGE_DIR / "cli.py") not in files
+        # config.load validates with the generic schema and the analysis's piece
+        assert _code(["config.schema.yaml", "analyses/hyy/config.schema.yaml"]) <= set(files), command
+        assert not any("/ml/" in path or "/inference/" in path or "/stats/" in path for path in files), command
+
+
+def test_the_inference_stage_code_follows_its_imports():
+    files = set(code_files("signal-model", "hyy"))
+    assert _code(["inference/__init__.py", "inference/inputs.py", "config.py", "config.schema.yaml"]) <= files
+    if _imports_module(PACKAGE_DIR / "inference", "optimise"):
+        assert str(PACKAGE_DIR / "optimise.py") in files
+    # the analysis the config names, with its piece of the schema
+    assert _code(["analyses/__init__.py", "analyses/hyy/analysis.py", "analyses/hyy/config.schema.yaml"]) <= files
+
+
+def test_the_summary_code_is_what_report_imports():
+    files = set(code_files("summary", "hyy"))
+    report = ast.parse((PACKAGE_DIR / "report.py").read_text())
+    imported = {node.module for node in ast.walk(report)
+                if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+    imported |= {alias.name for node in ast.walk(report)
+                 if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module for alias in node.names}
+    assert imported, "report.py imports nothing of colliderflow?"
+    for module in imported:
+        target = PACKAGE_DIR / f"{module.replace('.', '/')}.py"
+        package = PACKAGE_DIR / module.replace(".", "/") / "__init__.py"
+        assert str(target) in files or str(package) in files, module
+    assert str(PACKAGE_DIR / "report.py") in files
+
+
+def test_model_types_are_code_of_the_ml_commands():
+    from colliderflow.ml.kinds import KINDS
+
+    for command in ("train", "apply"):
+        files = set(code_files(command, "hyy"))
+        assert _code([f"ml/{kind.module}.py" for kind in KINDS.values()]) <= files, command
+
+
+def test_only_the_known_registries_import_code_by_name():
+    """A module that imports by name (import_module, __import__, entry points) hides its imports
+    from the scan: it must be a key of stage_code.REGISTRIES, which says what it loads."""
+    dynamic = {"import_module", "__import__", "entry_points"}
+    allowed = {PACKAGE_DIR / "cli.py"} | {
+        PACKAGE_DIR.joinpath(*name.split(".")[1:]).with_suffix(".py") for name in REGISTRIES}
+    allowed |= {path.with_suffix("") / "__init__.py" for path in allowed}
+    for path in PACKAGE_DIR.rglob("*.py"):
+        names = {node.attr if isinstance(node, ast.Attribute) else node.id
+                 for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, (ast.Attribute, ast.Name))}
+        if names & dynamic:
+            assert path in allowed, f"{path} imports by name: add what it loads to stage_code.REGISTRIES"
+
+
+@pytest.mark.parametrize("command", ["fetch", "signal-model"])
+def test_static_closure_covers_what_importing_the_stage_loads(command):
+    """Whatever importing the stage module and registering it loads of colliderflow is in its code."""
+    probe = (
+        "import argparse, importlib, sys\n"
+        f"importlib.import_module({STAGES[command].module!r}).register(argparse.ArgumentParser().add_subparsers())\n"
+        "print('\\n'.join(m.__file__ for n, m in list(sys.modules.items())"
+        " if n.startswith('colliderflow') and getattr(m, '__file__', None)))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout.split()
+    assert loaded
+    files = set(code_files(command, "hyy"))
+    assert {str(Path(path).resolve()) for path in loaded} <= files
+
+
+# ----------------------------------------------------------------- the AST closure itself
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def test_closure_follows_function_level_and_relative_imports(tmp_path):
+    _write(tmp_path, {
+        "toypkg/__init__.py": "",
+        "toypkg/entry.py": "import os\n\ndef run():\n    from .sub import worker\n    return worker\n",
+        "toypkg/sub/__init__.py": "from . import helper\n",
+        "toypkg/sub/helper.py": "def later():\n    from ..edge import main\n",  # edge.py: excluded below
+        "toypkg/sub/worker.py": "import numpy\nfrom ..shared import value\n\nclass K:\n    def m(self):\n"
+                                "        import toypkg.deep.leaf\n",
+        "toypkg/shared.py": "from typing import TYPE_CHECKING\nvalue = 1\nif TYPE_CHECKING:\n"
+                            "    from . import typing_only\nelse:\n    from . import runtime_only\n",
+        "toypkg/deep/__init__.py": "",
+        "toypkg/deep/leaf.py": "",
+        "toypkg/typing_only.py": "",
+        "toypkg/runtime_only.py": "",
+        "toypkg/unused.py": "",
+        "toypkg/edge.py": "from . import unused\n",
+    })
+    root = {"toypkg": tmp_path}
+    found = import_closure(["toypkg.entry"], root, exclude={(tmp_path / "toypkg/edge.py").resolve()})
+    names = sorted(str(path.relative_to(tmp_path.resolve())) for path in found)
+    assert names == sorted([
+        "toypkg/__init__.py", "toypkg/entry.py", "toypkg/sub/__init__.py", "toypkg/sub/helper.py",
+        "toypkg/sub/worker.py", "toypkg/shared.py", "toypkg/deep/__init__.py", "toypkg/deep/leaf.py",
+        "toypkg/runtime_only.py",
+    ])
+    # the excluded edge.py is neither included nor followed (to unused.py); without the
+    # exclusion it is both
+    assert {"toypkg/edge.py", "toypkg/unused.py"} <= {
+        str(path.relative_to(tmp_path.resolve())) for path in import_closure(["toypkg.entry"], root)}
+
+
+def test_an_entry_point_analysis_brings_its_own_package(tmp_path, monkeypatch):
+    _write(tmp_path, {
+        "toyana/__init__.py": "from .analysis import Toy\n",
+        "toyana/analysis.py": "from colliderflow.analyses import Analysis\n\ndef f():\n"
+                              "    from colliderflow.columnar import flat\n",
+        "toyana/config.schema.yaml": "selection: {}\n",
+    })
+    monkeypatch.syspath_prepend(str(tmp_path))
+    real_source = analyses.source
+    monkeypatch.setattr(analyses, "source", lambda name: "toyana:Toy" if name == "toy" else real_source(name))
+    files = set(code_files("skim", "toy"))
+    toy = {str((tmp_path / name).resolve()) for name in
+           ("toyana/__init__.py", "toyana/analysis.py", "toyana/config.schema.yaml")}
+    assert toy <= files
+    assert str(PACKAGE_DIR / "columnar.py") in files
+    assert not any("/analyses/hyy/" in path for path in files)
+
+
+# ----------------------------------------------------------------- the command line
+
+
+def test_top_level_help_lists_every_stage_and_imports_none():
+    probe = (
+        "import contextlib, io, sys\nfrom colliderflow.cli import main\nout = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n    try:\n        main(['--help'])\n"
+        "    except SystemExit as exit:\n        assert exit.code == 0\n"
+        "print(out.getvalue())\n"
+        "print('LOADED', *sorted(n for n in sys.modules if n.startswith('colliderflow') or n == 'numpy'))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
+    help_text, _, loaded = output.rpartition("LOADED")
+    assert loaded.split() == ["colliderflow", "colliderflow.cli"]
+    for command in STAGES:
+        assert re.search(rf"^\s+{re.escape(command)}\b", help_text, re.MULTILINE), command
+
+
+@pytest.mark.parametrize("command", list(STAGES))
+def test_every_stage_help(command, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main([command, "--help"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: colliderflow {command} ")
+
+
+def test_unknown_stage_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["no-such-stage"])
+    assert exit.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_fetch_runs_no_analysis_code_but_reads_its_schema_piece():
+    """Reading a config finds the analysis's schema piece by name, without importing the
+    analysis: a change of its selection or simulation must not rerun (re-download) fetch."""
+    from colliderflow.stage_code import code_files
+
+    files = [Path(f) for f in code_files("fetch", "hyy")]
+    assert any(f.name == "config.schema.yaml" and f.parent.name == "hyy" for f in files)
+    assert not any(f.suffix == ".py" and "hyy" in f.parts for f in files), files
+    assert not any("simulation" in f.parts for f in files), files
+    simulate = [Path(f) for f in code_files("simulate", "hyy")]
+    assert any(f.name == "simulation.py" and "hyy" in f.parts for f in simulate)
