@@ -135,10 +135,65 @@ def _check(validator, instance, source: str, prefix: tuple = ()) -> None:
 def validate(cfg: dict, source: str = "config") -> dict:
     """Validate ``cfg`` in place (filling defaults) and return it.
 
-    Raises ConfigError naming the offending key and what was expected.
+    Raises ConfigError naming the offending key and what was expected: a wrong key, type or
+    value (the schema), or values that contradict each other (``relation_errors``).
     """
+    given = set(cfg)
     _check(_Validator(_schema(_analysis_of(cfg))), cfg, source)
+    errors = relation_errors(cfg, given)
+    if errors:
+        raise ConfigError(f"inconsistent configuration in {source}:\n" + "\n".join(f"  {e}" for e in errors))
     return cfg
+
+
+def relation_errors(cfg: dict, given: set[str]) -> list[str]:
+    """What the schema cannot say: intervals in order and nested, fractions summing to 1, every
+    file in exactly one sample. A check across two sections runs only when both were given
+    (the workflow passes each command only the sections it reads; the rest are defaults)."""
+    errors = []
+
+    def interval(key: str, value, closed: bool = False) -> bool:
+        lo, hi = value
+        if not (lo <= hi if closed else lo < hi):
+            errors.append(f"{key}: [{lo}, {hi}] is not an interval (low must be below high); swap or fix them")
+            return False
+        return True
+
+    obs = cfg["observable"]
+    if interval("observable.range", obs["range"]) and interval("observable.window", obs["window"]):
+        (lo, hi), (wlo, whi) = obs["range"], obs["window"]
+        if not lo <= wlo < whi <= hi:
+            errors.append(f"observable.window {obs['window']} must lie inside observable.range {obs['range']}")
+    split = cfg["features"]["split"]
+    if abs(sum(split.values()) - 1.0) > 1e-9:
+        errors.append(f"features.split fractions must sum to 1, not {sum(split.values()):g} ({split})")
+    fit = cfg["fit"]
+    interval("fit.mass_limits", fit["mass_limits"])
+    interval("fit.mu_limits", fit["mu_limits"])
+    for scan in ("mu_scan", "mass_scan", "p0_scan"):
+        interval(f"fit.{scan} (lo, hi)", (fit[scan]["lo"], fit[scan]["hi"]), closed=True)
+    if {"fit", "observable"} <= given and not obs["range"][0] <= fit["mass_value"] < obs["range"][1]:
+        errors.append(f"fit.mass_value {fit['mass_value']} is outside observable.range {obs['range']}")
+    if {"dataset", "samples"} <= given:
+        data_files = [e for spec in cfg["samples"].values() if spec["kind"] == "data" for e in spec["files"]]
+        fetched = [e["name"] for e in data_files if e.get("url")]
+        simulated = [e["name"] for e in data_files if not e.get("url")]
+        if cfg["dataset"]["simulated"] and fetched:
+            errors.append(f"dataset.simulated is true but data file(s) {fetched} have a url (real data); "
+                          "set dataset.simulated: false")
+        if not cfg["dataset"]["simulated"] and simulated:
+            errors.append(f"data file(s) {simulated} have no url, so they are simulated pseudo-data; "
+                          "set dataset.simulated: true or give them a url")
+    owner: dict[str, str] = {}
+    for sample, spec in cfg["samples"].items():
+        for entry in spec["files"]:
+            other = owner.setdefault(entry["name"], sample)
+            if other != sample:
+                errors.append(f"file {entry['name']!r} is listed in samples {other!r} and {sample!r}; "
+                              "a file belongs to exactly one sample")
+            elif sum(e["name"] == entry["name"] for e in spec["files"]) > 1:
+                errors.append(f"file {entry['name']!r} is listed twice in sample {sample!r}")
+    return list(dict.fromkeys(errors))
 
 
 def section(cfg: dict | None, name: str):

@@ -571,7 +571,7 @@ def fetch_catalogue_file(cfg: dict, name: str, out: str | Path | None = None) ->
     entry = files[name]
     if not entry.get("url"):
         raise ValueError(f"file {name!r} has no url in the config's samples: "
-                         "add one, or use dataset.source: simulate")
+                         "add one, or leave it out of the catalogue's fetched files so the embedded simulation makes it")
     return fetch_file(entry["url"], out or default_output(cfg, name), entry.get("size"), entry.get("sha256"),
                       **settings_kwargs(cfg))
 

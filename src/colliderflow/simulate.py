@@ -22,7 +22,7 @@ def simulation_of(cfg: dict) -> Simulation:
     simulation = analyses.get(name).simulation
     if simulation is None:
         raise ValueError(f"analysis {name!r} has no embedded simulation, so there is nothing to simulate; "
-                         "set dataset.source: fetch to download its real files, or use an analysis that brings one")
+                         "give every catalogue file a url to fetch the real files, or use an analysis that brings one")
     return simulation
 
 

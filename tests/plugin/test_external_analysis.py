@@ -27,7 +27,7 @@ TRUE_MASS = 91.0  # simulate.mass of the package's schema piece
 
 CONFIG = {
     "analysis": "dimuon",
-    "dataset": {"name": "toy-dimuon", "source": "simulate", "simulated": True},
+    "dataset": {"name": "toy-dimuon", "simulated": True},
     "lumi_fb": 10.0,
     "samples": {
         "data": {"kind": "data", "process": "data", "files": [{"name": "toy_data", "lumi_fb": 10.0}]},

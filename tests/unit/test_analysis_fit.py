@@ -61,7 +61,7 @@ def synthetic(seed=2024):
 # Small settings so the whole chain runs in seconds.
 SETTINGS = {
     "analysis": "hyy",
-    "dataset": {"name": "synthetic", "source": "simulate", "simulated": True},
+    "dataset": {"name": "synthetic", "simulated": True},
     "lumi_fb": 36.1,
     "optimise": {"n_categories": 2, "min_background": 10.0, "n_thresholds": 40},
     "fit": {

@@ -35,7 +35,7 @@ def test_wrong_key_type_and_value_are_named(tmp_path):
     for body, expected in [
         ({"lumi_fb": "lots"}, "lumi_fb"),
         ({"no_such_key": 1}, "no_such_key"),
-        ({"dataset": {"source": "ftp"}}, "dataset.source"),
+        ({"dataset": {"simulated": "no"}}, "dataset.simulated"),
         ({"samples": {"x": {"kind": "mc", "files": [{"name": "f"}]}}}, "samples.x.kind"),
     ]:
         bad.write_text(yaml.safe_dump(body))

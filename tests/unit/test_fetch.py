@@ -426,7 +426,7 @@ def catalogue_cfg(url: str, size: int | None = None, sha256: str | None = None) 
     if sha256:
         entry["sha256"] = sha256
     return {
-        "dataset": {"name": "testset", "source": "fetch", "simulated": False},
+        "dataset": {"name": "testset", "simulated": False},
         "samples": {"data": {"kind": "data", "process": "data", "files": [entry, {"name": "no_url"}]}},
         "fetch": dict(FETCH_SECTION),
     }
@@ -490,7 +490,7 @@ def test_atlas_2025_catalogue_validates_and_lists_the_real_skim():
     with open(ATLAS_2025) as handle:
         raw = yaml.safe_load(handle)
     cfg = config.validate(raw, str(ATLAS_2025))
-    assert cfg["dataset"] == {"name": "atlas-2025", "source": "fetch", "simulated": False}
+    assert cfg["dataset"] == {"name": "atlas-2025", "simulated": False}
     assert cfg["lumi_fb"] == 36.1
     data = cfg["samples"]["data"]["files"]
     periods = [re.search(r"(data1[56]_period[A-Z])", f["name"]).group(1) for f in data]

@@ -1,4 +1,5 @@
 import json
+import re
 import os
 
 from colliderflow.stage_code import code_files
@@ -15,6 +16,9 @@ FILE_SAMPLE = {
     for entry in spec["files"]
 }
 SAMPLES = sorted(config["samples"])
+# catalogue files with a url are fetched, the others simulated
+FETCHED = sorted(e["name"] for s in config["samples"].values() for e in s["files"] if e.get("url"))
+SIMULATED = sorted(e["name"] for s in config["samples"].values() for e in s["files"] if not e.get("url"))
 # every model is trained, optimised and fitted alike; the baseline (ml.baseline, the
 # cut-based selection by default) is one of them
 MODELS = list(config["ml"]["enabled"])
@@ -24,6 +28,11 @@ wildcard_constraints:
     sample="|".join(SAMPLES) or "NO_SAMPLES",
     file="[A-Za-z0-9_.+-]+",
     model="|".join(MODELS) or "NO_MODELS",
+
+
+def one_of(names):
+    """A wildcard regex matching exactly these names (none: a name that never matches)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
 def settings(*sections):

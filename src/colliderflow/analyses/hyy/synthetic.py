@@ -38,7 +38,7 @@ STYLE = {
 
 def default_config(ml: dict | None = None, samples: dict | None = None, observable: dict | None = None) -> dict:
     """A validated hyy config with defaults filled, for the toy samples (or ``samples``)."""
-    cfg = {"analysis": ANALYSIS, "dataset": {"name": "toy", "source": "simulate", "simulated": True},
+    cfg = {"analysis": ANALYSIS, "dataset": {"name": "toy", "simulated": True},
            "lumi_fb": 36.1, "samples": samples or SAMPLES, "ml": ml or {}}
     if observable is not None:
         cfg["observable"] = observable
