@@ -46,7 +46,7 @@ def build(mass_floating: bool = False, spurious: float | None = None) -> tuple[M
                      "signal": {"shape": "dscb", "params": sig, "yield": c["signal_yield"]},
                      "background": {"shape": c["background"], "params": c["bkg"], "yield": c["nbkg"]},
                      "spurious": spurious})
-    spec = category_spec(cats, mass_value=125.0, mass_floating=mass_floating)
+    spec = category_spec(cats, mass_value=125.0, mass_floating=mass_floating, mass_limits=(110.0, 150.0))
     model = Model(spec)
     return model, {n: v for n, v in model.values().items()}
 

@@ -40,4 +40,4 @@ def categories(spurious=None) -> list[dict]:
 
 def category_model(**kwargs) -> Model:
     spurious = kwargs.pop("spurious", None)
-    return Model(category_spec(categories(spurious), mass_value=125.0, **kwargs))
+    return Model(category_spec(categories(spurious), mass_value=125.0, mass_limits=(110.0, 150.0), **kwargs))

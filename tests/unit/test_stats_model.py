@@ -11,7 +11,7 @@ def test_bad_names_are_reported():
     with pytest.raises(KeyError, match="unknown parameter.*'bogus'"):
         fit(model, np.array([125.0, 126.0]), fix=["bogus"])
     with pytest.raises(KeyError, match="no data for channel"):
-        fit(Model(category_spec(categories())), {"c0": np.array([125.0])})
+        fit(Model(category_spec(categories(), mass_value=125.0)), {"c0": np.array([125.0])})
     with pytest.raises(KeyError, match="undefined parameter"):
         Model({"poi": None, "parameters": {}, "channels": [
             {"name": "c", "range": [LO, HI], "background": {"shape": "exponential", "params": {"slope": "k"}, "yield": 1.0}}]})
@@ -30,6 +30,12 @@ def test_category_spec_without_spurious_signal_has_no_nuisance():
     for width in (None, 0.0):
         spec = category_spec(categories(spurious=width), mass_value=125.0)
         assert not any(n.startswith("theta_ss") for n in spec["parameters"])
+
+
+def test_category_spec_defaults_follow_the_categories():
+    spec = category_spec(categories(), mass_value=125.0)
+    assert spec["parameters"]["mass"]["limits"] == [LO, HI]  # the peak may move over the categories' range
+    assert spec["channels"][1]["signal"]["params"]["mass"] == {"param": "mass", "offset": pytest.approx(-0.2)}
 
 
 def test_as_data_keeps_the_range_and_drops_unit_weights():

@@ -10,7 +10,7 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
     ``.cdf(x, dict)``, ``.bin_integrals(edges, dict)``, ``.sample(rng, n, dict)``, ``.start(x, w)``,
     ``.limits``.
 ``model``
-    ``Model(spec)``, ``category_spec(categories, mass_floating=..., ...) -> spec``,
+    ``Model(spec)``, ``category_spec(categories, mass_value=, mass_floating=, ...) -> spec``,
     ``single_channel_spec(signal, background, lo, hi, ...) -> spec``; ``ChannelData``,
     ``as_data(model, data)``. Data: ``{channel: x | (x, w) | ChannelData}``.
 ``cost``

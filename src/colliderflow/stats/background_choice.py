@@ -3,7 +3,7 @@
 Spurious signal (ATLAS H->yy): fit signal + background to a high-statistics
 background-only template (the diphoton MC normalised to the data luminosity, or a smooth
 function fitted to the data sidebands, see ``template_from_function``), with the signal
-shape fixed and its yield free, at a set of Higgs masses around the expected peak. The
+shape fixed and its yield free, at a set of signal masses around the expected peak. The
 largest |fitted signal| over those masses is the spurious signal S_spur of that function.
 A function passes when S_spur is below ``max_fraction_of_signal`` of the expected signal
 or below ``max_fraction_of_error`` of the signal yield's statistical uncertainty (mode
@@ -82,7 +82,7 @@ def _point_is_valid(result: FitResult, signal: float, error: float, bound: float
 
 def spurious_signal(template: ChannelData, background: str, signal_shape: str, signal_params: Mapping,
                     expected_signal: float, lo: float, hi: float, mass_points, *,
-                    reference_mass: float = 125.0) -> dict:
+                    reference_mass: float | None = None) -> dict:
     """Spurious signal of one background function on ``template`` (see the module docstring).
 
     The fitted signal is bounded by the template's sum of weights (a "signal" as large as
@@ -99,7 +99,9 @@ def spurious_signal(template: ChannelData, background: str, signal_shape: str, s
     Returns ``{"background", "npar", "mass_points", "signal": [S(m)], "error": [sigma_S(m)],
     "error_mc": [template-statistics error of S(m)], "point_valid", "n_invalid",
     "max_abs_signal", "max_ratio_to_error", "fraction_of_signal", "fallback", "valid",
-    "signal_bound"}``.
+    "signal_bound"}``. ``reference_mass``: the mass the signal shape was fitted at (its
+    ``mass`` parameter sits this far from the peak); default ``signal_params["mass"]``, the
+    signal peaks at each mass point.
     """
     expected_signal = float(expected_signal)
     if not (math.isfinite(expected_signal) and expected_signal > 0):
@@ -113,6 +115,8 @@ def spurious_signal(template: ChannelData, background: str, signal_shape: str, s
     cat = {"name": "ss", "range": [lo, hi],
            "signal": {"shape": signal_shape, "params": dict(signal_params), "yield": expected_signal},
            "background": {"shape": background}}
+    if reference_mass is None:
+        reference_mass = float(signal_params["mass"])
     spec = category_spec([cat], mass_value=float(masses[0]), reference_mass=reference_mass,
                             mu_limits=(-mu_bound, mu_bound), mu_start=0.0, mass_limits=(lo, hi))
     model = Model(spec)
@@ -230,7 +234,7 @@ def choose_background(template: ChannelData, candidates, signal_shape: str, sign
                       expected_signal: float, lo: float, hi: float, mass_points, *,
                       criteria: Mapping | None = None, ftest_threshold: float = 0.05,
                       ftest_data=None, ftest_bin_width: float = 1.0, blind=None,
-                      reference_mass: float = 125.0) -> dict:
+                      reference_mass: float | None = None) -> dict:
     """Run the spurious-signal test on every candidate and choose one (module docstring).
 
     ``template``: ChannelData (``binned_points`` of the MC, or ``template_from_function``).

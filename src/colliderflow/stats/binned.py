@@ -3,7 +3,7 @@
 One channel per category. Samples and modifiers of a channel ``<c>``:
 
 - ``signal``: the signal MC histogram; ``normfactor`` ``mu`` (the POI), one ``normsys`` per
-  entry of ``signal_normsys`` (e.g. ``lumi``, ``photon_eff``: symmetric relative
+  entry of ``signal_normsys`` (e.g. ``lumi``, an object efficiency: symmetric relative
   uncertainties, correlated across channels by name) and ``staterror`` ``staterror_<c>``
   from the MC sum of squared weights (bins with no MC are left without a gamma by pyhf);
 - ``background``: expected counts of the chosen background function (its bin integrals

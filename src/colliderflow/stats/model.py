@@ -389,9 +389,8 @@ def single_channel_spec(signal: str | None, background: str | None, lo: float, h
     return spec
 
 
-def category_spec(categories: list[dict], *, poi: str = "mu", mass_param: str = "mass",
-                  mass_value: float = 125.0, mass_floating: bool = False,
-                  mass_limits=(110.0, 150.0), reference_mass: float | None = None,
+def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu", mass_param: str = "mass",
+                  mass_floating: bool = False, mass_limits=None, reference_mass: float | None = None,
                   mu_limits=(-20.0, 20.0), mu_start: float = 1.0) -> dict:
     """Spec of the simultaneous multi-category fit: common ``mu`` and ``mass``, per-category background.
 
@@ -409,13 +408,16 @@ def category_spec(categories: list[dict], *, poi: str = "mu", mass_param: str = 
     Signal shapes are fixed to the given values except their position: the peak of category
     c sits at ``mass + (params["mass"] - reference_mass)`` so each category keeps its fitted
     offset from the generated mass (``reference_mass``, default ``mass_value``) while the
-    common ``mass`` moves all peaks together (fixed unless ``mass_floating``). The expected
-    yield does not change with ``mass``.
+    common ``mass`` moves all peaks together (fixed unless ``mass_floating``, within
+    ``mass_limits``, default the span of the categories' ranges). The expected yield does not
+    change with ``mass``.
 
     Parameter names: ``mu``, ``mass``, and per category ``nbkg_<name>``, ``<bkgparam>_<name>``
     (e.g. ``slope_cat0``, ``b2_cat1``), ``theta_ss_<name>``.
     """
     ref = float(mass_value if reference_mass is None else reference_mass)
+    if mass_limits is None:
+        mass_limits = (min(float(c["range"][0]) for c in categories), max(float(c["range"][1]) for c in categories))
     params: dict = {
         poi: {"value": float(mu_start), "limits": list(mu_limits) if mu_limits else None},
         mass_param: {"value": float(mass_value), "limits": list(mass_limits), "fixed": not mass_floating},

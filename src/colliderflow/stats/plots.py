@@ -39,7 +39,7 @@ def _save(fig, path):
 
 
 def fit_plot(path, edges, counts, errors, curve_x, curve_total, curve_background, *, curve_signal=None,
-             bkg_in_bins=None, xlabel="$m_{\\gamma\\gamma}$ [GeV]", unit="GeV", label="Open Data",
+             bkg_in_bins=None, xlabel="observable [GeV]", unit="GeV", label="Open Data",
              lumi_fb=None, title=None, text_lines=()):
     """Data points with the S+B fit and the background-only component; lower panel data - background.
 
@@ -99,7 +99,7 @@ def likelihood_scan_plot(path, values, dnll2, *, xlabel="$\\mu$", label="Open Da
     _save(fig, path)
 
 
-def p0_plot(path, mass, p0, *, p0_expected=None, xlabel="$m_H$ [GeV]", label="Open Data", lumi_fb=None,
+def p0_plot(path, mass, p0, *, p0_expected=None, xlabel="peak position [GeV]", label="Open Data", lumi_fb=None,
             max_sigma=5):
     """Local p0 against the mass, log scale, with the 1..5 sigma lines."""
     _style()
