@@ -122,16 +122,32 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from .config import ConfigError  # after parsing, so that --help imports no stage dependencies
-
     try:
         result = args.func(args)
-    except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
-        # Expected user errors: one clear line, no traceback.
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"colliderflow {args.command}: error: {message}", file=sys.stderr)
+    except (KeyError, ValueError, OSError) as err:  # ConfigError is a ValueError
+        # Expected failures (bad input, a missing or unwritable file, a full disk): one line
+        # that says what and where, no traceback unless asked for with -v.
+        if args.verbose:
+            raise
+        print(f"colliderflow {args.command}: error: {describe(err)}", file=sys.stderr)
         return 2
     return int(result or 0)
+
+
+def describe(err: BaseException) -> str:
+    """One line for an expected failure: the message, and for I/O errors the file and what to do."""
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])
+    if isinstance(err, OSError) and not isinstance(err, FileNotFoundError) and err.errno is not None:
+        import errno
+
+        where = err.filename or "a file"
+        if err.errno == errno.ENOSPC:
+            return f"no space left on the device while writing {where}: free some space and rerun"
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"permission denied for {where}: make it (or its folder) writable/readable and rerun"
+        return f"{err.strerror or err} ({where}); rerun with -v for the traceback"
+    return str(err)
 
 
 if __name__ == "__main__":

@@ -228,13 +228,22 @@ def load(configfile: str | Path | None = None, settings: str | dict | None = Non
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         with open(path) as handle:
-            loaded = yaml.safe_load(handle) or {}
+            try:
+                loaded = yaml.safe_load(handle) or {}
+            except yaml.YAMLError as err:
+                mark = getattr(err, "problem_mark", None)
+                where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+                raise ConfigError(f"config file {path} is not valid YAML ({problem} at{where}); fix the syntax") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(loaded).__name__}")
         cfg.update(loaded)
         source.append(str(path))
     if settings is not None:
-        extra = json.loads(settings) if isinstance(settings, str) else settings
+        try:
+            extra = json.loads(settings) if isinstance(settings, str) else settings
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--settings is not valid JSON ({err})") from None
         if not isinstance(extra, dict):
             raise ConfigError("--settings must be a JSON object")
         cfg.update(extra)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Iterator
@@ -48,22 +49,32 @@ def provenance(cfg: dict | None = None, inputs: list[str | Path] | tuple = ()) -
 
 
 def write_json(path: str | Path, payload: dict, cfg: dict | None = None, inputs=()) -> None:
-    """Write ``payload`` plus a ``provenance`` block, atomically."""
+    """Write ``payload`` plus a ``provenance`` block, atomically, as strict JSON: a NaN or
+    infinity (a quantity that could not be computed) is written as null, never as the bare
+    ``NaN`` token that JSON readers refuse."""
     body = dict(payload)
     body["provenance"] = provenance(cfg, inputs)
+    text = json.dumps(_strict(body), indent=2, sort_keys=False, allow_nan=False)
     with atomic_path(path) as tmp:
-        with open(tmp, "w") as handle:
-            json.dump(body, handle, indent=2, sort_keys=False, default=_json_default)
-            handle.write("\n")
+        tmp.write_text(text + "\n")
 
 
-def _json_default(obj):
+def _strict(obj):
+    """``obj`` with numpy values as Python ones and non-finite floats as None."""
     import numpy as np
 
-    if isinstance(obj, np.generic):
-        return obj.item()
+    if isinstance(obj, dict):
+        return {key: _strict(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(value) for value in obj]
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return _strict(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
