@@ -27,8 +27,9 @@ def simulation_of(cfg: dict) -> Simulation:
 
 
 def catalogue_files(cfg: dict) -> list[str]:
-    """Every file name of the sample catalogue, in catalogue order."""
-    return [entry["name"] for spec in (cfg.get("samples") or {}).values() for entry in spec["files"]]
+    """Every simulated file of the sample catalogue (the entries without a url), in catalogue order."""
+    return [entry["name"] for spec in (cfg.get("samples") or {}).values() for entry in spec["files"]
+            if not entry.get("url")]
 
 
 def register(sub) -> None:
@@ -37,7 +38,7 @@ def register(sub) -> None:
     config.add_arguments(parser)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--file", help="the catalogue file (samples.*.files[].name) to generate")
-    target.add_argument("--all", action="store_true", help="generate every file of the catalogue")
+    target.add_argument("--all", action="store_true", help="generate every catalogue file without a url")
     parser.add_argument("--out", help="output ROOT file (with --file)")
     parser.add_argument("--outdir", help="output folder (with --all): <outdir>/<file>.root")
     parser.set_defaults(func=run)

@@ -352,7 +352,7 @@ def test_catalogue_errors_name_the_problem():
     cfg["samples"]["data"]["files"][0]["name"] = "sim_data17_periodX"
     with pytest.raises(ValueError, match="run_ranges"):
         SIMULATION.simulate_file(cfg, "sim_data17_periodX", Path("/nonexistent/never.root"))
-    with pytest.raises(KeyError, match="not in the sample catalogue"):
+    with pytest.raises(KeyError, match="not a simulated file of the sample catalogue"):
         SIMULATION.simulate_file(make_cfg(), "sim_nothing", Path("/nonexistent/never.root"))
 
 

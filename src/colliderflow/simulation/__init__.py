@@ -7,6 +7,7 @@ only its generators, catalogue and file plan; everything else is here:
 - ``truth``: the generator-level ``Truth`` of a batch of events, and how batches are cut,
   stacked and interleaved;
 - ``production``: recoil and decay building blocks (ISR jets, W/Z/tau/top decays);
+- ``higgs``: the Higgs production modes (their recoil systems); the decay is the analysis's;
 - ``detector``: the toy ATLAS-like detector response (photons, jets, leptons, missing
   momentum, triggers) shared by the ATLAS analyses;
 - ``catalogue``: the sample catalogue as simulate reads it, file plans (pseudo-data

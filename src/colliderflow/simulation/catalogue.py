@@ -16,6 +16,7 @@ import numpy as np
 from ..ntuples.atlas2025 import F4, U4
 
 _DSID = re.compile(r"(?:^|[_.])mc_(\d+)(?=[._]|$)")
+_W_CHARGE = re.compile(r"W([pm])H")
 
 
 @dataclass(frozen=True)
@@ -29,23 +30,28 @@ class FileSpec:
     lumi_fb: float | None
     xsec_pb: float = 0.0  # MC: cross section written to the file (0 for data)
     dsid: int = 0  # MC: channelNumber
+    w_charge: int = 0  # W-associated production only: +1 (W+ files), -1 (W- files), 0 (both)
 
 
 def read_catalogue(cfg: dict, processes: dict[str, tuple[str, ...]], analysis: str) -> dict[str, FileSpec]:
-    """Every file of ``cfg["samples"]``, checked, with its DSID (cross sections still 0: the
-    analysis sets them).
+    """Every simulated file of ``cfg["samples"]`` (the entries without a ``url``: those with one
+    are real files, fetched), checked, with its DSID (cross sections still 0: the analysis
+    sets them).
 
     ``processes``: kind (signal, background) -> the processes the analysis's simulation can
     make. Raises ValueError for entries simulate cannot make: an unknown process, a data file
-    without lumi_fb, data luminosities that do not add up to ``lumi_fb``, an MC file name
-    without mc_<DSID>, a file listed twice.
+    without lumi_fb, simulated data luminosities that do not add up to ``lumi_fb``, an MC file
+    name without mc_<DSID>, a file listed twice.
     """
-    samples = cfg.get("samples") or {}
+    samples = {sample: {**spec, "files": [entry for entry in spec["files"] if not entry.get("url")]}
+               for sample, spec in (cfg.get("samples") or {}).items()}
     data_lumi = 0.0
     out: dict[str, FileSpec] = {}
     for sample, spec in samples.items():
         kind = spec["kind"]
         process = spec.get("process", sample)
+        if not spec["files"]:
+            continue
         if kind == "data":
             for entry in spec["files"]:
                 if "lumi_fb" not in entry:
@@ -77,6 +83,22 @@ def _dsid(name: str, sample: str, kind: str) -> int:
         raise ValueError(f"MC file name {name!r} (sample {sample!r}) must contain mc_<DSID>, "
                          "e.g. sim_mc_343981.ggH125_gamgam: simulate writes the DSID as channelNumber")
     return int(match.group(1))
+
+
+def split_wh_cross_section(total: float, name: str, sample: str, files: list[dict],
+                           wplus_fraction: float) -> tuple[float, int]:
+    """(cross section in pb, W charge) of the file ``name`` of a WH sample of cross section
+    ``total``: files named ``WpH``/``WmH`` share the W+ (``wplus_fraction``) / W- parts;
+    without such names every file gets an equal share of both charges (charge 0)."""
+    charges = [_W_CHARGE.search(f["name"]) for f in files]
+    if not any(charges):
+        return total / len(files), 0
+    if not all(charges):
+        raise ValueError(f"sample {sample!r}: either every WH file name says WpH or WmH, or none does")
+    mine = _W_CHARGE.search(name).group(1)
+    same = sum(1 for c in charges if c.group(1) == mine)
+    share = wplus_fraction if mine == "p" else 1.0 - wplus_fraction
+    return total * share / same, (1 if mine == "p" else -1)
 
 
 def data_period(file_name: str, run_ranges: dict) -> str:

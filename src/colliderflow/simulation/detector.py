@@ -66,7 +66,8 @@ class LeptonResponse:
 
     electron_resolution: float = 0.02  # relative pT resolution
     muon_resolution: float = 0.02
-    efficiency: float = 0.95  # reconstruction, inside the acceptance
+    electron_efficiency: float = 0.95  # reconstruction, inside the acceptance
+    muon_efficiency: float = 0.95
     tight_id: float = 0.90  # ID probabilities of prompt leptons (tight implies medium implies loose)
     medium_id: float = 0.95
     loose_id: float = 0.99
@@ -252,7 +253,8 @@ def smear_leptons(rng, truth: Truth, response: LeptonResponse) -> tuple[dict, np
     resolution = np.where(lep["type"] == 11, response.electron_resolution, response.muon_resolution)
     pt = lep["pt"] * (1.0 + resolution * rng.standard_normal(k))
     eta_max = np.where(lep["type"] == 11, ELECTRON_ETA_MAX, MUON_ETA_MAX)
-    keep = (pt > LEPTON_PT_MIN) & (np.abs(lep["eta"]) < eta_max) & (rng.uniform(size=k) < response.efficiency)
+    efficiency = np.where(lep["type"] == 11, response.electron_efficiency, response.muon_efficiency)
+    keep = (pt > LEPTON_PT_MIN) & (np.abs(lep["eta"]) < eta_max) & (rng.uniform(size=k) < efficiency)
     lost = np.zeros((truth.n, 2))
     d = np.where(keep, lep["pt"] - pt, lep["pt"])
     np.add.at(lost, lep["event"], np.stack([d * np.cos(lep["phi"]), d * np.sin(lep["phi"])], axis=1))

@@ -77,7 +77,7 @@ class EmbeddedSimulation(Simulation):
     def truth_record(self, s: dict) -> dict:
         """The true parameters injected (signal strength, masses, ...), for the file's record."""
 
-    def mc_scale_factors(self, rng: np.random.Generator, n: int, s: dict) -> dict:
+    def mc_scale_factors(self, rng: np.random.Generator, reco: Reco, s: dict) -> dict:
         """The analysis's MC scale-factor branches (the others are 1); drawn before the pile-up one."""
         return {}
 
@@ -118,7 +118,7 @@ class EmbeddedSimulation(Simulation):
                 plan.mc_weight[start:stop], num_events=plan.n_generated, sum_of_weights=sums[0],
                 sum_of_weights_squared=sums[1], xsec_pb=plan.spec.xsec_pb, dsid=plan.spec.dsid,
                 run_number=s["mc_run_number"], category=plan.category))
-            scalars.update(self.mc_scale_factors(rng, n, s))
+            scalars.update(self.mc_scale_factors(rng, reco, s))
             scalars["ScaleFactor_PILEUP"] = pileup_scale_factor(rng, n, s["pileup_sf_spread"])
             scalars.update(atlas2025.missing_momentum(reco.met, truth.invisible))
             collections.update(self.truth_collections(truth))
@@ -135,8 +135,8 @@ class EmbeddedSimulation(Simulation):
         s = self.settings(cfg)
         cat = self.catalogue(cfg)
         if file_name not in cat:
-            raise KeyError(f"file {file_name!r} is not in the sample catalogue (samples: ... files: - name:); "
-                           f"known files: {', '.join(sorted(cat)) or 'none'}")
+            raise KeyError(f"file {file_name!r} is not a simulated file of the sample catalogue (samples: ... "
+                           f"files: - name:, without url); known files: {', '.join(sorted(cat)) or 'none'}")
         spec = cat[file_name]
         seq = file_seed(s["seed"], file_name)
         plan = self.plan(cfg, spec, s, seq)

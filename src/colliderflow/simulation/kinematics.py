@@ -77,3 +77,58 @@ def truncated_exponential(rng, slope, lo, hi, n):
 def breit_wigner(rng, m0, width, n, cut=10.0):
     """Relativistic width approximated by a Cauchy truncated at +-cut widths."""
     return m0 + 0.5 * width * np.tan(rng.uniform(-1, 1, n) * np.arctan(2 * cut))
+
+
+def two_body_helicity(rng, parent, m1, m2, cos_theta):
+    """Decay ``parent`` into masses m1, m2 with daughter 1 at polar angle arccos(cos_theta)
+    to the parent's flight direction (the helicity frame) and a uniform azimuth; the
+    daughters are returned in the frame ``parent`` is given in."""
+    n = len(parent)
+    big_m = mass(parent)
+    m1 = np.broadcast_to(np.asarray(m1, dtype=float), (n,))
+    m2 = np.broadcast_to(np.asarray(m2, dtype=float), (n,))
+    pstar = np.sqrt(np.maximum((big_m**2 - (m1 + m2) ** 2) * (big_m**2 - (m1 - m2) ** 2), 0.0)) / (2 * big_m)
+    momentum = np.linalg.norm(parent[:, :3], axis=1)
+    axis = np.where(momentum[:, None] > 0, parent[:, :3] / np.maximum(momentum, 1e-12)[:, None], [0.0, 0.0, 1.0])
+    # an orthonormal frame (first, second, axis) around the flight direction
+    helper = np.where(np.abs(axis[:, 2:3]) < 0.9, [0.0, 0.0, 1.0], [1.0, 0.0, 0.0])
+    first = np.cross(helper, axis)
+    first /= np.linalg.norm(first, axis=1)[:, None]
+    second = np.cross(axis, first)
+    sin = np.sqrt(np.maximum(1 - cos_theta**2, 0.0))
+    phi = rng.uniform(-np.pi, np.pi, n)
+    direction = (sin * np.cos(phi))[:, None] * first + (sin * np.sin(phi))[:, None] * second + cos_theta[:, None] * axis
+    d1 = np.concatenate([pstar[:, None] * direction, np.sqrt(pstar**2 + m1**2)[:, None]], axis=1)
+    d2 = np.concatenate([-pstar[:, None] * direction, np.sqrt(pstar**2 + m2**2)[:, None]], axis=1)
+    beta = parent[:, :3] / parent[:, 3:4]
+    return boost(d1, beta), boost(d2, beta)
+
+
+def kallen(a, b, c):
+    """The Källén function lambda(a, b, c) = a^2 + b^2 + c^2 - 2ab - 2ac - 2bc."""
+    return a**2 + b**2 + c**2 - 2 * a * b - 2 * a * c - 2 * b * c
+
+
+def two_body_momentum_fraction(big_m, m1, m2):
+    """beta = 2 p* / M of a two-body decay (0 below threshold): sqrt(lambda(1, x1, x2)), x = m^2/M^2."""
+    x1, x2 = (m1 / big_m) ** 2, (m2 / big_m) ** 2
+    return np.sqrt(np.maximum(kallen(1.0, x1, x2), 0.0)) * ((m1 + m2) < big_m)
+
+
+def breit_wigner_density(m, m0, width):
+    """Relativistic Breit-Wigner density in m (unnormalised): m0 width m / ((m^2 - m0^2)^2 + m0^2 width^2)."""
+    return m0 * width * m / ((m**2 - m0**2) ** 2 + (m0 * width) ** 2)
+
+
+def sample_pdf_2d(rng, pdf, x_range, y_range, n, bins=400):
+    """Draw ``n`` points (x, y) from a 2-d density: a cell of a ``bins`` x ``bins`` grid with
+    probability proportional to the density at its centre, then uniformly inside the cell."""
+    x_edges = np.linspace(*x_range, bins + 1)
+    y_edges = np.linspace(*y_range, bins + 1)
+    x_mid, y_mid = 0.5 * (x_edges[1:] + x_edges[:-1]), 0.5 * (y_edges[1:] + y_edges[:-1])
+    density = np.maximum(pdf(x_mid[:, None], y_mid[None, :]), 0.0).ravel()
+    cell = rng.choice(len(density), size=n, p=density / density.sum())
+    ix, iy = np.divmod(cell, bins)
+    x = x_edges[ix] + rng.uniform(size=n) * (x_edges[1] - x_edges[0])
+    y = y_edges[iy] + rng.uniform(size=n) * (y_edges[1] - y_edges[0])
+    return x, y

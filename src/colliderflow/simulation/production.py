@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kinematics import G_W, M_B, M_TOP, M_W, breit_wigner, mass, p4_ptyphim, pt_eta_phi, two_body
-from .truth import JET_KEYS, LEPTON_KEYS, concat, flat
+from .truth import JET_KEYS, LEPTON_KEYS, concat, empty, flat
 
 SOFT_KT = 6.0  # GeV per component: unresolved recoil of the hard system
 ISR_PT_MIN = 15.0  # GeV: ISR jets are generated above this
@@ -59,6 +59,15 @@ def w_decay(rng, event, w, charge) -> tuple[dict, dict, np.ndarray]:
     mode = np.select([u < edge for edge in W_DECAY_EDGES], [11, 13, 15], default=1)  # 1 = hadronic
     d1, d2 = two_body(rng, w, 0.0, 0.0)  # d1: charged lepton / quark, d2: neutrino / antiquark
     return _vector_boson_products(rng, event, mode, d1, d2, charge, neutral=False)
+
+
+def leptonic_w_decay(rng, event, w, charge) -> tuple[dict, dict, np.ndarray]:
+    """W -> e nu or mu nu (equal shares), for samples filtered on leptonic W decays."""
+    n = len(w)
+    lepton_type = np.where(rng.uniform(size=n) < 0.5, 11, 13)
+    lepton, neutrino = two_body(rng, w, 0.0, 0.0)
+    pt, eta, phi = pt_eta_phi(lepton)
+    return empty(JET_KEYS), _prompt_leptons(event, pt, eta, phi, lepton_type, charge), neutrino[:, :2].copy()
 
 
 def z_decay(rng, event, z) -> tuple[dict, dict, np.ndarray]:
@@ -142,8 +151,10 @@ class TopPair:
     invisible: np.ndarray
 
 
-def top_pair(rng, n: int) -> TopPair:
-    """t tbar -> W+ b W- bbar with the W decaying inclusively, one pair per event."""
+def top_pair(rng, n: int, decay_w=None) -> TopPair:
+    """t tbar -> W+ b W- bbar, one pair per event; the W decays by ``decay_w`` (rng, event,
+    w, charge) -> (jets, leptons, neutrino pxy), inclusively (``w_decay``) by default."""
+    decay_w = decay_w or w_decay
     event = np.arange(n)
     tops, b_quarks, jets, leptons = [], [], [], []
     invisible = np.zeros((n, 2))
@@ -152,7 +163,7 @@ def top_pair(rng, n: int) -> TopPair:
                        breit_wigner(rng, M_TOP, 1.4, n))
         b, w = two_body(rng, t, M_B, breit_wigner(rng, M_W, G_W, n))
         jets.append(jets_from_p4(event, b, 5))
-        w_jets, w_leptons, w_invisible = w_decay(rng, event, w, np.full(n, sign))
+        w_jets, w_leptons, w_invisible = decay_w(rng, event, w, np.full(n, sign))
         jets.append(w_jets)
         leptons.append(w_leptons)
         invisible += w_invisible

@@ -32,46 +32,33 @@ Settings: the config's ``simulate`` section, declared in ``config.schema.yaml`` 
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import numpy as np
 
 from ... import config
 from ...ntuples.atlas2025 import F4
+from ...simulation import higgs
 from ...simulation.catalogue import (
-    Component, FileSpec, Plan, data_lumi_share, plan_data_file, plan_mc_file, read_catalogue,
+    Component, FileSpec, Plan, data_lumi_share, plan_data_file, plan_mc_file, read_catalogue, split_wh_cross_section,
 )
 from ...simulation.detector import Detector, PhotonResponse, Reco
 from ...simulation.embedded import EmbeddedSimulation
-from ...simulation.kinematics import (
-    G_W, G_Z, M_W, M_Z, breit_wigner, p4_ptyphim, pt_eta_phi, sample_pdf, truncated_exponential, two_body,
-)
-from ...simulation.production import isr_jets, soft_recoil, top_pair, w_decay, z_decay
+from ...simulation.kinematics import p4_ptyphim, pt_eta_phi, sample_pdf, truncated_exponential, two_body
+from ...simulation.production import isr_jets, soft_recoil
 from ...simulation.seeds import PLAN_STREAM, child_rng
-from ...simulation.truth import JET_KEYS, LEPTON_KEYS, Truth, concat, empty, flat, stack, take
+from ...simulation.truth import JET_KEYS, LEPTON_KEYS, Truth, empty, stack, take
 
 SIGNAL_PROCESSES = ("ggH", "VBF", "WH", "ZH", "ttH")
 BACKGROUND_PROCESSES = ("yy",)
 
-# Recoil models per process: probabilities of 0, 1, 2, ... ISR jets above 15 GeV, and the
-# mean of their (exponential) pT above 15 GeV. These shapes define the toy physics.
+# Recoil models of the continuum (the Higgs production modes' are in simulation.higgs):
+# probabilities of 0, 1, 2, ... ISR jets above 15 GeV, and the mean of their (exponential)
+# pT above 15 GeV. These shapes define the toy physics.
 ISR = {
-    "ggH": ([0.38, 0.34, 0.18, 0.10], 25.0),
-    "VBF": ([0.70, 0.24, 0.06], 15.0),
-    "WH": ([0.55, 0.30, 0.15], 18.0),
-    "ZH": ([0.55, 0.30, 0.15], 18.0),
-    "ttH": ([0.40, 0.35, 0.25], 25.0),
     "yy": ([0.55, 0.30, 0.11, 0.04], 15.0),
     "fake": ([0.25, 0.40, 0.22, 0.13], 20.0),
 }
 PHOTONS_MIN = 2  # the GamGam skim: at least two photons of the ntuple's collection (pT >= 25 GeV)
-
-
-@dataclasses.dataclass(frozen=True)
-class HyyFile(FileSpec):
-    """A catalogue file of the H -> yy simulation: WH files may be W+H or W-H only."""
-
-    w_charge: int = 0  # WH only: +1 (W+H), -1 (W-H), 0 (both)
 
 
 # --------------------------------------------------------------------------- settings and catalogue
@@ -90,10 +77,7 @@ def settings(cfg: dict) -> dict:
     return s
 
 
-_W_CHARGE = re.compile(r"W([pm])H")
-
-
-def catalogue(cfg: dict) -> dict[str, HyyFile]:
+def catalogue(cfg: dict) -> dict[str, FileSpec]:
     """Every file of ``cfg["samples"]`` with its cross section (and W charge).
 
     Signal: the configured cross section of the process shared among its files (WH: by W
@@ -105,35 +89,24 @@ def catalogue(cfg: dict) -> dict[str, HyyFile]:
     samples = cfg.get("samples") or {}
     lumi_pb = float(cfg["lumi_fb"]) * 1000.0
     n_yy_files = sum(1 for spec in files.values() if spec.kind == "background")
-    out: dict[str, HyyFile] = {}
+    out: dict[str, FileSpec] = {}
     for name, spec in files.items():
         xsec, charge = 0.0, 0
         if spec.kind == "signal":
             xsec, charge = _signal_xsec(name, spec.sample, spec.process, samples[spec.sample]["files"], s)
         elif spec.kind == "background":
             xsec = (1.0 - s["fakes"]["fraction"]) * s["data_events"] / lumi_pb / n_yy_files
-        out[name] = HyyFile(**{**dataclasses.asdict(spec), "xsec_pb": xsec, "w_charge": charge})
+        out[name] = dataclasses.replace(spec, xsec_pb=xsec, w_charge=charge)
     return out
 
 
 def _signal_xsec(name: str, sample: str, process: str, files: list[dict], s: dict) -> tuple[float, int]:
-    """(cross section of this file in pb, W charge) for a signal file.
-
-    A sample's cross section is shared equally among its files, except WH, where files
-    named ``WpH``/``WmH`` get the W+/W- shares.
-    """
+    """(cross section of this file in pb, W charge) for a signal file: the sample's cross
+    section shared equally among its files, except WH files named WpH/WmH (W+/W- shares)."""
     total = float(s["xsec_pb"][process])
     if process != "WH":
         return total / len(files), 0
-    charges = [_W_CHARGE.search(f["name"]) for f in files]
-    if not any(charges):
-        return total / len(files), 0
-    if not all(charges):
-        raise ValueError(f"sample {sample!r}: either every WH file name says WpH or WmH, or none does")
-    mine = _W_CHARGE.search(name).group(1)
-    same = sum(1 for c in charges if c.group(1) == mine)
-    share = s["wplus_fraction"] if mine == "p" else 1.0 - s["wplus_fraction"]
-    return total * share / same, (1 if mine == "p" else -1)
+    return split_wh_cross_section(total, name, sample, files, s["wplus_fraction"])
 
 
 def data_components(cfg: dict, spec: FileSpec, s: dict) -> list[Component]:
@@ -197,63 +170,31 @@ def _photon_pair(rng, m, pxy, y, cos_theta=None) -> dict:
     }
 
 
+def diphoton_decay(rng, m, pxy, y) -> Truth:
+    """H -> yy: two photons, isotropic in the Higgs rest frame."""
+    n = len(m)
+    return Truth(n, _photon_pair(rng, m, pxy, y), empty(JET_KEYS), empty(LEPTON_KEYS), np.zeros((n, 2)))
+
+
 def gen_ggh(rng, n, s, _spec=None) -> Truth:
-    isr, recoil = isr_jets(rng, n, *ISR["ggH"])
-    pxy = -recoil + soft_recoil(rng, n)
-    photons = _photon_pair(rng, np.full(n, s["higgs_mass"]), pxy, rng.normal(0, 1.9, n))
-    return Truth(n, photons, isr, empty(LEPTON_KEYS), np.zeros((n, 2)))
+    return higgs.gluon_fusion(rng, n, s["higgs_mass"], diphoton_decay)
 
 
 def gen_vbf(rng, n, s, _spec=None) -> Truth:
-    centre = rng.normal(0, 0.9, n)
-    gap = 2.0 + rng.gamma(3.0, 0.9, n)
-    eta = np.stack([centre + gap / 2, centre - gap / 2], axis=1)
-    pt = 20.0 + rng.gamma(1.5, 30.0, (n, 2))
-    phi = rng.uniform(-np.pi, np.pi, (n, 2))
-    event = np.repeat(np.arange(n), 2)
-    tags = flat(event=event, pt=pt.ravel(), eta=eta.ravel(), phi=phi.ravel(),
-                m=pt.ravel() * rng.uniform(0.05, 0.15, 2 * n), flavour=np.zeros(2 * n, dtype=np.int64))
-    isr, recoil = isr_jets(rng, n, *ISR["VBF"])
-    recoil += np.stack([(pt * np.cos(phi)).sum(1), (pt * np.sin(phi)).sum(1)], axis=1)
-    pxy = -recoil + soft_recoil(rng, n)
-    photons = _photon_pair(rng, np.full(n, s["higgs_mass"]), pxy, centre + rng.normal(0, 0.8, n))
-    return Truth(n, photons, concat([tags, isr], JET_KEYS), empty(LEPTON_KEYS), np.zeros((n, 2)))
-
-
-def _gen_vh(rng, n, s, boson: str, w_charge: int) -> Truth:
-    isr, recoil = isr_jets(rng, n, *ISR[boson])
-    v_pt = rng.gamma(2.0, 30.0, n)
-    v_phi = rng.uniform(-np.pi, np.pi, n)
-    y_h = rng.normal(0, 1.4, n)
-    m_v = breit_wigner(rng, M_W if boson == "WH" else M_Z, G_W if boson == "WH" else G_Z, n)
-    v = p4_ptyphim(v_pt, y_h + rng.normal(0, 1.0, n), v_phi, m_v)
-    pxy = -(recoil + v[:, :2]) + soft_recoil(rng, n)
-    photons = _photon_pair(rng, np.full(n, s["higgs_mass"]), pxy, y_h)
-    event = np.arange(n)
-    if boson == "WH":
-        charge = np.full(n, w_charge) if w_charge else np.where(rng.uniform(size=n) < s["wplus_fraction"], 1, -1)
-        jets, leptons, invisible = w_decay(rng, event, v, charge)
-    else:
-        jets, leptons, invisible = z_decay(rng, event, v)
-    return Truth(n, photons, concat([jets, isr], JET_KEYS), leptons, invisible)
+    return higgs.vector_boson_fusion(rng, n, s["higgs_mass"], diphoton_decay)
 
 
 def gen_wh(rng, n, s, spec=None) -> Truth:
-    return _gen_vh(rng, n, s, "WH", spec.w_charge if spec is not None else 0)
+    return higgs.w_associated(rng, n, s["higgs_mass"], diphoton_decay, spec.w_charge if spec is not None else 0,
+                              s["wplus_fraction"])
 
 
 def gen_zh(rng, n, s, _spec=None) -> Truth:
-    return _gen_vh(rng, n, s, "ZH", 0)
+    return higgs.z_associated(rng, n, s["higgs_mass"], diphoton_decay)
 
 
 def gen_tth(rng, n, s, _spec=None) -> Truth:
-    isr, recoil = isr_jets(rng, n, *ISR["ttH"])
-    tops = top_pair(rng, n)
-    for t in tops.tops:
-        recoil += t[:, :2]
-    pxy = -recoil + soft_recoil(rng, n)
-    photons = _photon_pair(rng, np.full(n, s["higgs_mass"]), pxy, rng.normal(0, 1.1, n))
-    return Truth(n, photons, concat([isr, tops.jets], JET_KEYS), tops.leptons, tops.invisible)
+    return higgs.top_pair_associated(rng, n, s["higgs_mass"], diphoton_decay)
 
 
 def _qqbar_cos_theta(c):
@@ -330,7 +271,7 @@ class HyySimulation(EmbeddedSimulation):
     def settings(self, cfg: dict) -> dict:
         return settings(cfg)
 
-    def catalogue(self, cfg: dict) -> dict[str, HyyFile]:
+    def catalogue(self, cfg: dict) -> dict[str, FileSpec]:
         return catalogue(cfg)
 
     def plan(self, cfg: dict, spec: FileSpec, s: dict, seq: np.random.SeedSequence) -> Plan:
@@ -345,8 +286,8 @@ class HyySimulation(EmbeddedSimulation):
     def truth_record(self, s: dict) -> dict:
         return {"signal_strength": s["signal_strength"], "higgs_mass": s["higgs_mass"]}
 
-    def mc_scale_factors(self, rng: np.random.Generator, n: int, s: dict) -> dict:
-        return {"ScaleFactor_PHOTON": (1.0 + s["photon_sf_spread"] * rng.standard_normal(n)).astype(F4)}
+    def mc_scale_factors(self, rng: np.random.Generator, reco: Reco, s: dict) -> dict:
+        return {"ScaleFactor_PHOTON": (1.0 + s["photon_sf_spread"] * rng.standard_normal(reco.n)).astype(F4)}
 
     def truth_collections(self, truth: Truth) -> dict:
         """truth_photon: the real (not fake) hard photons."""

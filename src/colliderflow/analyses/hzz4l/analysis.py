@@ -48,6 +48,7 @@ from ...columnar import (
 )
 from ...ntuples.atlas2025 import FORMAT
 from ..interface import Analysis, Process
+from .simulation import Hzz4lSimulation
 
 CUT_ORDER = (
     "trigger", "four_leptons", "lepton_id", "impact_parameter", "isolation", "lepton_pt", "sfos_pairs",
@@ -485,6 +486,7 @@ class Hzz4lAnalysis(Analysis):
         "ttbar": Process("ttbar", "background", "tt̄", "#ffa500"),
         "data": Process("data", "data", "Data", "black"),
     }
+    simulation = Hzz4lSimulation()
 
     def branches(self, cfg: dict) -> list[str]:
         return branches(cfg)

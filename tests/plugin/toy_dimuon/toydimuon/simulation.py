@@ -22,7 +22,7 @@ import uproot
 
 from colliderflow.analyses import Simulation
 
-TRUTH_KEY = "toydimuon_truth"
+TRUTH_KEY = "colliderflow_simulation"  # the record every embedded simulation writes beside its tree
 
 
 def decay(rng, n: int, role: str, sim: dict) -> dict:
@@ -103,8 +103,9 @@ class DimuonSimulation(Simulation):
             branches = {"mu": jagged(muons, found_mu), "weight": weight,
                         "eventNumber": (seed % 2**40 << 20) + np.arange(n, dtype=np.uint64)}
             # a TTree (uproot's default for a dict is an RNTuple) with branches mu_pt, ... and counter nmu
-            tree = handle.mktree("events", {k: v.type.content if k == "mu" else v.dtype for k, v in branches.items()},
-                                 counter_name=lambda name: f"n{name}", field_name=lambda outer, inner: f"{outer}_{inner}")
+            types = {k: v.type.content if k == "mu" else v.dtype for k, v in branches.items()}
+            tree = handle.mktree("events", types, counter_name=lambda name: f"n{name}",
+                                 field_name=lambda outer, inner: f"{outer}_{inner}")
             tree.extend(branches)
         os.replace(tmp, out_path)
         return {**truth, "written": n}
