@@ -138,7 +138,7 @@ def table(summary: dict) -> str:
     head = ["model", "cats", "mu_hat (68% CL)", summary.get("peak", "peak"), "Z obs (unb. / binned)", "Z exp (unb. / binned)",
             "CLs(mu=1)", "mu 95% UL obs (exp)"]
     if summary.get("truth"):
-        head += ["pull mu", "pull m_H"]
+        head += ["pull mu", f"pull {summary.get('peak', 'peak')}"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     order = sorted(summary["models"], key=lambda n: (n == summary.get("baseline"), n))
     for name in order:

@@ -468,6 +468,7 @@ class Hzz4lAnalysis(Analysis):
 
     name = "hzz4l"
     title = "H → ZZ* → 4ℓ"
+    peak_label = "$m_H$"
     ntuple = FORMAT
     scale_factors = SCALE_FACTORS
     cut_order = CUT_ORDER
