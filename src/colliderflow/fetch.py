@@ -12,9 +12,12 @@ sometimes drops connections. So a download
 - retries transient failures (connection drops, timeouts, HTTP 5xx/408/429) with
   exponential backoff; an attempt that received new bytes resets the count, so only
   attempts that make no progress use up ``retries``;
-- checks the size against the catalogue and the server, the SHA-256 where the
-  catalogue knows it, and that the file opens as ROOT with the expected TTree;
-  a failed check deletes the partial, names the URL and file, and leaves no output.
+- checks the size against the catalogue and the server, whichever checksums the
+  catalogue knows (SHA-256 and/or adler32, the checksum the CERN Open Data records
+  publish for every file; both computed in one read of the file), and that the file
+  opens as ROOT with the expected TTree; a failed check deletes the partial, names the
+  URL and file, the expected and actual value and what to do, and leaves no output;
+  a file with no checksum in the catalogue is kept with a warning naming it.
 
 root:// URLs (or https URLs with an XRootD mirror in ``fetch.xrootd_mirrors``) use the
 XRootD python client or ``xrdcp`` when one is installed; otherwise https is used.
@@ -39,6 +42,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from pathlib import Path
 
 from . import __version__
@@ -48,6 +52,8 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"colliderflow/{__version__}"
 # HTTP statuses worth retrying: the server or a proxy is busy or broke, not the request.
 TRANSIENT_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_ADLER32 = re.compile(r"[0-9a-f]{8}")
 
 
 class FetchError(ValueError):
@@ -164,7 +170,7 @@ def choose_url(url: str, protocol: str = "auto", mirrors: dict[str, str] | None 
     mirrors = mirrors or {}
     if protocol not in ("auto", "https", "root"):
         raise FetchError(f"fetch.protocol must be auto, https or root, not {protocol!r}")
-    if url.startswith("file://"):  # a local file has one location, whatever the protocol preference
+    if url.startswith("file:"):  # a local file has one location, whatever the protocol preference
         return url
 
     def swap(u: str, table: dict[str, str]) -> str | None:
@@ -365,8 +371,13 @@ def _xrdcp_attempt(url: str, part: Path, meta_path: Path, *, expected_size: int 
 
 def _local_attempt(url: str, part: Path, meta_path: Path, *, expected_size: int | None,
                    timeout: float, chunk_bytes: int, progress: _Progress) -> int:
-    """Copy a file:// location (absolute path) whole; a missing file is a permanent failure."""
-    source = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    """Copy a local file whole; a missing file is a permanent failure. ``file:///abs/path`` is
+    absolute; ``file:rel/path`` is relative to the working directory (the workflow's), so a
+    catalogue can name a file beside the repository (``file:../shared/...``)."""
+    if url.startswith("file://"):
+        source = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+    else:
+        source = Path(urllib.request.url2pathname(url[len("file:"):]))
     if not source.is_file():
         raise FetchError(f"{url}: no such file {source}; fix the url in the catalogue or put the file there")
     _discard(part, meta_path)
@@ -407,60 +418,114 @@ def check_root_file(path: str | Path, tree: str) -> int:
         raise IntegrityError(f"{path} is not a readable ROOT file: {type(err).__name__}: {err}") from err
 
 
+def file_checksums(path: str | Path, *, sha256: bool = True, adler32: bool = True,
+                   block: int = 1 << 20) -> dict[str, str]:
+    """The SHA-256 and/or adler32 of ``path`` (lowercase hex; adler32 as 8 digits), in one read."""
+    digest = hashlib.sha256() if sha256 else None
+    value = 1  # adler32's starting value, as zlib.adler32(b"")
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(block), b""):
+            if digest is not None:
+                digest.update(chunk)
+            if adler32:
+                value = zlib.adler32(chunk, value)
+    result = {}
+    if digest is not None:
+        result["sha256"] = digest.hexdigest()
+    if adler32:
+        result["adler32"] = f"{value & 0xFFFFFFFF:08x}"
+    return result
+
+
+def normalise_checksums(sha256: str | None = None, adler32: str | None = None,
+                        where: str = "the catalogue") -> tuple[str | None, str | None]:
+    """Lowercase expected checksums (``adler32:`` prefix allowed) or a FetchError naming ``where``."""
+    if sha256:
+        sha256 = sha256.strip().lower()
+        if not _SHA256.fullmatch(sha256):
+            raise FetchError(f"sha256 {sha256!r} for {where} is not 64 hex digits: fix or remove it")
+    if adler32:
+        adler32 = adler32.strip().lower().removeprefix("adler32:")
+        if not _ADLER32.fullmatch(adler32):
+            raise FetchError(f"adler32 {adler32!r} for {where} is not 8 hex digits "
+                             "(e.g. 037f48e7, leading zeros kept): fix or remove it")
+    return sha256 or None, adler32 or None
+
+
+_MISMATCH_HINT = ("the bytes are corrupt or not the catalogued file: fetch again to download it afresh; "
+                  "if the same value comes back, the server file differs from the catalogue, so check the url "
+                  "and refresh the catalogue with `colliderflow datasets resolve --record <id>`")
+
+
 def verify_file(path: str | Path, *, size: int | None = None, sha256: str | None = None,
-                expect_tree: str | None = None, server_size: int | None = None) -> None:
-    """Raise IntegrityError unless ``path`` has the expected size, SHA-256 and ROOT tree."""
+                adler32: str | None = None, expect_tree: str | None = None,
+                server_size: int | None = None) -> None:
+    """Raise IntegrityError unless ``path`` has the expected size, SHA-256, adler32 and ROOT tree.
+
+    The size comes first (free); SHA-256 and adler32, where known, are computed in one read.
+    """
     path = Path(path)
+    sha256, adler32 = normalise_checksums(sha256, adler32, str(path))
     actual = path.stat().st_size
     if server_size is not None and actual != server_size:
         raise IntegrityError(f"{path} has {actual} bytes but the server announced {server_size}")
     if size is not None and actual != size:
         raise IntegrityError(f"{path} has {actual} bytes but the catalogue expects {size} (truncated or wrong file)")
-    if sha256:
-        digest = _sha256(path)
-        if digest != sha256.lower():
-            raise IntegrityError(f"{path} has SHA-256 {digest} but the catalogue expects {sha256.lower()}")
+    if sha256 or adler32:
+        sums = file_checksums(path, sha256=bool(sha256), adler32=bool(adler32))
+        if sha256 and sums["sha256"] != sha256:
+            raise IntegrityError(f"{path} has SHA-256 {sums['sha256']} but the catalogue expects {sha256}: "
+                                 + _MISMATCH_HINT)
+        if adler32 and sums["adler32"] != adler32:
+            raise IntegrityError(f"{path} has adler32 {sums['adler32']} but the catalogue expects {adler32}: "
+                                 + _MISMATCH_HINT)
     if expect_tree:
         check_root_file(path, expect_tree)
 
 
-def _sha256(path: Path, block: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(block), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _warn_unverified(out_path: Path, size: int | None, kept: bool) -> None:
+    checked = "its size and ROOT structure" if size is not None else "its ROOT structure (and the server's size)"
+    log.warning(
+        "%s: %s without a checksum: the catalogue has no sha256 or adler32 for it, so only %s were checked; "
+        "record the published size and adler32 with `colliderflow datasets resolve --record <id>`",
+        out_path.name, "kept" if kept else "fetched", checked,
+    )
 
 
 # --------------------------------------------------------------------------- main entry
 
 
 def fetch_file(url: str, out_path: str | Path, size: int | None = None, sha256: str | None = None, *,
-               retries: int = 5, backoff: float = 2.0, backoff_max: float = 120.0, timeout: float = 60.0,
-               chunk_bytes: int = 1 << 20, progress_interval: float = 10.0,
+               adler32: str | None = None, retries: int = 5, backoff: float = 2.0, backoff_max: float = 120.0,
+               timeout: float = 60.0, chunk_bytes: int = 1 << 20, progress_interval: float = 10.0,
                expect_tree: str | None = "analysis", protocol: str = "auto",
                mirrors: dict[str, str] | None = None) -> Path:
     """Download ``url`` to ``out_path`` (resumable, verified, atomic); return ``out_path``.
 
     An existing ``out_path`` that passes the checks is kept without any network access.
     On failure ``out_path`` does not exist afterwards; a partial download is kept for the
-    next run only when the bytes so far are not known to be bad.
+    next run only when the bytes so far are not known to be bad. ``size``, ``sha256`` and
+    ``adler32`` (8 hex digits, as the CERN Open Data records publish it) are each checked
+    when given; without either checksum the file is kept with a warning naming it.
     """
+    sha256, adler32 = normalise_checksums(sha256, adler32, url)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     part, meta_path = part_paths(out_path)
 
     if out_path.exists():
         try:
-            verify_file(out_path, size=size, sha256=sha256, expect_tree=expect_tree)
+            verify_file(out_path, size=size, sha256=sha256, adler32=adler32, expect_tree=expect_tree)
             log.info("%s exists and passes the checks; not downloading again", out_path)
+            if not (sha256 or adler32):
+                _warn_unverified(out_path, size, kept=True)
             return out_path
         except IntegrityError as err:
             log.warning("%s exists but fails the checks (%s); downloading again", out_path, err)
 
     xrootd = xrootd_available() if protocol != "https" else None
     source = choose_url(url, protocol, mirrors, xrootd)
-    if source.startswith("file://"):
+    if source.startswith("file:"):
         transport = "file"
     else:
         transport = "https" if source.startswith(("http://", "https://")) else xrootd
@@ -494,14 +559,18 @@ def fetch_file(url: str, out_path: str | Path, size: int | None = None, sha256: 
             time.sleep(delay)
 
     try:
-        verify_file(part, size=size, sha256=sha256, expect_tree=expect_tree, server_size=total)
+        verify_file(part, size=size, sha256=sha256, adler32=adler32, expect_tree=expect_tree, server_size=total)
     except IntegrityError as err:
         _discard(part, meta_path)
         raise IntegrityError(f"refusing download of {source} to {out_path}: {err}") from err
     os.replace(part, out_path)
     _discard(meta_path)
+    matched = [name for name, known in (("size", size is not None), ("SHA-256", sha256), ("adler32", adler32))
+               if known]
     log.info("%s: complete, %s, checks passed%s", out_path, _fmt_mb(out_path.stat().st_size),
-             " (SHA-256 matches)" if sha256 else "")
+             f" ({', '.join(matched)} match)" if matched else "")
+    if not (sha256 or adler32):
+        _warn_unverified(out_path, size, kept=False)
     return out_path
 
 
@@ -547,7 +616,7 @@ def settings_kwargs(cfg: dict) -> dict:
 
 
 def catalogue_files(cfg: dict) -> dict[str, dict]:
-    """File name -> catalogue entry (name, url, size?, sha256?), over every sample."""
+    """File name -> catalogue entry (name, url, size?, sha256?, adler32?), over every sample."""
     files: dict[str, dict] = {}
     for sample, spec in cfg.get("samples", {}).items():
         for entry in spec.get("files", []):
@@ -573,7 +642,7 @@ def fetch_catalogue_file(cfg: dict, name: str, out: str | Path | None = None) ->
         raise ValueError(f"file {name!r} has no url in the config's samples: "
                          "add one, or leave it out of the catalogue's fetched files so the embedded simulation makes it")
     return fetch_file(entry["url"], out or default_output(cfg, name), entry.get("size"), entry.get("sha256"),
-                      **settings_kwargs(cfg))
+                      adler32=entry.get("adler32"), **settings_kwargs(cfg))
 
 
 def register(sub) -> None:
@@ -581,7 +650,7 @@ def register(sub) -> None:
 
     parser = sub.add_parser(
         "fetch",
-        help="download input ROOT files (resumable, size/SHA-256/ROOT checked, atomic)",
+        help="download input ROOT files (resumable, size/SHA-256/adler32/ROOT checked, atomic)",
         description="Download catalogue files (--file NAME, --all) or any URL (--url URL --out PATH). "
         "Settings come from the config's fetch section.",
     )
@@ -593,6 +662,7 @@ def register(sub) -> None:
     parser.add_argument("--out", help="output path (default resources/<dataset.name>/<name>.root)")
     parser.add_argument("--size", type=int, help="with --url: expected size in bytes")
     parser.add_argument("--sha256", help="with --url: expected SHA-256")
+    parser.add_argument("--adler32", help="with --url: expected adler32 (8 hex digits, as CERN Open Data publishes it)")
     parser.set_defaults(func=run)
 
 
@@ -603,10 +673,10 @@ def run(args) -> int:
     if args.url:
         if not args.out:
             raise ValueError("--url needs --out PATH")
-        fetch_file(args.url, args.out, args.size, args.sha256, **settings_kwargs(cfg))
+        fetch_file(args.url, args.out, args.size, args.sha256, adler32=args.adler32, **settings_kwargs(cfg))
         return 0
-    if args.size is not None or args.sha256:
-        raise ValueError("--size and --sha256 go with --url; catalogue files take them from the config")
+    if args.size is not None or args.sha256 or args.adler32:
+        raise ValueError("--size, --sha256 and --adler32 go with --url; catalogue files take them from the config")
     if args.file:
         fetch_catalogue_file(cfg, args.file, args.out)
         return 0

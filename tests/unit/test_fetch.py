@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import logging
 import random
 import re
@@ -15,6 +16,7 @@ import shutil
 import sys
 import threading
 import types
+import zlib
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,12 @@ REPO = Path(__file__).resolve().parents[2]
 REAL_FILE = (REPO.parent / "shared" / "data" / "atlas-opendata"
              / "ODEO_FEB2025_v0_exactly4lep_data15_periodD.exactly4lep.root")
 REAL_SHA256 = "dd4ac1bb823a9dd908564485eb274504d955be7629386a5f2bf917a24129a954"
+REAL_ADLER32 = "35ffb644"  # computed from the file (test_real_file_is_the_expected_one checks both)
+REAL_SIZE = 2219662
 ATLAS_2025 = REPO / "config" / "atlas-2025.yaml"
+ATLAS_2025_HZZ4L = REPO / "config" / "atlas-2025-hzz4l.yaml"
+# Published by the CERN Open Data record of the GamGam collision data (quoted in issue 9).
+GAMGAM_D15D = ("ODEO_FEB2025_v0_GamGam_data15_periodD.GamGam", 17541818, "037f48e7")
 
 # Tiny backoff and frequent progress so that every test runs in well under a second.
 FAST = dict(retries=2, backoff=0.001, backoff_max=0.01, timeout=5.0, chunk_bytes=64 * 1024, progress_interval=0.0)
@@ -133,6 +140,8 @@ def leftovers(out: Path) -> list[str]:
 
 def test_real_file_is_the_expected_one(payload):
     assert hashlib.sha256(payload).hexdigest() == REAL_SHA256
+    assert f"{zlib.adler32(payload) & 0xFFFFFFFF:08x}" == REAL_ADLER32
+    assert len(payload) == REAL_SIZE
 
 
 def test_normal_download_matches_checksum_and_leaves_no_partial(server, payload, tmp_path, caplog):
@@ -292,6 +301,123 @@ def test_existing_bad_output_is_replaced(server, payload, tmp_path):
     out.write_bytes(payload[:1000])
     fetch.fetch_file(server.url, out, size=len(payload), **FAST)
     assert out.read_bytes() == payload
+
+
+# --------------------------------------------------------------------------- adler32 and the one-read checksums
+
+
+def test_file_checksums_streams_adler32_and_sha256_in_chunks(payload, tmp_path):
+    path = tmp_path / "f.root"
+    path.write_bytes(payload)
+    # a block that does not divide the file: the streamed adler32 must equal the whole-file one
+    assert fetch.file_checksums(path, block=65_537) == {"sha256": REAL_SHA256, "adler32": REAL_ADLER32}
+    assert fetch.file_checksums(path, sha256=False) == {"adler32": REAL_ADLER32}
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert fetch.file_checksums(empty, sha256=False) == {"adler32": "00000001"}  # leading zeros kept
+
+
+def test_adler32_is_accepted_without_a_no_checksum_warning(server, payload, tmp_path, caplog):
+    out = tmp_path / "file.root"
+    with caplog.at_level(logging.INFO, logger="colliderflow.fetch"):
+        fetch.fetch_file(server.url, out, size=len(payload), adler32=REAL_ADLER32.upper(), **FAST)
+    assert out.read_bytes() == payload
+    assert leftovers(out) == ["file.root"]
+    assert any("size, adler32 match" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_corrupt_file_is_refused_by_adler32_with_a_one_line_message(server, payload, tmp_path):
+    corrupt = bytearray(payload)
+    corrupt[len(corrupt) // 2] ^= 0xFF  # same size, still opens as ROOT: only a checksum sees it
+    server.body_override = bytes(corrupt)
+    actual = f"{zlib.adler32(bytes(corrupt)) & 0xFFFFFFFF:08x}"
+    out = tmp_path / "file.root"
+    with pytest.raises(fetch.IntegrityError) as err:
+        fetch.fetch_file(server.url, out, size=len(payload), adler32=REAL_ADLER32, **FAST)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"refusing download of {server.url} to {out}" in message
+    assert f"has adler32 {actual} but the catalogue expects {REAL_ADLER32}" in message
+    assert "fetch again" in message and "colliderflow datasets resolve" in message
+    assert leftovers(out) == []  # no output, no partial, no sidecar
+
+
+def test_cli_refuses_an_adler32_mismatch_in_one_line(server, payload, tmp_path, monkeypatch, cfg_loader, capsys):
+    monkeypatch.chdir(tmp_path)
+    cfg = catalogue_cfg(server.url, len(payload))
+    cfg["samples"]["data"]["files"][0]["adler32"] = "037f48e7"  # another file's checksum
+    cfg_loader["cfg"] = cfg
+    assert cli.main(["fetch", "--file", "real_file"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "refusing download of" in err[0] and "real_file.root" in err[0]
+    assert f"adler32 {REAL_ADLER32} but the catalogue expects 037f48e7" in err[0]
+    assert leftovers(tmp_path / "resources" / "testset" / "real_file.root") == []  # no file, no partial
+
+
+def test_size_only_download_is_kept_with_a_warning_naming_it(server, payload, tmp_path, caplog):
+    out = tmp_path / "file.root"
+    with caplog.at_level(logging.WARNING, logger="colliderflow.fetch"):
+        fetch.fetch_file(server.url, out, size=len(payload), **FAST)
+    assert out.read_bytes() == payload
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "file.root: fetched without a checksum" in warnings[0] and "only its size and ROOT" in warnings[0]
+    # a size mismatch is still refused with size alone
+    server.body_override = payload[:-1]
+    with pytest.raises(fetch.IntegrityError, match=f"catalogue expects {len(payload)}"):
+        fetch.fetch_file(server.url, tmp_path / "other.root", size=len(payload), **FAST)
+
+
+def test_sha256_and_adler32_are_checked_in_one_read(server, payload, tmp_path, monkeypatch):
+    opened = []
+    real_open = open
+
+    def spy(path, mode="r", *args, **kwargs):
+        if "r" in mode and "b" in mode:
+            opened.append(Path(path).name)
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(fetch, "open", spy, raising=False)
+    out = tmp_path / "file.root"
+    fetch.fetch_file(server.url, out, size=len(payload), sha256=REAL_SHA256, adler32=REAL_ADLER32, **FAST)
+    assert out.read_bytes() == payload
+    assert opened == ["file.root.part"]  # one read of the download for both checksums
+    # both are compared: the right SHA-256 does not excuse a wrong adler32
+    opened.clear()
+    with pytest.raises(fetch.IntegrityError, match="adler32 35ffb644 but the catalogue expects 00000000"):
+        fetch.fetch_file(server.url, tmp_path / "again.root", sha256=REAL_SHA256, adler32="00000000", **FAST)
+    assert opened == ["again.root.part"]
+    assert not (tmp_path / "again.root").exists()
+
+
+def test_existing_output_with_a_wrong_adler32_is_downloaded_again(server, payload, tmp_path):
+    out = tmp_path / "file.root"
+    corrupt = bytearray(payload)
+    corrupt[1000] ^= 0x01
+    out.write_bytes(bytes(corrupt))
+    fetch.fetch_file(server.url, out, size=len(payload), adler32=REAL_ADLER32, **FAST)
+    assert out.read_bytes() == payload and len(server.requests) == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"adler32": "37f48e7"}, "not 8 hex digits"),
+    ({"adler32": "adler32:zz"}, "not 8 hex digits"),
+    ({"sha256": "abc"}, "not 64 hex digits"),
+])
+def test_malformed_checksum_is_refused_before_downloading(server, tmp_path, kwargs, message):
+    with pytest.raises(fetch.FetchError, match=message):
+        fetch.fetch_file(server.url, tmp_path / "file.root", **kwargs, **FAST)
+    assert server.requests == [] and leftovers(tmp_path / "file.root") == []
+
+
+def test_cli_fetch_url_with_adler32(server, payload, tmp_path, monkeypatch, cfg_loader):
+    monkeypatch.chdir(tmp_path)
+    cfg_loader["cfg"] = catalogue_cfg(server.url)
+    assert cli.main(["fetch", "--url", server.url, "--out", "m.root", "--adler32", "adler32:" + REAL_ADLER32]) == 0
+    assert sha(tmp_path / "m.root") == REAL_SHA256
+    assert cli.main(["fetch", "--file", "real_file", "--adler32", REAL_ADLER32]) == 2  # only with --url
 
 
 # --------------------------------------------------------------------------- protocols
@@ -509,6 +635,46 @@ def test_atlas_2025_catalogue_validates_and_lists_the_real_skim():
             assert entry["url"].rsplit("/", 1)[1] == entry["name"] + ".root"
 
 
+SHIPPED = sorted((REPO / "config").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_catalogue_checksum_fields_are_well_formed(path):
+    with open(path) as handle:
+        samples = (yaml.safe_load(handle) or {}).get("samples") or {}
+    for sample, spec in samples.items():
+        for entry in spec.get("files", []):
+            where = f"{path.name}: {sample}: {entry['name']}"
+            if "size" in entry:
+                assert type(entry["size"]) is int and entry["size"] > 0, where
+            if "sha256" in entry:
+                assert re.fullmatch(r"[0-9a-f]{64}", str(entry["sha256"])), where
+            if "adler32" in entry:
+                # a string of 8 lowercase hex digits (YAML would read an unquoted all-digit value as a number)
+                assert isinstance(entry["adler32"], str) and re.fullmatch(r"[0-9a-f]{8}", entry["adler32"]), where
+            if "sha256" in entry or "adler32" in entry:
+                assert "size" in entry, f"{where}: a checksum without the size"
+
+
+def catalogue_checksums(path: Path) -> dict[str, tuple]:
+    with open(path) as handle:
+        samples = yaml.safe_load(handle)["samples"]
+    return {e["name"]: (e.get("size"), e.get("adler32"), e.get("sha256"))
+            for spec in samples.values() for e in spec["files"] if "size" in e or "adler32" in e}
+
+
+def test_real_data_catalogues_carry_the_checksums_established_offline(payload):
+    """Which entries carry size and adler32, and that the values are the published/computed ones.
+
+    Only these two are known without network: the rest need `datasets resolve --record`.
+    """
+    name, size, adler32 = GAMGAM_D15D
+    assert catalogue_checksums(ATLAS_2025) == {
+        name: (size, adler32, "01bfa7cee25c7f32c3701e458d171f65def834d96e6071e119532421a64bd5f7")}
+    assert catalogue_checksums(ATLAS_2025_HZZ4L) == {
+        "ODEO_FEB2025_v0_exactly4lep_data15_periodD.exactly4lep": (len(payload), REAL_ADLER32, REAL_SHA256)}
+
+
 # --------------------------------------------------------------------------- datasets resolve
 
 
@@ -619,3 +785,127 @@ def test_splice_samples_keeps_everything_else():
     assert datasets.splice_samples("x: 1\n", block) == "x: 1\n\n" + block
     text = "x: 1\n# old head\nsamples:\n  old: 2\n\n  # inner\n  more: 3\n\n# about y\ny: 2\n"
     assert datasets.splice_samples(text, block) == "x: 1\n" + block + "\n\n# about y\ny: 2\n"
+
+
+# --------------------------------------------------------------------------- datasets resolve --record
+
+
+class RoutesHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.requests.append(self.path)
+        body = self.server.routes.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def portal():
+    """A stand-in for the CERN Open Data portal on 127.0.0.1: path -> JSON document."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RoutesHandler)
+    httpd.daemon_threads = True
+    httpd.routes, httpd.requests = {}, []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+EOS = "root://eospublic.cern.ch//eos/opendata/atlas/rucio/opendata/"
+
+
+def record_entry(name: str, size: int, checksum: str) -> dict:
+    return {"key": name, "uri": EOS + name, "size": size, "checksum": checksum, "availability": "online"}
+
+
+def test_resolve_writes_published_size_and_adler32_from_the_records(offline_atlasopenmagic, portal, tmp_path, caplog):
+    name, size, adler32 = GAMGAM_D15D
+    # data record: a file index (the form of records with many files); one value published without leading zeros
+    portal.routes["/api/records/93915"] = {"id": 93915, "metadata": {
+        "files": [record_entry("data_file_index.json", 800, "adler32:0badf00d")],
+        "_file_indices": [{"key": "data_file_index.json", "files": [
+            record_entry(name + ".root", size, "adler32:" + adler32),
+            record_entry("ODEO_FEB2025_v0_GamGam_data15_periodE.GamGam.root", 123456, "adler32:7f48e7"),
+        ]}]}}
+    # an MC record with its file directly under files
+    ggh = "ODEO_FEB2025_v0_GamGam_mc_343981.PowhegPythia8EvtGen_NNLOPS_nnlo_30_ggH125_gamgam.GamGam"
+    portal.routes["/api/records/93911"] = {"id": 93911, "metadata": {
+        "files": [record_entry(ggh + ".root", 9_876_543, "adler32:a1b2c3d4")]}}
+    out = tmp_path / "atlas-2025.yaml"
+    shutil.copy(ATLAS_2025, out)
+    with caplog.at_level(logging.WARNING, logger="colliderflow.datasets"):
+        assert cli.main(["datasets", "resolve", "--skim", "GamGam", "--out", str(out), "--record", "93915",
+                         "--record", "93911", "--opendata-server", portal.url]) == 0
+    assert portal.requests == ["/api/records/93915", "/api/records/93911"]
+    text = out.read_text()
+    assert "--skim GamGam --record 93915 --record 93911 --out <this file>" in text
+    entries = {e["name"]: e for spec in yaml.safe_load(text)["samples"].values() for e in spec["files"]}
+    assert entries[name]["size"] == size and entries[name]["adler32"] == adler32
+    assert entries[name]["sha256"].startswith("01bfa7ce")  # the known SHA-256 is kept
+    assert (entries["ODEO_FEB2025_v0_GamGam_data15_periodE.GamGam"]["size"],
+            entries["ODEO_FEB2025_v0_GamGam_data15_periodE.GamGam"]["adler32"]) == (123456, "007f48e7")
+    assert (entries[ggh]["size"], entries[ggh]["adler32"]) == (9_876_543, "a1b2c3d4")
+    assert sum("adler32" in e for e in entries.values()) == 3
+    assert "      size: 17541818\n      adler32: 037f48e7\n      sha256: 01bf" in text  # quoted-free 8-digit strings
+    config.validate(yaml.safe_load(text), str(out))
+    # the files no record describes are named
+    missing = [r.getMessage() for r in caplog.records if "in none of the records 93915, 93911" in r.getMessage()]
+    assert len(missing) == 1 and "20 file(s)" in missing[0] and "data16_periodL" in missing[0]
+    # a second resolve without --record keeps what was written
+    assert cli.main(["datasets", "resolve", "--skim", "GamGam", "--out", str(out)]) == 0
+    again = {e["name"]: e for spec in yaml.safe_load(out.read_text())["samples"].values() for e in spec["files"]}
+    assert again == entries
+
+
+def test_record_with_a_file_index_listed_as_a_file(portal):
+    """Older records list <name>_file_index.json as a file, served at /record/<recid>/files/<name>."""
+    portal.routes["/api/records/5"] = {"metadata": {"files": [
+        record_entry("x_file_index.json", 100, "adler32:00000001"),
+        record_entry("x_file_index.txt", 50, "adler32:00000002"),
+        {"uri": EOS + "md5only.root", "size": 7, "checksum": "md5:abc"}]}}
+    portal.routes["/record/5/files/x_file_index.json"] = [record_entry("a.root", 10, "adler32:DEADBEEF")]
+    published = datasets.record_files(5, server=portal.url, timeout=5)
+    assert published == {"a.root": {"size": 10, "adler32": "deadbeef", "record": 5},
+                         "md5only.root": {"size": 7, "record": 5}}
+
+
+def test_resolve_refuses_a_published_value_that_contradicts_the_catalogue(offline_atlasopenmagic, portal, tmp_path):
+    name, size, _ = GAMGAM_D15D
+    portal.routes["/api/records/1"] = {"metadata": {"files": [
+        record_entry(name + ".root", size + 1, "adler32:037f48e7")]}}
+    out = tmp_path / "atlas-2025.yaml"
+    shutil.copy(ATLAS_2025, out)
+    before = out.read_text()
+    with pytest.raises(ValueError, match=f"{name}.*record 1 publishes size {size + 1} but the catalogue has {size}"):
+        datasets.resolve_to_file(out, release="2025e-13tev-beta", skim="GamGam", records=[1],
+                                 opendata_server=portal.url, timeout=5)
+    assert out.read_text() == before  # nothing written
+
+
+@pytest.mark.parametrize("routes, message", [
+    ({}, "HTTP 404.*check the record id"),
+    ({"/api/records/7": b"<html>portal down</html>"}, "did not answer with JSON"),
+    ({"/api/records/7": {"metadata": {"files": []}}}, "lists no file with a size or checksum"),
+    ({"/api/records/7": {"metadata": {"files": [record_entry("a.root", 1, "adler32:xyz")]}}}, "not an adler32"),
+])
+def test_record_errors_are_one_line(portal, routes, message):
+    portal.routes.update(routes)
+    with pytest.raises(fetch.FetchError, match=message) as err:
+        datasets.record_files(7, server=portal.url, timeout=5)
+    assert "\n" not in str(err.value)
+
+
+def test_resolve_record_must_be_numeric(tmp_path):
+    with pytest.raises(ValueError, match="numeric CERN Open Data record id"):
+        datasets.run(types.SimpleNamespace(records=["93915x"], out=str(tmp_path / "c.yaml")))
