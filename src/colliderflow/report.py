@@ -51,9 +51,12 @@ def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None
         "data_fraction": fit.get("data_fraction"),
         "lumi_fb_fitted": fit.get("lumi_fb_fitted"),
         "signal_expected": smod["total_yield"],
-        "mu": fit["mu"],
-        "mass": fit["mass"],
-        "mass_floating": fit["mass_floating"],
+        "fitted": fit["fitted"],
+        "n_data": fit["n_data"],
+        "not_fitted_reason": fit.get("reason"),
+        "mu": fit.get("mu"),
+        "mass": fit.get("mass"),
+        "mass_floating": fit.get("mass_floating"),
         "Z_observed": sig["Z_observed"],
         "Z_expected": sig["Z_expected"],
         "p0": sig["p0"],
@@ -74,7 +77,7 @@ def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None
         row["optimisation"] = {"split": sel["split"], "combined_z": sel["combined_z"],
                                "threshold_z": sel["threshold"]["z"], "inclusive_z": sel["inclusive"]["z"],
                                "window": [sel["window"]["lo"], sel["window"]["hi"]]}
-    if truth is not None:
+    if truth is not None and fit["fitted"]:
         mu_pull = _pull(fit["mu"]["value"], truth["mu"], fit["mu"].get("errors68"), fit["mu"]["error"])
         mass_pull = _pull(fit["mass"]["value"], truth["mass"], fit["mass"].get("errors68"), fit["mass"]["error"])
         row["pulls"] = {"mu": mu_pull, "mass": mass_pull}
@@ -104,7 +107,7 @@ def summarise(cfg: dict, title: str, peak: str, fits_dir: str | Path, models: li
     truth = {"mu": 1.0, "mass": float(fs["mass_value"])} if simulated else None
     rows = {n: model_summary(fits_dir / n, Path(optimise_dir) if optimise_dir else None, truth,
                              fs["closure_max_pull"]) for n in names}
-    classifiers = [n for n in names if n != baseline]
+    classifiers = [n for n in names if n != baseline and rows[n]["fitted"]]
     best = max(classifiers, key=lambda n: rows[n]["Z_expected"]) if classifiers else None
     out = {
         "analysis": cfg["analysis"],
@@ -117,12 +120,12 @@ def summarise(cfg: dict, title: str, peak: str, fits_dir: str | Path, models: li
         "best_model": best,
         "models": rows,
     }
-    if best is not None and baseline in rows:
+    if best is not None and baseline in rows and rows[baseline]["fitted"]:
         out["best_beats_baseline"] = bool(rows[best]["Z_expected"] > rows[baseline]["Z_expected"])
     if truth is not None:
         out["truth"] = truth
-        out["closure_passed"] = bool(all(r["closure"]["mu_consistent"] and r["closure"]["mass_consistent"]
-                                         for r in rows.values()))
+        out["closure_passed"] = bool(all(r["fitted"] and r["closure"]["mu_consistent"]
+                                         and r["closure"]["mass_consistent"] for r in rows.values()))
     return out
 
 
@@ -144,18 +147,23 @@ def table(summary: dict) -> str:
     for name in order:
         r = summary["models"][name]
         mu, m, b = r["mu"], r["mass"], r["binned"]
-        e = mu.get("errors68") or [None, None]
-        mu_txt = (f"{mu['value']:.2f} -{abs(e[0]):.2f} +{e[1]:.2f}" if None not in e
-                  else f"{mu['value']:.2f} ± {mu['error']:.2f}")
+        if r["fitted"]:
+            e = mu.get("errors68") or [None, None]
+            mu_txt = (f"{mu['value']:.2f} -{abs(e[0]):.2f} +{e[1]:.2f}" if None not in e
+                      else f"{mu['value']:.2f} ± {mu['error']:.2f}")
+            mass_txt = f"{m['value']:.2f} ± {m['error']:.2f}"
+        else:
+            mu_txt, mass_txt = f"not fitted: {r['n_data']} data events", "-"
         exp_ul = (b.get("upper_limit_expected") or [None] * 5)[2]
         label = name + (" (baseline)" if name == summary.get("baseline") else "") + \
             (" (best)" if name == summary.get("best_model") else "")
-        cells = [label, str(r["n_categories"]), mu_txt, f"{m['value']:.2f} ± {m['error']:.2f}",
+        cells = [label, str(r["n_categories"]), mu_txt, mass_txt,
                  f"{_fmt(r['Z_observed'])} / {_fmt(b.get('Z_observed'))}",
                  f"{_fmt(r['Z_expected'])} / {_fmt(b.get('Z_expected'))}",
                  _fmt(b.get("cls_mu1"), ".3g"), f"{_fmt(b.get('upper_limit_observed'))} ({_fmt(exp_ul)})"]
         if summary.get("truth"):
-            cells += [_fmt(r["pulls"]["mu"]), _fmt(r["pulls"]["mass"])]
+            pulls = r.get("pulls", {})
+            cells += [_fmt(pulls.get("mu")), _fmt(pulls.get("mass"))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -172,6 +180,10 @@ def markdown(summary: dict) -> str:
                   f"({100 * share:.1f}% of the data, {any_row.get('lumi_fb_fitted') or 0:.1f} fb^-1 of "
                   f"{summary.get('lumi_fb')} fb^-1); significances are local.", ""]
     parts += [table(summary), ""]
+    for name, row in summary["models"].items():
+        if not row["fitted"]:
+            parts.append(f"**{name}: {row['not_fitted_reason']}.** The limit comes from the binned model "
+                         "with the background MC.")
     if summary.get("best_model") and "best_beats_baseline" in summary:
         verdict = "higher" if summary.get("best_beats_baseline") else "NOT higher"
         parts.append(f"Best classifier: **{summary['best_model']}**; its expected Z is {verdict} than the "
@@ -192,13 +204,16 @@ def write_markdown(path: str | Path, text: str) -> None:
 
 
 def spectrum_plot(analysis, observable, data: np.ndarray, signal: dict[str, tuple[np.ndarray, np.ndarray]],
-                  simulated: bool, lumi_fb: float, out: str | Path) -> dict:
-    """Data points with the signal MC stacked by process on a smooth background.
+                  background_mc: dict[str, tuple[np.ndarray, np.ndarray]], simulated: bool, lumi_fb: float | None,
+                  out: str | Path, note: str | None = None) -> dict:
+    """Data points with the signal MC stacked by process on the background.
 
-    The background is a 4th-order polynomial fitted to the data counts (Poisson-like weights)
-    outside the observable's window, as in the public ATLAS examples, so the small peak is
-    visible against the continuum; a lower panel shows data minus that background with the
-    signal stack. Returns the numbers drawn (bin edges, data counts, background, signal per process).
+    The background is the background MC stacked by process when ``background_mc`` holds any
+    (``report.spectrum_background: mc``, for analyses whose MC describes the background, e.g.
+    H->ZZ*->4l), else a 4th-order polynomial fitted to the data counts (Poisson-like weights)
+    outside the observable's window, as in the public ATLAS H->yy examples. A lower panel shows
+    data minus the background with the signal stack. ``note``: a line written on the plot
+    (e.g. that the luminosity is unknown). Returns the numbers drawn.
     """
     import hist
     import matplotlib.pyplot as plt
@@ -211,28 +226,41 @@ def spectrum_plot(analysis, observable, data: np.ndarray, signal: dict[str, tupl
                              label=observable.axis_label)
     edges, centres = axis.edges, axis.centers
     counts = hist.Hist(axis, storage=hist.storage.Int64()).fill(data).values().astype(float)
-    sideband = ~observable.in_window(centres)
-    fit_weight = np.where(sideband, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0)
-    centre = 0.5 * sum(observable.window)
-    coeffs = np.polyfit(centres - centre, counts, deg=4, w=fit_weight)
-    background = np.polyval(coeffs, centres - centre)
-    stacks = {p: hist.Hist(axis, storage=hist.storage.Weight()).fill(m, weight=w).values()
-              for p, (m, w) in signal.items()}
+
+    def stack(samples):
+        return {p: hist.Hist(axis, storage=hist.storage.Weight()).fill(m, weight=w).values()
+                for p, (m, w) in samples.items()}
+
+    backgrounds = stack(background_mc)
+    if backgrounds:
+        background = sum(backgrounds.values())
+        background_label = None
+    else:
+        sideband = ~observable.in_window(centres)
+        fit_weight = np.where(sideband, 1.0 / np.sqrt(np.maximum(counts, 1.0)), 0.0)
+        centre = 0.5 * sum(observable.window)
+        background = np.polyval(np.polyfit(centres - centre, counts, deg=4, w=fit_weight), centres - centre)
+        background_label = "Background (poly4 fit to sidebands)"
+    stacks = stack(signal)
 
     fig, (ax, rax) = plt.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}, figsize=(8, 8))
-    bottom = background.copy()  # the signal stack sits on the background, where the data see it
-    for name, values in stacks.items():
+    bottom = np.zeros_like(counts) if backgrounds else background.copy()
+    for name, values in [*backgrounds.items(), *stacks.items()]:  # signal on top, where the data see it
         process = analysis.process(name)
         ax.stairs(bottom + values, edges, baseline=bottom, fill=True, color=process.colour,
                   label=f"{process.label} (MC)")
         bottom = bottom + values
-    ax.plot(centres, background, "--", color="tab:blue", label="Background (poly4 fit to sidebands)")
+    if background_label:
+        ax.plot(centres, background, "--", color="tab:blue", label=background_label)
     ax.errorbar(centres, counts, yerr=np.sqrt(counts), fmt="ko", markersize=3,
                 label="Pseudo-data (simulated)" if simulated else "Data")
     ax.set_ylabel(f"Events / {observable.bin_width:g} {observable.unit}")
-    ax.set_ylim(0, counts.max() * 1.4 if counts.size and counts.max() > 0 else 1)
+    top = max(counts.max(initial=0.0), bottom.max(initial=0.0))
+    ax.set_ylim(0, top * 1.5 if top > 0 else 1)
     ax.legend(loc="upper right", fontsize="small")
     experiment_label(ax, simulated, lumi_fb)
+    if note:
+        ax.text(0.03, 0.83, note, transform=ax.transAxes, fontsize="x-small")
     total_signal = sum(stacks.values()) if stacks else np.zeros_like(counts)
     rax.stairs(total_signal, edges, color="tab:red", label="Signal MC")
     rax.errorbar(centres, counts - background, yerr=np.sqrt(counts), fmt="ko", markersize=3)
@@ -245,7 +273,9 @@ def spectrum_plot(analysis, observable, data: np.ndarray, signal: dict[str, tupl
         "observable": observable.column,
         "bin_edges": edges,
         "data": counts,
-        "background_poly4": background,
+        "background": background,
+        "background_source": "mc" if backgrounds else "poly4 fit to the data sidebands",
+        "background_mc": backgrounds,
         "signal": stacks,
         "expected_signal_total": float(sum(v.sum() for v in stacks.values())),
     }
@@ -253,24 +283,37 @@ def spectrum_plot(analysis, observable, data: np.ndarray, signal: dict[str, tupl
 
 def spectrum_from_features(cfg: dict, analysis, features: list[str | Path], out: str | Path,
                            out_json: str | Path) -> None:
-    """Read every sample's features and draw the observable spectrum (data vs signal MC)."""
+    """Read every sample's features and draw the observable spectrum (data, signal and, with
+    ``report.spectrum_background: mc``, background MC)."""
     import pandas as pd
 
     from .io import write_json
 
     observable = analysis.observable(cfg)
-    data, signal = [], {}
+    with_mc_background = cfg["report"]["spectrum_background"] == "mc"
+    data, by_kind = [], {"signal": {}, "background": {}}
     for path in features:
         frame = pd.read_parquet(path, columns=[observable.column, "weight", "kind", "process"])
         frame = frame[observable.in_range(frame[observable.column].to_numpy())]
         data.append(frame.loc[frame["kind"] == "data", observable.column].to_numpy())
-        for process, part in frame[frame["kind"] == "signal"].groupby("process"):
-            m, w = signal.get(process, (np.empty(0), np.empty(0)))
-            signal[process] = (np.concatenate([m, part[observable.column]]), np.concatenate([w, part["weight"]]))
-    if not any(len(d) for d in data) and not any(cfg["samples"][s]["kind"] == "data" for s in cfg["samples"]):
+        for kind, stacks in by_kind.items():
+            for process, part in frame[frame["kind"] == kind].groupby("process"):
+                m, w = stacks.get(process, (np.empty(0), np.empty(0)))
+                stacks[process] = (np.concatenate([m, part[observable.column]]), np.concatenate([w, part["weight"]]))
+    if not any(cfg["samples"][s]["kind"] == "data" for s in cfg["samples"]):
         raise ValueError("no data sample among the features inputs: the spectrum plot needs pseudo-data or data")
-    numbers = spectrum_plot(analysis, observable, np.concatenate(data), signal, cfg["dataset"]["simulated"],
-                            cfg["lumi_fb"], out)
+    if not any(len(d) for d in data):
+        log.warning("data sample(s) %s have no events in observable.range after the selection: the spectrum "
+                    "shows no data points",
+                    ", ".join(name for name, spec in cfg["samples"].items() if spec["kind"] == "data"))
+    if with_mc_background and not by_kind["background"]:
+        raise ValueError("report.spectrum_background is mc but there is no background MC sample; "
+                         "use report.spectrum_background: sideband_fit")
+    lumi_known = cfg["dataset"]["lumi_known"]
+    numbers = spectrum_plot(analysis, observable, np.concatenate(data), by_kind["signal"],
+                            by_kind["background"] if with_mc_background else {}, cfg["dataset"]["simulated"],
+                            cfg["lumi_fb"] if lumi_known else None, out,
+                            note=None if lumi_known else f"data luminosity unknown; MC for {cfg['lumi_fb']:g} fb$^{{-1}}$")
     numbers["simulated"] = cfg["dataset"]["simulated"]
     write_json(out_json, numbers, cfg, inputs=features)
 

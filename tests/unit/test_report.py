@@ -14,12 +14,26 @@ def test_spectrum_counts_and_signal(tmp_path):
     data = 105 + rng.exponential(30, 20_000)
     data = data[data < 160]
     sig_m = rng.normal(125, 1.7, 1000)
-    numbers = spectrum_plot(analysis, observable, data, {"ggH": (sig_m, np.full(1000, 0.5))}, True, 36.1,
+    numbers = spectrum_plot(analysis, observable, data, {"ggH": (sig_m, np.full(1000, 0.5))}, {}, True, 36.1,
                             tmp_path / "spectrum.png")
     assert (tmp_path / "spectrum.png").stat().st_size > 5000
     assert numbers["data"].sum() == len(data)
     assert numbers["expected_signal_total"] == pytest.approx(0.5 * np.sum((sig_m >= 105) & (sig_m < 160)))
     assert len(numbers["bin_edges"]) == 56
+    assert numbers["background_source"].startswith("poly4")
+
+
+def test_spectrum_with_a_background_mc_stack(tmp_path):
+    cfg = config.validate({"analysis": "hzz4l"})
+    analysis = analyses.get("hzz4l")
+    observable = analysis.observable(cfg)
+    rng = np.random.default_rng(4)
+    zz = rng.uniform(105, 160, 4000)
+    numbers = spectrum_plot(analysis, observable, rng.uniform(105, 160, 50), {"ggH": (rng.normal(125, 2, 500),
+                            np.full(500, 0.05))}, {"ZZ": (zz, np.full(4000, 0.01))}, True, 36.1, tmp_path / "s.png")
+    assert numbers["background_source"] == "mc"
+    assert numbers["background"].sum() == pytest.approx(40.0)
+    assert (tmp_path / "s.png").stat().st_size > 5000
 
 
 def test_spectrum_needs_a_data_sample(tmp_path):

@@ -101,9 +101,12 @@ def experiment_label():
 
 
 def final_outputs():
-    return [
+    targets = [
         f"{RESULTS}/plots/spectrum.png",
         f"{RESULTS}/cutflow.md",
         f"{RESULTS}/models/comparison.md",
-        f"{RESULTS}/summary.json",
     ]
+    if not config["dataset"]["lumi_known"]:
+        # without the data's luminosity there is no limit or summary to make: stop at the fits
+        return targets + expand(f"{RESULTS}/inference/{{model}}/fit.json", model=MODELS)
+    return targets + [f"{RESULTS}/summary.json"]

@@ -23,7 +23,7 @@ rule plot_spectrum:
         mem_mb=4000,
         runtime=10,
     params:
-        settings=settings("dataset", "lumi_fb", "samples", "observable"),
+        settings=settings("dataset", "lumi_fb", "samples", "observable", "report"),
     shell:
         "colliderflow plot-spectrum --settings {params.settings:q} --features {input.features} "
         "--out {output.png} --out-json {output.json} 2> {log}"

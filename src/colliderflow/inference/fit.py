@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analyses import Observable
 from ..stats import binned, plots
 from ..stats.fit import fit, grid, profile_scan
 from ..stats.hypotest import asimov_data, discovery, expected_significance, p0_scan
 from ..stats.model import Model, category_spec
-from ..analyses import Observable
 from .inputs import category_arrays
 
 log = logging.getLogger(__name__)
@@ -70,13 +70,18 @@ def _expected_values(model: Model, values: dict) -> dict:
 def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, signal: dict, background: dict,
                    model_name: str,
                    plot_dir: str | Path | None = None) -> tuple[dict, dict]:
-    """Fit the data of every category; return (fit.json payload, significance.json payload)."""
+    """Fit the data of every category; return (fit.json payload, significance.json payload).
+
+    With fewer than ``fit.min_data_events`` data events there is no fit to make: the payloads
+    say so, with the observed counts and the expected yields (``too_few_events``).
+    """
     fs = cfg["fit"]
     simulated = cfg["dataset"]["simulated"]
     data_by_cat = category_arrays(part, "data")
     data = {name: (m, None) for name, (m, _) in data_by_cat.items()}
-    if sum(m.size for m, _ in data.values()) == 0:
-        raise ValueError(f"no data events in the categories of model {model_name!r}")
+    n_data = sum(m.size for m, _ in data.values())
+    if n_data < fs["min_data_events"]:
+        return too_few_events(cfg, observable, part, signal, model_name, plot_dir)
 
     fixed_model = category_model(fs, observable, signal, background, mass_floating=False)
     float_model = category_model(fs, observable, signal, background, mass_floating=True)
@@ -121,6 +126,8 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
 
     fit_payload = {
         "model_name": model_name,
+        "fitted": True,
+        "n_data": n_data,
         "simulated": simulated,
         "mass_floating": bool(fs["mass_floating"]),
         "splits": part.attrs["splits"],
@@ -150,6 +157,7 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     }
     significance = {
         "model": model_name,
+        "fitted": True,
         "simulated": simulated,
         "mass": float(fs["mass_value"]) if not fs["mass_floating"] else float(mh_hat),
         "q0": disc["q0"],
@@ -167,6 +175,49 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     if plot_dir is not None:
         make_plots(observable, peak_label, Path(plot_dir), headline_model, headline.values, data_by_cat,
                    fit_payload, significance, simulated, cfg["lumi_fb"])
+    return fit_payload, significance
+
+
+def too_few_events(cfg: dict, observable: Observable, part, signal: dict, model_name: str,
+                   plot_dir: str | Path | None) -> tuple[dict, dict]:
+    """The result when the data are too few to fit: per category the observed events and the
+    expected signal (mu = 1) and background from the MC, said plainly, and the spectrum."""
+    data, sig, bkg = (category_arrays(part, kind) for kind in ("data", "signal", "background"))
+    lo, hi = observable.range
+    categories = {
+        name: {"n_data": int(data[name][0].size), "signal_expected": float(sig[name][1].sum()),
+               "background_expected_mc": float(bkg[name][1].sum())}
+        for name in part.attrs["categories"]
+    }
+    n_data = sum(c["n_data"] for c in categories.values())
+    reason = (f"{n_data} data event(s) in [{lo:g}, {hi:g}) {observable.unit} across {len(categories)} "
+              f"categor{'y' if len(categories) == 1 else 'ies'}, fewer than fit.min_data_events = "
+              f"{cfg['fit']['min_data_events']}: no unbinned fit is made; expected signal "
+              f"{sum(c['signal_expected'] for c in categories.values()):.2f} and background "
+              f"{sum(c['background_expected_mc'] for c in categories.values()):.2f} events (MC for "
+              f"{cfg['lumi_fb']:g} fb^-1{'' if cfg['dataset']['lumi_known'] else '; the data luminosity is unknown'})")
+    log.warning("%s: %s", model_name, reason)
+    common = {"fitted": False, "reason": reason, "n_data": n_data, "simulated": cfg["dataset"]["simulated"]}
+    fit_payload = {"model_name": model_name, **common, "splits": part.attrs["splits"],
+                   "data_fraction": part.attrs["data_fraction"], "lumi_fb_fitted": signal.get("lumi_fb_fitted"),
+                   "categories": categories}
+    significance = {"model": model_name, **common, "Z_observed": None, "Z_expected": None, "p0": None}
+    if plot_dir is not None:
+        plot_dir = Path(plot_dir)
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        edges = binned.make_edges(lo, hi, observable.bin_width)
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        for name in categories:
+            counts, _ = np.histogram(data[name][0], bins=edges)
+            s, _ = binned.histogram(*sig[name], edges=edges)
+            b, _ = binned.histogram(*bkg[name], edges=edges)
+            plots.fit_plot(plot_dir / f"mass_{name}.png", edges, counts, np.sqrt(counts), centres, s + b, b,
+                           curve_signal=s, bkg_in_bins=b, xlabel=observable.axis_label, unit=observable.unit,
+                           label=plot_label(cfg["dataset"]["simulated"]),
+                           lumi_fb=cfg["lumi_fb"] if cfg["dataset"]["lumi_known"] else None,
+                           text_lines=[f"{name}: not fitted, {categories[name]['n_data']} data events",
+                                       f"curves: expected S (mu = 1) and B from MC, {cfg['lumi_fb']:g} fb$^{{-1}}$"
+                                       + ("" if cfg["dataset"]["lumi_known"] else " (data luminosity unknown)")])
     return fit_payload, significance
 
 

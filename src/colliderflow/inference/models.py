@@ -137,6 +137,10 @@ def background_template(fs: dict, observable: Observable, name: str, mc: tuple, 
                               "n_effective": n_eff}
         log.warning("category %s: %s; the spurious-signal template is a sideband fit of the data", name, reason)
     func = fs["sideband_template_function"]
+    if dm.size < fs["min_data_events"]:
+        raise ValueError(f"category {name!r}: {dm.size} data events, too few for a sideband-fit background template "
+                         f"({reason or 'fit.spurious_signal.template is sideband_fit'}); give the analysis background "
+                         "MC and set fit.spurious_signal.template: mc")
     fitres = bc.binned_chi2_fit(dm, dw, func, lo, hi, fs["ftest_bin_width"], blind)
     params = {k: v for k, v in fitres["params"].items() if k != "norm"}
     template = bc.template_from_function(func, params, fitres["params"]["norm"], lo, hi, ss["template_bin_width"])
@@ -160,19 +164,18 @@ def background_model(cfg: dict, observable: Observable, part: pd.DataFrame, sign
             raise KeyError(f"category {name!r} is missing from the signal model; rerun signal-model")
         sig = sig_by_name[name]
         dm, _ = data[name]
-        if dm.size == 0:
-            raise ValueError(f"category {name!r} of model {model_name!r} has no data events in "
-                             f"[{lo}, {hi}) {observable.unit}")
         template, info = background_template(fs, observable, name, mc[name], data[name])
         log.info("category %s: spurious-signal test on a %s template", name, info["template"])
         choice = bc.choose_background(
             template, fs["background_candidates"], signal["shape"], sig["params"], sig["yield"], lo, hi,
             grid(ss["mass_points"]),
             criteria={k: ss[k] for k in ("max_fraction_of_signal", "max_fraction_of_error", "mode")},
-            ftest_threshold=fs["ftest_threshold"], ftest_data=(dm, None), ftest_bin_width=fs["ftest_bin_width"],
+            ftest_threshold=fs["ftest_threshold"], ftest_bin_width=fs["ftest_bin_width"],
+            # the F-test on the data where there are enough, else on the template itself
+            ftest_data=(dm, None) if dm.size >= fs["min_data_events"] else None,
             blind=blinded_window(observable), reference_mass=fs["mass_value"],
         )
-        if not np.isfinite(choice["spurious_signal"]) or abs(choice["spurious_signal"]) > dm.size:
+        if not np.isfinite(choice["spurious_signal"]) or abs(choice["spurious_signal"]) > max(dm.size, template.w.sum()):
             # a failed fit, not a measurement: as a nuisance it would wreck the fit downstream
             raise ValueError(
                 f"category {name!r} of model {model_name!r}: the spurious-signal test of {choice['choice']} gave "

@@ -26,13 +26,17 @@ log = logging.getLogger(__name__)
 
 
 def build(fs: dict, observable: Observable, part, signal: dict, background: dict, fit_payload: dict) -> dict:
-    """The workspace of the categories in ``part``; ``fs`` is the resolved ``fit`` section."""
+    """The workspace of the categories in ``part``; ``fs`` is the resolved ``fit`` section.
+
+    The background is the chosen function with the parameters of the unbinned data fit; when
+    the data were too few to fit (``fit_payload["fitted"]`` false), the background MC."""
     lo, hi = observable.range
     edges = binned.make_edges(lo, hi, fs["workspace_bin_width"])
-    model = Model(fit_payload["model"])
-    values = model.values()
+    fitted = fit_payload["fitted"]
+    model = Model(fit_payload["model"]) if fitted else None
     data = category_arrays(part, "data")
     sig = category_arrays(part, "signal")
+    mc = category_arrays(part, "background")
     bkg = {c["name"]: c for c in background["categories"]}
     channels = []
     for name in part.attrs["categories"]:
@@ -41,10 +45,16 @@ def build(fs: dict, observable: Observable, part, signal: dict, background: dict
         if np.any(s < 0):
             log.warning("category %s: %d bins with negative signal MC sum of weights set to 0", name, int((s < 0).sum()))
             s = np.maximum(s, 0.0)
-        b = model.expected_counts(name, edges, values)["background"]
+        predicted = None
+        if fitted:
+            b = model.expected_counts(name, edges, model.values())["background"]
+        else:  # the background MC, with its statistical error as the normalisation uncertainty
+            b, b2 = binned.histogram(*mc[name], edges=edges)
+            b = np.maximum(b, 1e-6)  # floored: an empty bin must not make a zero-rate Poisson term
+            predicted = min(float(np.sqrt(b2.sum()) / b.sum()), 0.99)
         spur = bkg[name]["spurious_signal"] if fs["spurious_signal"]["nuisance"] else None
         channels.append({"name": name, "data": counts, "signal": s, "signal_sumw2": s2, "background": b,
-                         "spurious": spur})
+                         "spurious": spur, "background_normsys": predicted})
     normsys = {name: size for name, size in fs["normsys"].items() if size > 0}
     # Signal-MC statistics gammas are off by default: pyhf allocates one per bin of every
     # channel (fixed where the error is below fit.workspace_staterror_threshold), and with

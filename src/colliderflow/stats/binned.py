@@ -59,7 +59,9 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
     Each channel dict: ``name``; ``data`` (observed counts per bin); ``signal`` (expected
     signal counts at mu = 1 per bin); ``signal_sumw2`` (MC sum of w^2 per bin, for the
     staterror; optional); ``background`` (expected background counts per bin); optional
-    ``spurious`` (spurious-signal yield, events) and ``edges`` (kept as metadata).
+    ``spurious`` (spurious-signal yield, events) and ``edges`` (kept as metadata); optional
+    ``background_normsys``: the background's relative uncertainty when it is a prediction (e.g.
+    MC, where the data are too few to fit it) rather than free.
     ``signal_normsys``: ``{modifier name: relative uncertainty}`` applied to every signal.
     ``staterror_threshold``: a bin gets an MC-statistics gamma only where the signal MC's
     error sqrt(sum w^2) exceeds this fraction of the data's Poisson error sqrt(s + b); below
@@ -109,10 +111,17 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
             err = np.where((sig > 0) & (err > staterror_threshold * np.sqrt(sig + bkg)), err, 0.0)
             if np.any(err > 0):
                 modifiers.append({"name": f"staterror_{name}", "type": "staterror", "data": err.tolist()})
+        predicted = ch.get("background_normsys")
+        if predicted is None:  # free, fitted to the data
+            bkg_modifiers = [{"name": f"bkg_norm_{name}", "type": "normfactor", "data": None}]
+        else:  # a prediction with a constrained normalisation
+            rel = float(predicted)
+            if not (math.isfinite(rel) and 0.0 <= rel < 1.0):
+                raise ValueError(f"channel {name!r}: background_normsys must be in [0, 1), got {predicted!r}")
+            bkg_modifiers = [{"name": f"bkg_unc_{name}", "type": "normsys", "data": {"hi": 1.0 + rel, "lo": 1.0 - rel}}]
         samples = [
             {"name": "signal", "data": sig.tolist(), "modifiers": modifiers},
-            {"name": "background", "data": bkg.tolist(),
-             "modifiers": [{"name": f"bkg_norm_{name}", "type": "normfactor", "data": None}]},
+            {"name": "background", "data": bkg.tolist(), "modifiers": bkg_modifiers},
         ]
         spur = float(ch.get("spurious") or 0.0)
         if not (math.isfinite(spur) and spur >= 0.0):
@@ -128,9 +137,10 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
         # The free background normalisation must be able to reach what the data ask for
         # (pyhf's default bounds, [0, 10], may not) and start near it when the nominal is far
         # off (pyhf's default start, 1, can then be orders of magnitude away).
-        norm0 = float(max(data.sum(), 1.0) / bkg.sum())
-        norm_params.append({"name": f"bkg_norm_{name}", "inits": [norm0 if not 1e-2 < norm0 < 1e2 else 1.0],
-                            "bounds": [[0.0, max(10.0, 10.0 * norm0)]]})
+        if predicted is None:
+            norm0 = float(max(data.sum(), 1.0) / bkg.sum())
+            norm_params.append({"name": f"bkg_norm_{name}", "inits": [norm0 if not 1e-2 < norm0 < 1e2 else 1.0],
+                                "bounds": [[0.0, max(10.0, 10.0 * norm0)]]})
     lo_poi, hi_poi = (float(v) for v in poi_bounds)
     if not (math.isfinite(lo_poi) and math.isfinite(hi_poi) and hi_poi > lo_poi):
         raise ValueError(f"POI bounds must be finite with lower < upper; got {list(poi_bounds)}")
