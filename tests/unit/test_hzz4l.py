@@ -295,19 +295,20 @@ needs_real_file = pytest.mark.skipif(not REAL_4LEP.is_file(), reason=f"real data
 @needs_real_file
 def test_real_exactly4lep_file_through_the_generic_skim(tmp_path):
     cfg = config.load(REAL_FILE_CONFIG)
+    cfg["observable"]["range"] = [105.0, 160.0]  # the analysis's default range around the Higgs
     out, flow = tmp_path / "data.parquet", tmp_path / "data.cutflow.json"
     skim.skim_file(cfg, "data", REAL_4LEP, out, flow)
     cutflow = json.loads(flow.read_text())
     counts = {cut["name"]: cut["raw"] for cut in cutflow["cuts"]}
     print("exactly4lep data15 period D cutflow:", counts)
     # the skim is mostly fake and non-prompt leptons: ID, impact parameters and isolation
-    # leave two events, both on-shell ZZ -> 4l far above the observable range
+    # leave two events, both on-shell ZZ -> 4l far above the Higgs range
     assert counts == {"all": 3424, "trigger": 395, "four_leptons": 395, "lepton_id": 12, "impact_parameter": 10,
                       "isolation": 2, "lepton_pt": 2, "sfos_pairs": 2, "z1_mass": 2, "z2_mass": 2,
                       "separation": 2, "mass_window": 0}
     assert pq.read_table(out).num_rows == 0
 
-    cfg["observable"]["range"] = [50.0, 1000.0]
+    cfg = config.load(REAL_FILE_CONFIG)  # its observable range: the whole spectrum, 80-500 GeV
     skim.skim_file(cfg, "data", REAL_4LEP, out, flow)
     table = pq.read_table(out).to_pydict()
     assert len(table["m_4l"]) == 2 and table["weight"] == [1.0, 1.0]
@@ -317,14 +318,21 @@ def test_real_exactly4lep_file_through_the_generic_skim(tmp_path):
 
 
 @needs_real_file
-def test_real_file_config_copies_its_file_url_with_the_checks(tmp_path):
+def test_real_file_config_copies_its_file_url_with_the_checks(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # the workflow runs from the repository root
     cfg = config.load(REAL_FILE_CONFIG)
-    (name, entry), = fetch.catalogue_files(cfg).items()
-    assert entry["url"].startswith("file:///") and entry["url"].endswith("/" + REAL_4LEP.name)
-    entry["url"] = REAL_4LEP.as_uri()  # wherever this checkout's shared data lie
+    # the real data file is fetched (copied), the MC samples come from the embedded simulation
+    (name, entry), = [(n, e) for n, e in fetch.catalogue_files(cfg).items() if e.get("url")]
+    assert cfg["samples"]["data"]["files"] == [entry]
+    assert all(not e.get("url") for s, spec in cfg["samples"].items() if s != "data" for e in spec["files"])
+    # relative to the repository root, where ../shared lies beside the checkout
+    assert entry["url"] == f"file:../shared/data/atlas-opendata/{REAL_4LEP.name}"
+    assert not cfg["dataset"]["simulated"] and not cfg["dataset"]["lumi_known"]
     out = fetch.fetch_catalogue_file(cfg, name, tmp_path / "copy.root")
     assert out.read_bytes() == REAL_4LEP.read_bytes()
     assert not list(tmp_path.glob("*.part*"))
+    entry["url"] = REAL_4LEP.as_uri()  # the absolute form copies the same file
+    assert fetch.fetch_catalogue_file(cfg, name, tmp_path / "copy2.root").read_bytes() == REAL_4LEP.read_bytes()
 
     wrong = dict(cfg, samples=yaml.safe_load(yaml.safe_dump(cfg["samples"])))
     wrong["samples"]["data"]["files"][0]["size"] = entry["size"] + 1
