@@ -9,16 +9,11 @@ DATASET = config["dataset"]["name"]
 RESULTS = f"results/{ANALYSIS}"
 RESOURCES = f"resources/{DATASET}"
 
-# file stem -> sample name, from the sample catalogue
-FILE_SAMPLE = {
-    entry["name"]: sample
-    for sample, spec in config["samples"].items()
-    for entry in spec["files"]
-}
 SAMPLES = sorted(config["samples"])
 # catalogue files with a url are fetched, the others simulated
-FETCHED = sorted(e["name"] for s in config["samples"].values() for e in s["files"] if e.get("url"))
-SIMULATED = sorted(e["name"] for s in config["samples"].values() for e in s["files"] if not e.get("url"))
+CATALOGUE = [entry for spec in config["samples"].values() for entry in spec["files"]]
+FETCHED = sorted(entry["name"] for entry in CATALOGUE if entry.get("url"))
+SIMULATED = sorted(entry["name"] for entry in CATALOGUE if not entry.get("url"))
 # every model is trained, optimised and fitted alike; the baseline (ml.baseline, the
 # cut-based selection by default) is one of them
 MODELS = list(config["ml"]["enabled"])

@@ -7,12 +7,12 @@ rule simulate:
         code=stage_code("simulate"),
     output:
         root=f"{RESOURCES}/{{file}}.root",
-    wildcard_constraints:
-        file=one_of(SIMULATED),
     log:
         f"logs/simulate/{{file}}.log",
     benchmark:
         f"benchmarks/simulate/{{file}}.tsv"
+    wildcard_constraints:
+        file=one_of(SIMULATED),
     conda:
         "../envs/colliderflow.yaml"
     threads: 1
@@ -31,12 +31,12 @@ rule fetch:
         code=stage_code("fetch"),
     output:
         root=f"{RESOURCES}/{{file}}.root",
-    wildcard_constraints:
-        file=one_of(FETCHED),
     log:
         f"logs/fetch/{{file}}.log",
     benchmark:
         f"benchmarks/fetch/{{file}}.tsv"
+    wildcard_constraints:
+        file=one_of(FETCHED),
     conda:
         "../envs/colliderflow.yaml"
     threads: 1

@@ -32,7 +32,9 @@ rule plot_spectrum:
 rule summary:
     input:
         fits=expand(f"{RESULTS}/inference/{{model}}/fit.json", model=MODELS),
-        significance=expand(f"{RESULTS}/inference/{{model}}/significance.json", model=MODELS),
+        significance=expand(
+            f"{RESULTS}/inference/{{model}}/significance.json", model=MODELS
+        ),
         limits=expand(f"{RESULTS}/inference/{{model}}/limits.json", model=MODELS),
         selections=expand(f"{RESULTS}/optimise/{{model}}/selection.json", model=MODELS),
         code=stage_code("summary"),

@@ -19,7 +19,9 @@ rule skim:
         mem_mb=2000,
         runtime=30,
     params:
-        settings=sample_settings("dataset", "lumi_fb", "skim", "selection", "observable"),
+        settings=sample_settings(
+            "dataset", "lumi_fb", "skim", "selection", "observable"
+        ),
     shell:
         "colliderflow skim --settings {params.settings:q} --sample {wildcards.sample} "
         "--input {input.root} --out {output.parquet} --cutflow {output.cutflow} 2> {log}"
