@@ -89,10 +89,11 @@ def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None
     return row
 
 
-def summarise(cfg: dict, title: str, peak: str, fits_dir: str | Path, models: list[str] | None = None,
-              optimise_dir: str | Path | None = None) -> dict:
+def summarise(cfg: dict, title: str, peak: str, truth: dict | None, fits_dir: str | Path,
+              models: list[str] | None = None, optimise_dir: str | Path | None = None) -> dict:
     """The summary of the models' inference results under ``fits_dir``; ``title`` is the
-    analysis's, ``peak`` names the fitted peak position in tables (e.g. m_H)."""
+    analysis's, ``peak`` names the fitted peak position in tables (e.g. m_H), ``truth`` is what
+    the embedded simulation injected (``{"mu", "mass"}``; None for real data)."""
     fs = cfg["fit"]
     fits_dir = Path(fits_dir)
     if models:
@@ -104,7 +105,6 @@ def summarise(cfg: dict, title: str, peak: str, fits_dir: str | Path, models: li
         raise FileNotFoundError(f"no model results (<model>/fit.json) under {fits_dir}; run the inference stage first")
     simulated = cfg["dataset"]["simulated"]
     baseline = cfg["ml"]["baseline"]
-    truth = {"mu": 1.0, "mass": float(fs["mass_value"])} if simulated else None
     rows = {n: model_summary(fits_dir / n, Path(optimise_dir) if optimise_dir else None, truth,
                              fs["closure_max_pull"]) for n in names}
     classifiers = [n for n in names if n != baseline and rows[n]["fitted"]]
@@ -171,7 +171,7 @@ def table(summary: dict) -> str:
 def markdown(summary: dict) -> str:
     parts = [f"# {summary.get('title') or summary.get('analysis')}: summary", ""]
     if summary["simulated"]:
-        parts += ["**Simulated dataset** (embedded pseudo-data): truth mu = 1, "
+        parts += [f"**Simulated dataset** (embedded pseudo-data): truth mu = {summary['truth']['mu']:g}, "
                   f"{summary.get('peak', 'peak')} = {summary['truth']['mass']:g}; pulls are (fitted - truth) / sigma.", ""]
     any_row = next(iter(summary["models"].values()))
     share = any_row.get("data_fraction")
@@ -348,7 +348,8 @@ def run_summary(args) -> int:
     cfg = config.load(args.configfile, args.settings)
     analysis = analyses.get(cfg["analysis"])
     peak = analysis.peak_label.strip("$").replace("\\", "")
-    result = summarise(cfg, analysis.title, peak, args.fits, args.models, args.optimise)
+    truth = analysis.simulation.truth(cfg) if cfg["dataset"]["simulated"] else None
+    result = summarise(cfg, analysis.title, peak, truth, args.fits, args.models, args.optimise)
     inputs = sorted(str(p) for n in result["models"] for p in (Path(args.fits) / n).glob("*.json"))
     write_json(args.out, result, cfg, inputs=inputs)
     text = markdown(result)

@@ -190,7 +190,7 @@ def test_summary(pipeline, capsys):
     md = (pipeline / "summary.md").read_text()
     assert "Simulated dataset" in md and "| bdt (best) |" in md and "cutbased (baseline)" in md
     # summary can be rebuilt from the files, with the model list given
-    again = summarise(CFG, "H → γγ", "m_H", pipeline / "fit", ["bdt"])
+    again = summarise(CFG, "H → γγ", "m_H", {"mu": 1.0, "mass": 125.0}, pipeline / "fit", ["bdt"])
     assert list(again["models"]) == ["bdt"] and "best_beats_baseline" not in again
     assert "bdt" in table(again)
 

@@ -56,7 +56,7 @@ rule summary:
         mem_mb=1000,
         runtime=5,
     params:
-        settings=settings("dataset", "lumi_fb", "fit", "ml"),
+        settings=settings("dataset", "lumi_fb", "fit", "ml", "simulate"),
         models=MODELS,
         fits=lambda w, input: os.path.dirname(os.path.dirname(input.fits[0])),
         optimise=lambda w, input: os.path.dirname(os.path.dirname(input.selections[0])),

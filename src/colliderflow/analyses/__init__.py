@@ -76,4 +76,28 @@ def get(name: str) -> Analysis:
     analysis = analysis_class()
     if analysis.name != name:
         raise ValueError(f"{source(name)} calls itself {analysis.name!r} but is registered as {name!r}")
+    _check_schema(analysis)
+    if schema_file(name) is None:
+        raise ValueError(f"analysis {name!r} ({source(name)}) has no {SCHEMA_FILE} beside its module; it declares "
+                         "the analysis's selection section and its defaults of observable, fit, ml and simulate")
     return analysis
+
+
+# columns every stage after the skim reads (name -> Arrow type name), and those features adds
+REQUIRED_COLUMNS = {"eventNumber": "uint64", "sample": "string", "weight": "double"}
+ADDED_BY_FEATURES = ("process", "kind", "label", "split")
+
+
+def _check_schema(analysis: Analysis) -> None:
+    """The skim schema has what the generic stages read, and nothing the features stage adds."""
+    schema = analysis.schema
+    wrong = [f"{column} ({kind})" for column, kind in REQUIRED_COLUMNS.items()
+             if column not in schema.names or str(schema.field(column).type) != kind]
+    if analysis.observable_column not in schema.names:
+        wrong.append(f"{analysis.observable_column} (the observable)")
+    clash = [column for column in ADDED_BY_FEATURES if column in schema.names]
+    if wrong or clash:
+        raise TypeError(f"analysis {analysis.name!r}: its skim schema "
+                        + (f"lacks {', '.join(wrong)}" if wrong else "")
+                        + ("; " if wrong and clash else "")
+                        + (f"has {', '.join(clash)}, which the features stage adds" if clash else ""))

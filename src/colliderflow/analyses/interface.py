@@ -83,6 +83,11 @@ class Simulation(ABC):
     def simulate_file(self, cfg: dict, file_name: str, out_path: str | Path) -> dict:
         """Write one file of the sample catalogue; return a summary with the truth."""
 
+    @abstractmethod
+    def truth(self, cfg: dict) -> dict:
+        """What the simulation injects with this config: ``{"mu": signal strength, "mass": peak
+        position}``, which the summary's closure test compares the fit with."""
+
 
 class Analysis(ABC):
     """One analysis: subclass it and fill in the class attributes and the three methods.
@@ -94,12 +99,20 @@ class Analysis(ABC):
     - ``ntuple``: the experiment format read (``colliderflow.ntuples``): tree, weight recipe.
     - ``scale_factors``: the format's scale-factor branches in this analysis's MC weight.
     - ``cut_order``: the cutflow's cut names, in order (after the implicit ``all``).
-    - ``schema``: the ``pyarrow.Schema`` of the skim Parquet (one row per selected event).
+    - ``schema``: the ``pyarrow.Schema`` of the skim Parquet (one row per selected event). The
+      later stages need ``eventNumber`` (uint64: the split is a hash of it), ``sample``
+      (string), ``weight`` (float64) and the observable column; ``process``, ``kind``,
+      ``label`` and ``split`` are added by the features stage and must not be skim columns.
+      The registry checks this when it loads the analysis.
     - ``observable_column``, ``observable_label``, ``observable_unit``: the observable.
     - ``peak_label``: how plots name the fitted peak position (e.g. ``$m_H$``).
     - ``processes``: the processes by name (catalogue ``process`` values), with role and colour.
+    - ``nan_when_missing``: the skim columns that are NaN when the event lacks the object they
+      describe (e.g. the second jet's pT); NaN anywhere else, and inf anywhere, is refused when
+      the features are built.
 
-    Beside the module that defines the class, ``config.schema.yaml`` is the analysis's piece of
+    In the folder of the module the registry names (``BUILT_IN``, or the entry point's module),
+    ``config.schema.yaml`` is the analysis's piece of
     the config schema (YAML, the same form as the properties of the root schema; found by
     name, so reading a config imports no analysis code). It declares the ``selection``
     section (cuts and object definitions) and the defaults of the generic sections for this
@@ -120,6 +133,7 @@ class Analysis(ABC):
     observable_unit: ClassVar[str]
     peak_label: ClassVar[str] = "peak position"
     processes: ClassVar[dict[str, Process]]
+    nan_when_missing: ClassVar[tuple[str, ...]] = ()
     simulation: ClassVar[Simulation | None] = None
 
     # ------------------------------------------------------------------ what stages ask
@@ -155,6 +169,12 @@ class Analysis(ABC):
     def weights(self, events, cfg: dict, is_mc: bool) -> "Weights":
         """The event weight (coffea ``Weights``): by default the ntuple format's recipe."""
         return self.ntuple.weights(events, cfg, is_mc, self.scale_factors)
+
+    def observable_candidates(self, derived) -> Any:
+        """The observable of each event's candidate before any cut on it (NaN or absent where
+        there is none), from ``select``'s ``derived``; the skim uses it to recognise ntuples
+        in the wrong energy unit. None (the default) skips that check."""
+        return None
 
     @abstractmethod
     def columns(self, events, mask, cfg: dict, sample: str, weight, derived) -> "pa.Table":

@@ -1,13 +1,14 @@
 """The simultaneous extended unbinned fit of all categories, its scans and significances.
 
-Common signal strength mu and Higgs mass m_H; per category the signal shape fitted to MC
-(fixed, except that all peaks move together with m_H), its expected yield times mu (plus
+Common signal strength mu and peak position (the Higgs mass m_H in the H analyses); per
+category the signal shape fitted to MC (fixed, except that all peaks move together), its
+expected yield times mu (plus
 the spurious-signal nuisance theta * S_spur when ``fit.spurious_signal.nuisance``), and the
 chosen background function with free parameters and normalisation.
 
-Two fits are always made: m_H fixed at ``fit.mass_value`` and m_H floating. The headline
+Two fits are always made: the peak fixed at ``fit.mass_value`` and floating. The headline
 mu and the observed significance are those of the configured one (``fit.mass_floating``);
-the measured m_H always comes from the floating fit. The expected significance is the
+the measured peak position always comes from the floating fit. The expected significance is the
 Asimov one with mu = 1 at ``fit.mass_value`` and the background from the data fit.
 """
 
@@ -58,7 +59,7 @@ def _asymmetric(interval, best):
 
 def _expected_values(model: Model, values: dict) -> dict:
     """Parameter values for the expected (Asimov) results: background from the data fit,
-    mu = 1, m_H at its nominal value, nuisances at zero."""
+    mu = 1, the peak at its nominal value, nuisances at zero."""
     v = dict(values)
     v["mu"] = 1.0
     v["mass"] = model.values()["mass"]
@@ -227,7 +228,7 @@ def plot_label(simulated: bool) -> str:
 
 def make_plots(observable: Observable, peak_label: str, plot_dir: Path, model, values, data_by_cat, fit_payload,
                significance, simulated, lumi_fb):
-    """The observable per category (S+B fit, background, residuals), the mu and m_H scans, the p0 scan."""
+    """The observable per category (S+B fit, background, residuals), the mu and peak scans, the p0 scan."""
     plot_dir.mkdir(parents=True, exist_ok=True)
     label = plot_label(simulated)
     lumi = fit_payload.get("lumi_fb_fitted") or lumi_fb

@@ -73,6 +73,10 @@ class EmbeddedSimulation(Simulation):
     def passes_skim(self, reco: Reco) -> np.ndarray:
         """Mask of the reconstructed events the skim keeps."""
 
+    def truth(self, cfg: dict) -> dict:
+        s = self.settings(cfg)
+        return {"mu": float(s["signal_strength"]), "mass": float(s["higgs_mass"])}
+
     @abstractmethod
     def truth_record(self, s: dict) -> dict:
         """The true parameters injected (signal strength, masses, ...), for the file's record."""

@@ -9,8 +9,6 @@ two, leading-muon pT, and the dimuon mass inside ``observable.range``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import awkward as ak
 import numpy as np
 import pyarrow as pa
@@ -97,7 +95,6 @@ class DimuonAnalysis(Analysis):
         "dy": Process("dy", "background", "Drell-Yan continuum", "#a6cee3"),
         "data": Process("data", "data", "Data", "black"),
     }
-    config_schema = Path(__file__).with_name("config.schema.yaml")
     simulation = DimuonSimulation()
 
     def branches(self, cfg):
@@ -114,6 +111,9 @@ class DimuonAnalysis(Analysis):
         for name, passed in zip(CUT_ORDER, bits):
             selection.add(name, np.asarray(passed, dtype=bool))
         return selection, CUT_ORDER, pair
+
+    def observable_candidates(self, derived):
+        return derived["m_mumu"]  # lets the skim refuse MeV-scaled files
 
     def columns(self, events, mask, cfg, sample, weight, derived):
         mask = np.asarray(mask, dtype=bool)

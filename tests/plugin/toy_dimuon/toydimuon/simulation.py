@@ -68,6 +68,9 @@ def jagged(muons: dict, found: np.ndarray) -> ak.Array:
 
 
 class DimuonSimulation(Simulation):
+    def truth(self, cfg: dict) -> dict:
+        return {"mu": float(cfg["simulate"]["signal_strength"]), "mass": float(cfg["simulate"]["mass"])}
+
     def simulate_file(self, cfg: dict, file_name: str, out_path) -> dict:
         sim = cfg["simulate"]
         found = [(s, spec, f) for s, spec in cfg["samples"].items() for f in spec["files"] if f["name"] == file_name]
