@@ -6,6 +6,12 @@ signal, 0 otherwise) and ``split`` (train / val / test). The split is a pure fun
 in the same split on every rerun, on every machine, whatever the order or chunking of
 the inputs, and a change of the split fractions moves as few events as possible.
 Inputs are streamed batch by batch, so memory stays bounded.
+
+Every input is checked for non-finite values before the output appears: the weight and the
+observable must be finite, other float columns (objects included) likewise, except the
+columns the analysis marks NaN for a missing object (``Analysis.nan_when_missing``), which
+may be NaN but never inf. A sample with no events, and a missing-object column that is NaN in
+every event of a sample, are reported as warnings.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import config, io
+from . import analyses, config, io
+from .events import nonfinite_counts, nonfinite_error
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +95,15 @@ def _with_labels(batch: pa.RecordBatch, schema: pa.Schema, process: str, kind: s
     return pa.RecordBatch.from_arrays(list(batch.columns) + extra, schema=schema)
 
 
+def float_columns(schema: pa.Schema) -> list[str]:
+    """The columns of ``schema`` holding floats, directly or as lists (objects)."""
+    def floating(type_):
+        if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+            return floating(type_.value_type)
+        return pa.types.is_floating(type_)
+    return [field.name for field in schema if floating(field.type)]
+
+
 def build_features(cfg: dict, sample: str, inputs: list, out) -> dict:
     """Merge the skim Parquet files of ``sample`` into ``out`` with process, kind, label and split.
 
@@ -103,6 +119,9 @@ def build_features(cfg: dict, sample: str, inputs: list, out) -> dict:
     kind, process = spec["kind"], spec.get("process", sample)
     fcfg = cfg["features"]
     split_fractions(fcfg)  # a bad config fails before any work
+    analysis = analyses.get(cfg["analysis"])
+    may_be_nan = set(analysis.nan_when_missing) - {"weight", analysis.observable_column}
+    all_nan: dict[str, int] = {}  # missing-object column -> rows where it is NaN
 
     reference = None
     counts = dict.fromkeys(SPLITS, 0)
@@ -118,12 +137,18 @@ def build_features(cfg: dict, sample: str, inputs: list, out) -> dict:
                 if reference is None:
                     reference = schema
                     out_schema = _output_schema(schema)
+                    checked = float_columns(schema)
+                    if analysis.observable_column not in checked or "weight" not in checked:
+                        raise ValueError(f"{path}: no float columns 'weight' and {analysis.observable_column!r} "
+                                         f"(analysis {analysis.name}); rerun the skims of sample {sample}")
+                    all_nan = dict.fromkeys(sorted(may_be_nan & set(checked)), 0)
                     writer = pq.ParquetWriter(tmp, out_schema, compression=fcfg["compression"])
                 elif not schema.equals(reference, check_metadata=False):
                     raise ValueError(
                         f"{path}: its columns differ from {inputs[0]} (rerun the skims of sample {sample} "
                         "with the same code and config)"
                     )
+                bad: dict[tuple[str, str], list[int]] = {}
                 for batch in handle.iter_batches(batch_size=fcfg["batch_size"]):
                     samples_in = set(batch.column(batch.schema.get_field_index("sample")).unique().to_pylist())
                     if samples_in - {sample}:
@@ -131,17 +156,39 @@ def build_features(cfg: dict, sample: str, inputs: list, out) -> dict:
                             f"{path}: rows of sample(s) {sorted(samples_in - {sample})} in a skim given for sample "
                             f"{sample!r}; check the --inputs of the features job"
                         )
+                    for key, (n_nan, n_inf) in nonfinite_counts(batch, checked, allow_nan=may_be_nan,
+                                                                sample=sample).items():
+                        total = bad.setdefault(key, [0, 0])
+                        total[0] += n_nan
+                        total[1] += n_inf
+                    for column in all_nan:
+                        values = batch.column(batch.schema.get_field_index(column)).to_numpy(zero_copy_only=False)
+                        all_nan[column] += int(np.count_nonzero(np.isnan(values.astype(float))))
                     labelled = _with_labels(batch, out_schema, process, kind, fcfg)
                     writer.write_batch(labelled)
                     split_column = labelled.column(out_schema.get_field_index("split"))
                     for name, count in zip(*np.unique(split_column.to_numpy(zero_copy_only=False),
                                                       return_counts=True)):
                         counts[name] += int(count)
+                if bad:  # before the output appears (the atomic write removes the temporary file)
+                    raise nonfinite_error(
+                        f"{path} (skim of sample {sample})", bad, {sample: handle.metadata.num_rows},
+                        "the weight, the observable and every feature must be finite (only the columns "
+                        f"analysis {analysis.name} marks NaN for a missing object may be NaN): check the sample's "
+                        "input ntuple and rerun its skim")
                 log.info("%s: %d rows from %s", sample, handle.metadata.num_rows, path)
         finally:
             if writer is not None:
                 writer.close()
     total = sum(counts.values())
+    if total == 0:
+        log.warning("sample %s has no events after the selection (%d skim file(s)): it contributes nothing "
+                    "to training, optimisation or the fit", sample, len(inputs))
+    nan_everywhere = [column for column, n_nan in all_nan.items() if total and n_nan == total]
+    if nan_everywhere:
+        log.warning("sample %s: %s NaN in every one of its %d events (no event has the object they describe); "
+                    "a classifier learns nothing from them in this sample", sample,
+                    ", ".join(nan_everywhere) + (" is" if len(nan_everywhere) == 1 else " are"), total)
     log.info("features %s: %d rows (%s) -> %s", sample, total,
              ", ".join(f"{k} {v}" for k, v in counts.items()), out)
     return {"sample": sample, "process": process, "kind": kind, "rows": total, "splits": counts}

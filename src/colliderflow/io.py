@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -21,11 +22,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     A killed job therefore never leaves a half-written file that looks whole.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:  # a file where a folder should be
+        raise NotADirectoryError(errno.ENOTDIR, f"a file is in the way of the output folder {path.parent}; "
+                                 "move or delete it", err.filename) from err
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        # A failed write names the hidden temporary file, or no file at all (pyarrow, write()):
+        # name the output the user asked for, so the one-line error says where.
+        if err.errno is not None and err.filename in (None, str(tmp)):
+            err.filename = str(path)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .analyses import Observable
-from .events import read_table, scale_to_full_yield
+from .events import empty_samples, read_table, require_finite, scale_to_full_yield
 from .stats.significance import asimov_z, sideband_transfer_factor, weight_above, z_curve
 
 log = logging.getLogger(__name__)
@@ -212,8 +212,12 @@ def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name
     """The selection of one model: window, Z curve, best threshold, categories, inclusive Z.
 
     ``opt`` is the resolved ``optimise`` section; ``scores`` holds every sample of the model
-    (columns as the scores Parquet).
+    (columns as the scores Parquet). A NaN or inf weight, observable or score is refused with
+    the sample and column named.
     """
+    require_finite(scores, ["weight", observable.column, "score"], f"optimise inputs of model {model_name}",
+                   advice="the weight, the observable and the score must be finite: rerun the features stage "
+                          "(it refuses non-finite weights and observables) and the model's apply")
     inputs = optimisation_inputs(opt, observable, scores)
     min_b = float(opt["min_background"])
     s_score, s_w = inputs["score_s"], inputs["weight_s"]
@@ -323,6 +327,12 @@ def run(args) -> int:
     cfg = config.load(args.configfile, args.settings)
     observable = analyses.get(cfg["analysis"]).observable(cfg)
     frame, files = read_table(args.scores, columns=[*META_COLUMNS, observable.column])
+    empty = empty_samples(frame, cfg["samples"])  # read_table has warned about each
+    data_samples = [name for name, spec in cfg["samples"].items() if spec["kind"] == "data"]
+    if cfg["optimise"]["background"] == "sidebands" and data_samples and set(data_samples) <= set(empty):
+        raise ValueError(f"data sample(s) {', '.join(data_samples)} have no events after the selection, and "
+                         "optimise.background 'sidebands' takes the background from data: check the data files "
+                         "and the selection (the cutflow table shows where the events go)")
     selection = optimise(cfg["optimise"], observable, frame, args.model, cfg["dataset"]["simulated"])
     write_json(args.out, selection, cfg, inputs=files)
     if args.plot:

@@ -23,6 +23,20 @@ from . import analyses, config, io
 
 log = logging.getLogger(__name__)
 
+# Energies in MeV under an analysis that reads GeV make every candidate's observable 1000 times
+# larger. The skim refuses a chunk whose median candidate observable exceeds this many times the
+# top of observable.range: in GeV that would be above the collision energy for any range above
+# 136 GeV, while MeV inputs give about 1000 times a value near the range.
+UNIT_CHECK_FACTOR = 100.0
+
+
+def corrupt_input(path, err: BaseException) -> ValueError:
+    """The one-line error for a ROOT file whose content cannot be read (uproot, awkward, zlib,
+    struct or numpy failed on it): corruption or truncation, most often an interrupted copy."""
+    detail = f"{type(err).__name__}: {_one_line(err)}"
+    return ValueError(f"{path} is corrupt or truncated (reading its events failed: {detail}); "
+                      "delete it and fetch or simulate it again")
+
 
 def sample_is_mc(cfg: dict, sample: str) -> bool:
     """Whether ``sample`` is simulation, from the sample catalogue (cfg["samples"][sample]["kind"])."""
@@ -39,27 +53,45 @@ def open_root(path: str | Path):
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist; run the data stage (simulate or fetch) first")
     try:
-        return uproot.open(path)
+        handle = uproot.open(path)
     except Exception as err:  # uproot raises many types for a file that is not ROOT
-        raise ValueError(f"{path} is not a readable ROOT file ({err}); delete it and fetch or simulate it again") from err
+        raise ValueError(f"{path} is not a readable ROOT file ({_one_line(err)}); "
+                         "delete it and fetch or simulate it again") from err
+    size, end = path.stat().st_size, handle.file.fEND
+    if size < end:  # the header says where the file ends: a cut-off copy or download
+        handle.close()
+        raise ValueError(f"{path} is corrupt or truncated: its header says {end} bytes but it has {size}; "
+                         "delete it and fetch or simulate it again")
+    return handle
+
+
+def _one_line(err: BaseException, limit: int = 200) -> str:
+    """An exception as one short line (uproot's messages span several and end with the file)."""
+    text = " ".join(str(err).split())
+    return text.split(" in file ")[0].split(" for file path ")[0][:limit]
 
 
 def find_tree(handle, path, analysis, branches: list[str]):
     """The analysis's tree in an open file, after checking that it holds every needed branch."""
     tree_name, format_name = analysis.ntuple.tree, analysis.ntuple.name
-    if tree_name not in handle:
-        trees = [key.split(";")[0] for key, cls in handle.classnames().items() if cls == "TTree"]
+    try:
+        present = tree_name in handle
+        trees = [] if present else [key.split(";")[0] for key, cls in handle.classnames().items() if cls == "TTree"]
+        tree = handle[tree_name] if present else None
+        missing = [name for name in branches if name not in tree] if present else []
+    except Exception as err:  # a damaged directory, streamer or tree header
+        raise corrupt_input(path, err) from err
+    if not present:
         raise KeyError(
             f"{path} has no tree {tree_name!r} (trees: {', '.join(trees) or 'none'}); analysis "
             f"{analysis.name} reads the {format_name} ntuple format: check that the file is one"
         )
-    tree = handle[tree_name]
-    missing = [name for name in branches if name not in tree]
     if missing:
         raise KeyError(
             f"{path}: tree {tree_name!r} lacks branch(es) {', '.join(missing)} that analysis {analysis.name} "
             f"reads; the file is not in its ntuple format ({format_name}), or the config names a branch that "
-            "does not exist (check the trigger and ID settings of the selection section)"
+            "does not exist (check the trigger and ID settings of the selection section), or the file is damaged "
+            "(then delete it and fetch or simulate it again)"
         )
     return tree
 
@@ -128,7 +160,10 @@ def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parque
             chunks = iterate_chunks(tree, branches, scfg["step_size"], scfg["read_ahead"])
             while True:
                 tick = time.perf_counter()
-                events = next(chunks, None)
+                try:
+                    events = next(chunks, None)
+                except Exception as err:  # uproot, awkward, zlib, struct, numpy: damaged bytes
+                    raise corrupt_input(in_path, err) from err
                 if events is None:
                     break
                 tock = _add_time(seconds, "read", tick)
@@ -139,6 +174,7 @@ def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parque
                     raise ValueError(f"{in_path}: {err}") from err
                 if tuple(cut_order) != names[1:]:
                     raise RuntimeError(f"analysis returned cuts {cut_order}, expected {names[1:]}")
+                check_energy_unit(analysis, cfg, derived, in_path)
                 tock = _add_time(seconds, "select", tock)
                 weight = weight_obj.weight()
                 mask = _accumulate_cutflow(selection, cut_order, weight, raw, sumw, sumw2)
@@ -183,6 +219,27 @@ def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parque
     log.info("skim %s: %d of %d events selected in %.1f s (%.0f events/s) -> %s",
              in_path, n_written, n_entries, elapsed, n_entries / max(elapsed, 1e-9), out_parquet)
     return cutflow
+
+
+def check_energy_unit(analysis, cfg: dict, derived, in_path) -> None:
+    """Refuse a chunk whose candidates' observable looks MeV-scaled under a GeV analysis: the
+    median exceeds ``UNIT_CHECK_FACTOR`` times the top of observable.range (the analysis's
+    ``observable_candidates``; no check when it gives none)."""
+    candidates = analysis.observable_candidates(derived)
+    if candidates is None:
+        return
+    values = np.asarray(candidates, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return
+    median, top = float(np.median(values)), float(cfg["observable"]["range"][1])
+    if median > UNIT_CHECK_FACTOR * top:
+        unit = analysis.ntuple.energy_unit
+        raise ValueError(
+            f"{in_path}: energies look like MeV: the median {analysis.observable_column} of the candidate events is "
+            f"{median:.4g}, over {UNIT_CHECK_FACTOR:g} times the top of observable.range ({top:g} {unit}); "
+            f"this analysis reads {unit} ntuples ({analysis.ntuple.name}): convert the file to {unit}"
+        )
 
 
 def _accumulate_cutflow(selection, cut_order, weight, raw, sumw, sumw2) -> np.ndarray:

@@ -137,9 +137,12 @@ def test_missing_file_and_column_errors(toy, tmp_path):
 
 
 def test_window_inside_the_range():
-    cfg = synthetic.default_config(observable={"range": [105.0, 160.0], "window": [100.0, 130.0]})
+    # the config refuses it (config.relation_errors), and so does the ML stage given such an observable
     with pytest.raises(ConfigError, match="observable.window .* inside observable.range"):
-        data.window_masks(np.array([125.0]), synthetic.observable(cfg))
+        synthetic.default_config(observable={"range": [105.0, 160.0], "window": [100.0, 130.0]})
+    observable = dataclasses.replace(synthetic.observable(synthetic.default_config()), window=(100.0, 130.0))
+    with pytest.raises(ConfigError, match="observable.window .* inside observable.range"):
+        data.window_masks(np.array([125.0]), observable)
 
 
 def test_process_weights_refuse_non_positive_yield():

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..analyses import Observable
-from ..events import read_table, scale_to_full_yield
+from ..events import read_table, require_finite, scale_to_full_yield
 from ..optimise import assign_categories
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,13 @@ COLUMNS = ("eventNumber", "sample", "process", "kind", "split", "weight", "score
 
 
 def load_events(directory: str | Path, observable: Observable) -> tuple[pd.DataFrame, list[Path]]:
-    """A model's scores of every sample as one table, and the files read."""
-    return read_table(directory, columns=[*COLUMNS, observable.column])
+    """A model's scores of every sample as one table, and the files read; a NaN or inf weight,
+    observable or score is refused with the sample and column named."""
+    frame, files = read_table(directory, columns=[*COLUMNS, observable.column])
+    require_finite(frame, ["weight", observable.column, "score"], f"fit inputs in {directory}",
+                   advice="the weight, the observable and the score must be finite: rerun the features stage "
+                          "(it refuses non-finite weights and observables) and the model's apply")
+    return frame, files
 
 
 def prepare(fs: dict, observable: Observable, frame: pd.DataFrame, selection: dict) -> pd.DataFrame:

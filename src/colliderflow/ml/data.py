@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ..config import ConfigError
+from ..events import require_finite
 from .kinds import kind_of
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class Events:
 
     ``frame``: metadata columns plus the observable; ``features``: (n, d) float32, the columns
     ``feature_names``; ``objects``: (n, N, F) float32 or None; ``mask``: (n, N) float32
-    (1 = real object) or None.
+    (1 = real object) or None; ``empty``: the samples read that have no events.
     """
 
     frame: pd.DataFrame
@@ -56,6 +57,7 @@ class Events:
     objects: np.ndarray | None = None
     mask: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
+    empty: tuple[str, ...] = ()
 
     def subset(self, selection: np.ndarray) -> "Events":
         pick = np.flatnonzero(selection) if np.asarray(selection).dtype == bool else np.asarray(selection)
@@ -65,6 +67,7 @@ class Events:
             None if self.objects is None else self.objects[pick],
             None if self.mask is None else self.mask[pick],
             self.feature_names,
+            self.empty,
         )
 
     def inputs(self) -> tuple[np.ndarray, ...]:
@@ -146,10 +149,11 @@ def load_events(features_dir: str | Path, cfg: dict, observable: "Observable", s
     """Read the features Parquet of each sample (only the needed columns) into one ``Events``."""
     ml = cfg["ml"]
     features = check_features(ml, observable)
-    parts = [
-        _read_sample(path, ml, observable.column, features, with_objects)
-        for path in sample_files(features_dir, cfg, samples).values()
-    ]
+    files = sample_files(features_dir, cfg, samples)
+    parts = [_read_sample(path, ml, observable.column, features, with_objects) for path in files.values()]
+    empty = tuple(name for name, part in zip(files, parts) if len(part) == 0)
+    for name in empty:
+        log.warning("sample %s has no events after the selection (%s is empty)", name, files[name])
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     events = Events(
         frame,
@@ -157,6 +161,7 @@ def load_events(features_dir: str | Path, cfg: dict, observable: "Observable", s
         np.concatenate([p.objects for p in parts]) if with_objects else None,
         np.concatenate([p.mask for p in parts]) if with_objects else None,
         tuple(features),
+        empty,
     )
     log.info("read %d events from %d samples (%d features%s)", len(frame), len(parts), len(features),
              f", {events.objects.shape[1]} objects x {events.objects.shape[2]} fields" if with_objects else "")
@@ -179,7 +184,15 @@ def _read_sample(path: Path, ml: dict, observable_column: str, features: list[st
     bad_split = ~frame["split"].isin(SPLITS)
     if bad_split.any():
         raise ValueError(f"{path}: split column holds {sorted(set(frame['split'][bad_split]))}, expected {SPLITS}")
+    require_finite(frame, ["weight", observable_column], str(path), advice=(
+        "the weight and the observable must be finite: rerun the features stage of that sample (it refuses them) "
+        "and check its input ntuple"))
     matrix = np.column_stack([frame[f].to_numpy(dtype=np.float32, na_value=np.nan) for f in features])
+    # NaN is a missing object (xgboost handles it, the networks impute it); inf is never an input
+    require_finite({"sample": frame["sample"].to_numpy(), **dict(zip(features, matrix.T))}, features, str(path),
+                   allow_nan=features, advice=(
+                       "an infinite classifier input cannot be learnt (or overflows float32): fix the column at its "
+                       "source (the analysis's columns or the input ntuple) and rerun the skim and features"))
     meta = frame[[*META_COLUMNS, observable_column]].copy()
     meta["weight"] = meta["weight"].astype(np.float64)
     if not with_objects:
@@ -265,8 +278,9 @@ def training_sets(events: Events, ml: dict, settings: dict, observable: "Observa
         raise ValueError(f"no signal events (samples of kind 'signal') with {observable.column} in "
                          f"observable.range {list(observable.range)}: check the samples and the range")
     if not bkg.any():
-        raise ValueError(f"no background events for ml.background = '{ml['background']}': "
-                         "sidebands need samples of kind 'data', mc needs samples of kind 'background'")
+        empty = f" (sample(s) {', '.join(events.empty)} have no events after the selection)" if events.empty else ""
+        raise ValueError(f"no background events for ml.background = '{ml['background']}': sidebands need events of "
+                         f"samples of kind 'data' in the sidebands, mc needs samples of kind 'background'{empty}")
     split = events.frame["split"].to_numpy()
     sets = {}
     for name in SPLITS:

@@ -487,6 +487,9 @@ class Hzz4lAnalysis(Analysis):
         "ttbar": Process("ttbar", "background", "tt̄", "#ffa500"),
         "data": Process("data", "data", "Data", "black"),
     }
+    # the jet columns are NaN when the event has fewer jets than they describe
+    nan_when_missing = ("j1_pt", "j1_eta", "j1_phi", "j1_e", "j2_pt", "j2_eta", "j2_phi", "j2_e",
+                        "m_jj", "deta_jj", "dphi_jj")
     simulation = Hzz4lSimulation()
 
     def branches(self, cfg: dict) -> list[str]:
@@ -494,6 +497,9 @@ class Hzz4lAnalysis(Analysis):
 
     def select(self, events, cfg: dict, is_mc: bool):
         return select(events, cfg, is_mc)
+
+    def observable_candidates(self, derived):
+        return derived["quadruplet"]["m_4l"]
 
     def columns(self, events, mask, cfg: dict, sample: str, weight, derived) -> pa.Table:
         return columns(events, mask, cfg, sample, weight, derived)
