@@ -53,7 +53,7 @@ def register(sub) -> None:
                                    "to one column of a Parquet/CSV file.",
                        epilog=FIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="input Parquet (or .csv) file")
-    p.add_argument("--observable", required=True, help="column to fit (e.g. m_yy)")
+    p.add_argument("--observable", required=True, help="column to fit (e.g. an invariant mass)")
     p.add_argument("--weight", help="column of per-event weights (errors: sandwich estimate)")
     p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="fit range (default: observable.range)")
     p.add_argument("--signal", help="signal shape: dscb, gauss, voigt, crystalball, or none")
