@@ -77,10 +77,10 @@ def _composed(analysis: str, base_mtime: int, piece_path: str, piece_mtime: int)
 
 def _schema(analysis: str = DEFAULT_ANALYSIS) -> dict:
     """The schema for ``analysis``: the generic one with the analysis's piece merged in (never mutate it)."""
-    from . import analyses
+    from . import registry
 
     try:
-        piece_path = analyses.schema_file(analysis)
+        piece_path = registry.schema_file(analysis)
     except KeyError as err:
         raise ConfigError(err.args[0]) from None
     return _composed(analysis, schema_path().stat().st_mtime_ns, str(piece_path or ""),

@@ -88,13 +88,13 @@ def _node(schema: dict, path: tuple) -> dict:
 
 
 def config_docs() -> str:
-    from . import analyses
+    from . import analyses, registry
 
     generic = config.load_schema_file(config.schema_path())
     text = DOCS_HEADER + TABLE_HEAD + "\n".join(_rows(generic, generic))
-    for name in analyses.BUILT_IN:
+    for name in registry.BUILT_IN:
         analysis = analyses.get(name)
-        piece_path = analyses.schema_file(name)
+        piece_path = registry.schema_file(name)
         piece = config.load_schema_file(piece_path)
         schema = config.load_schema(name)
         text += f"\n\n## Analysis `{name}` ({analysis.title})\n\nFrom `{_relative(piece_path)}`.\n\n"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import analyses, config
-from .analyses.interface import Simulation
+from .simulation import Simulation
 
 
 def simulation_of(cfg: dict) -> Simulation:

@@ -30,7 +30,7 @@ SCHEMA = PACKAGE_DIR / "config.schema.yaml"
 def code_files(subcommand: str, analysis: str) -> list[str]:
     """Sorted paths of every file that ``colliderflow <subcommand>`` runs or reads as code,
     for a config whose ``analysis`` key is ``analysis``."""
-    from . import analyses
+    from . import registry
     from .cli import STAGES
 
     if subcommand not in STAGES:
@@ -52,7 +52,7 @@ def code_files(subcommand: str, analysis: str) -> list[str]:
             loaders |= loaded
     if CONFIG in files:
         files.add(SCHEMA)
-        piece = analyses.schema_file(analysis)
+        piece = registry.schema_file(analysis)
         if piece is not None:
             files.add(piece.resolve())
     return sorted(str(path) for path in files)
@@ -73,9 +73,9 @@ def analysis_files(analysis: str) -> frozenset[Path]:
     """The configured analysis's package (every file in it: code, schema piece, data) and the
     colliderflow modules it imports. Built-ins live in ``colliderflow/analyses/<name>/``; an
     entry-point analysis is found with ``importlib.util.find_spec``, without importing it."""
-    from . import analyses
+    from . import registry
 
-    module = analyses.source(analysis).partition(":")[0]
+    module = registry.source(analysis).partition(":")[0]
     top = module.split(".")[0]
     roots = {PACKAGE: PACKAGE_DIR.parent}
     if top != PACKAGE:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from ..simulation import Simulation
+
 if TYPE_CHECKING:  # only for annotations: importing them costs time at every command start
     import pyarrow as pa
     from coffea.analysis_tools import PackedSelection, Weights
@@ -73,20 +75,6 @@ class Process:
     role: Literal["signal", "background", "data"]
     label: str
     colour: str
-
-
-class Simulation(ABC):
-    """An analysis's embedded simulation: writes ntuples a reader cannot tell from the real
-    ones by schema, with known truth (see ``colliderflow.simulate``, the generic driver)."""
-
-    @abstractmethod
-    def simulate_file(self, cfg: dict, file_name: str, out_path: str | Path) -> dict:
-        """Write one file of the sample catalogue; return a summary with the truth."""
-
-    @abstractmethod
-    def truth(self, cfg: dict) -> dict:
-        """What the simulation injects with this config: ``{"mu": signal strength, "mass": peak
-        position}``, which the summary's closure test compares the fit with."""
 
 
 class Analysis(ABC):

@@ -16,3 +16,22 @@ only its generators, catalogue and file plan; everything else is here:
 - ``embedded``: ``EmbeddedSimulation``, the base class that turns an analysis's generators
   into files (the chunk loop, the atomic ROOT write, the ``colliderflow_simulation`` record).
 """
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+
+class Simulation(ABC):
+    """An analysis's embedded simulation: writes ntuples a reader cannot tell from the real
+    ones by schema, with known truth (see ``colliderflow.simulate``, the generic driver)."""
+
+    @abstractmethod
+    def simulate_file(self, cfg: dict, file_name: str, out_path: str | Path) -> dict:
+        """Write one file of the sample catalogue; return a summary with the truth."""
+
+    @abstractmethod
+    def truth(self, cfg: dict) -> dict:
+        """What the simulation injects with this config: ``{"mu": signal strength, "mass": peak
+        position}``, which the summary's closure test compares the fit with."""

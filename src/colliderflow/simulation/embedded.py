@@ -29,7 +29,7 @@ import numpy as np
 import uproot
 
 from .. import __version__, config, io
-from ..analyses.interface import Simulation
+from . import Simulation
 from ..ntuples import atlas2025
 from .catalogue import FileSpec, Plan
 from .detector import Detector, Reco, reconstruct, triggers
