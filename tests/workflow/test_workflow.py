@@ -49,7 +49,7 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
 # Each analysis's tiny config, with a selection threshold whose change must rerun the skim.
 ANALYSES = {
     "hyy": ("config/test.yaml", "photon_pt_min", 27.0),
-    "hzz4l": ("config/test-hzz4l.yaml", "lepton_pt_min", 8.0),
+    "hzz4l": ("config/test-hzz4l.yaml", "electron_pt_min", 8.0),
 }
 
 
