@@ -127,10 +127,14 @@ def background_template(fs: dict, observable: Observable, name: str, mc: tuple, 
         n_eff = float(mw.sum() ** 2 / np.sum(mw**2)) if mm.size and np.sum(mw**2) > 0 else 0.0
         if side_w <= 0:
             reason = "no background MC in the category"
-        elif not mc_template_usable(n_eff, dm.size, ss["max_fraction_of_error"]):
+        elif not mc_template_usable(n_eff, dm.size, ss["max_fraction_of_error"]) and dm.size >= fs["min_data_events"]:
             reason = (f"background MC too small: effective {n_eff:.0f} events for {dm.size} data events "
                       f"(needs {dm.size / max(ss['max_fraction_of_error'], 1e-12) ** 2:.0f})")
         else:
+            if not mc_template_usable(n_eff, dm.size, ss["max_fraction_of_error"]):
+                # the MC is small, but the data are too few for a sideband fit: the larger source wins
+                log.warning("category %s: background MC small (effective %.0f events) but only %d data events: "
+                            "the spurious-signal template is the MC all the same", name, n_eff, dm.size)
             scale = data_side / side_w if data_side > 0 else 1.0
             template = bc.binned_points(mm, mw * scale, lo, hi, ss["template_bin_width"])
             return template, {"template": "mc", "n_mc": int(mm.size), "normalisation": float(scale),

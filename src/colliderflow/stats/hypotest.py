@@ -41,7 +41,11 @@ def discovery(model: Model, data, *, best: FitResult | None = None, poi: str | N
     if poi == model.poi and model.signal_vanishes_at_zero_poi():
         for n in model.signal_only_params():
             null_fix.setdefault(n, best.values[n])
-    null = fit(model, data, start=best.values, fix=null_fix, errors="hesse")
+    # Two starts: from the best fit (usually closest), and from the model's own starting values.
+    # A constrained nuisance can pin the first at its bound far from the minimum (a "valid" fit
+    # with a huge NLL, so a huge q0); the lower of the two is the null fit.
+    nulls = [fit(model, data, start=start, fix=null_fix, errors="hesse") for start in (best.values, None)]
+    null = min(nulls, key=lambda result: result.twice_nll if result.valid else math.inf)
     mu_hat = best.values[poi]
     q0 = max(null.twice_nll - best.twice_nll, 0.0) if mu_hat > 0 else 0.0
     z = math.sqrt(q0)
