@@ -30,7 +30,7 @@ def worker(args) -> dict:
 
     from colliderflow import analyses, config
     from colliderflow.analyses.hyy import synthetic
-from colliderflow.ml import data
+    from colliderflow.ml import data
     from colliderflow.ml.kinds import kind_of
     from colliderflow.ml.settings import model_settings
 
