@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import math
@@ -50,13 +51,52 @@ def sha256sum(path: str | Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+# the packages whose versions decide the numbers (read from their metadata: no import)
+COMPUTING_PACKAGES = ("uproot", "awkward", "numpy", "xgboost", "torch", "iminuit", "pyhf", "numba-stats")
+
+
 def provenance(cfg: dict | None = None, inputs: list[str | Path] | tuple = ()) -> dict:
-    """The block every JSON output carries: package version, config hash, input checksums."""
+    """The block every JSON output carries: package and dependency versions, the git revision
+    of the code (when it runs from a repository), config hash, input checksums."""
     return {
         "colliderflow_version": __version__,
+        "git_revision": git_revision(),
+        "packages": package_versions(),
         "config_hash": config_hash(cfg or {}),
         "inputs": {str(p): sha256sum(p) for p in inputs if Path(p).is_file()},
     }
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {name: installed(name) for name in COMPUTING_PACKAGES}
+
+
+@functools.lru_cache(maxsize=1)
+def git_revision() -> str | None:
+    """The commit of the checkout the package runs from, with ``-dirty`` for local changes;
+    None outside a git checkout (an installed package)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "."],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty else "")
 
 
 def write_json(path: str | Path, payload: dict, cfg: dict | None = None, inputs=()) -> None:

@@ -93,3 +93,17 @@ def test_merge_is_recursive_and_leaves_inputs_alone():
     piece = {"a": {"c": {"d": 3, "f": 4}}, "e": [2]}
     assert config.merge(base, piece) == {"a": {"b": 1, "c": {"d": 3, "f": 4}}, "e": [2]}
     assert base == {"a": {"b": 1, "c": {"d": 2}}, "e": [1]}
+
+
+def test_provenance_names_the_code_and_the_computing_packages(tmp_path):
+    from colliderflow import io
+
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("x")
+    io.write_json(tmp_path / "out.json", {"value": float("nan")}, {"a": 1}, inputs=[inputs])
+    written = io.read_json(tmp_path / "out.json")
+    assert written["value"] is None, "strict JSON: a NaN is written as null"
+    block = written["provenance"]
+    assert set(io.COMPUTING_PACKAGES) <= set(block["packages"]) and block["packages"]["iminuit"]
+    assert block["git_revision"] is None or len(block["git_revision"].split("-")[0]) == 40
+    assert block["inputs"] == {str(inputs): io.sha256sum(inputs)}
