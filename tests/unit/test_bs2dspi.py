@@ -156,3 +156,14 @@ def test_config_defaults_of_the_analysis(cfg):
     assert "B_M" not in cfg["ml"]["features"]
     default = config.load(REPO / "config" / "config.yaml")
     assert default["ml"]["sideband"] == "both" and default["optimise"]["figure_of_merit"] == "asimov"
+
+
+def test_optimise_sideband_intervals():
+    from colliderflow.optimise import sideband_intervals
+
+    window = (5345.0, 5390.0)
+    assert sideband_intervals({}, (5200.0, 5800.0), window) == [(5200.0, 5345.0), (5390.0, 5800.0)]
+    assert sideband_intervals({"sideband": "upper", "sideband_gap": 180.0}, (5200.0, 5800.0), window) == [
+        (5570.0, 5800.0)]
+    with pytest.raises(ValueError, match="optimise.sideband_gap"):
+        sideband_intervals({"sideband": "lower", "sideband_gap": 200.0}, (5200.0, 5800.0), window)
