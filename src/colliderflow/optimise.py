@@ -31,7 +31,7 @@ import pandas as pd
 
 from .analyses import Observable
 from .events import empty_samples, read_table, require_finite, scale_to_full_yield
-from .stats.significance import asimov_z, sideband_transfer_factor, weight_above, z_curve
+from .stats.significance import asimov_z, figure_of_merit, sideband_transfer_factor, weight_above, z_curve
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ def threshold_grid(score_signal, n: int) -> np.ndarray:
     return np.unique(np.concatenate([[0.0], np.clip(q, 0.0, 1.0)]))
 
 
-def best_categories(score_s, weight_s, score_b, weight_b, grid, n_categories: int, min_b: float) -> dict:
+def best_categories(score_s, weight_s, score_b, weight_b, grid, n_categories: int, min_b: float,
+                    fom=asimov_z) -> dict:
     """Up to ``n_categories`` contiguous score intervals (lo, hi] maximising sum Z_i^2.
 
     Exact dynamic programming over the threshold ``grid``: with edges e_0 < ... < e_k = top,
@@ -111,7 +112,7 @@ def best_categories(score_s, weight_s, score_b, weight_b, grid, n_categories: in
     b_above = np.append(weight_above(score_b, weight_b, grid), 0.0)
     s_cat = s_above[:, None] - s_above[None, :]  # [i, j]: lo = edge i, hi = edge j
     b_cat = b_above[:, None] - b_above[None, :]
-    z2 = asimov_z(s_cat, b_cat) ** 2
+    z2 = fom(s_cat, b_cat) ** 2
     allowed = (np.arange(g + 1)[:, None] < np.arange(g + 1)[None, :]) & (b_cat >= min_b) & (s_cat > 0)
     z2 = np.where(allowed, z2, -np.inf)
 
@@ -139,7 +140,7 @@ def best_categories(score_s, weight_s, score_b, weight_b, grid, n_categories: in
     lo, hi = np.array(edges_idx[:-1]), np.array(edges_idx[1:])
     s = s_cat[lo, hi]
     b = b_cat[lo, hi]
-    z = asimov_z(s, b)
+    z = fom(s, b)
     edges = [float(grid[i]) if i < g else 1.0 for i in edges_idx]
     return {
         "edges": edges,
@@ -163,6 +164,22 @@ def assign_categories(score, categories: list[dict]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the stage
+
+
+def sideband_intervals(opt: dict, observable_range, window) -> list[tuple[float, float]]:
+    """The [lo, hi) intervals of data that estimate the background in ``window``: the range on
+    both sides of the window, or one side (``optimise.sideband``), kept ``optimise.sideband_gap``
+    away from it. ValueError when nothing is left."""
+    (lo, hi), (wlo, whi) = observable_range, window
+    gap = float(opt.get("sideband_gap", 0.0))
+    side = opt.get("sideband", "both")
+    sides = {"lower": (lo, wlo - gap), "upper": (whi + gap, hi)}
+    chosen = [sides[name] for name in (("lower", "upper") if side == "both" else (side,))]
+    chosen = [(float(a), float(b)) for a, b in chosen if a < b]
+    if not chosen:
+        raise ValueError(f"optimise.sideband = {side!r} with optimise.sideband_gap = {gap} leaves no sideband in "
+                         f"{lo}-{hi} around the window {wlo:.2f}-{whi:.2f}; lower optimise.sideband_gap")
+    return chosen
 
 
 def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame) -> dict:
@@ -194,15 +211,19 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame) 
     else:
         lo, hi = observable.range
         is_data = kind == "data"
-        side = is_data & ~in_window & observable.in_range(mass)
+        intervals = sideband_intervals(opt, observable.range, window)
+        side = np.zeros(len(mass), dtype=bool)
+        for a, b in intervals:
+            side |= is_data & (mass >= a) & (mass < b) & ~in_window
         if not side.any():
             raise ValueError(
-                f"optimise.background is 'sidebands' but there are no data events in the sidebands of "
-                f"{lo}-{hi} {observable.unit} outside the window {window[0]:.2f}-{window[1]:.2f} {observable.unit}"
+                f"optimise.background is 'sidebands' but there are no data events in the sidebands {intervals} "
+                f"{observable.unit} of {lo}-{hi} outside the window {window[0]:.2f}-{window[1]:.2f} "
+                f"{observable.unit} (optimise.sideband, optimise.sideband_gap)"
             )
         # The transfer factor is fitted inclusively: it assumes the sideband shape does not
         # depend on the score, which holds when the observable is not a classifier input.
-        tf = sideband_transfer_factor(mass[is_data], weight[is_data], window, (lo, hi))
+        tf = sideband_transfer_factor(mass[is_data], weight[is_data], window, (lo, hi), intervals)
         out.update(score_b=score[side], weight_b=weight[side], b_scale=tf, transfer_factor=tf)
     return out
 
@@ -220,19 +241,22 @@ def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name
                           "(it refuses non-finite weights and observables) and the model's apply")
     inputs = optimisation_inputs(opt, observable, scores)
     min_b = float(opt["min_background"])
+    fom_name = opt.get("figure_of_merit", "asimov")
+    fom = figure_of_merit(fom_name)
     s_score, s_w = inputs["score_s"], inputs["weight_s"]
     b_score, b_w, b_scale = inputs["score_b"], inputs["weight_b"], inputs["b_scale"]
 
     inclusive_s = float(s_w.sum())
     inclusive_b = float(b_w.sum() * b_scale)
-    inclusive = {"s": inclusive_s, "b": inclusive_b, "z": float(asimov_z(inclusive_s, inclusive_b))}
+    inclusive = {"s": inclusive_s, "b": inclusive_b, "z": float(asimov_z(inclusive_s, inclusive_b)),
+                 "fom": float(fom(inclusive_s, inclusive_b))}
 
     grid = threshold_grid(s_score, opt["n_thresholds"])
-    curve = z_curve(s_score, s_w, b_score, b_w, grid, b_scale=b_scale, min_b=min_b)
+    curve = z_curve(s_score, s_w, b_score, b_w, grid, b_scale=b_scale, min_b=min_b, fom=fom)
     best = int(np.argmax(curve["z"]))
     threshold = {k: float(curve[k][best]) for k in ("s", "b", "z")}
     threshold["value"] = float(grid[best])
-    cats = best_categories(s_score, s_w, b_score, b_w * b_scale, grid, opt["n_categories"], min_b)
+    cats = best_categories(s_score, s_w, b_score, b_w * b_scale, grid, opt["n_categories"], min_b, fom=fom)
     if not cats["edges"]:
         raise ValueError(
             f"no score threshold keeps at least optimise.min_background = {min_b} expected background "
@@ -263,6 +287,7 @@ def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name
         "mass_range": list(observable.range),
         "transfer_factor": inputs["transfer_factor"],
         "min_background": min_b,
+        "figure_of_merit": fom_name,
         "zcurve": {k: np.asarray(curve[k]).tolist() for k in ("threshold", "s", "b", "z")},
         "threshold": threshold,
         "n_categories_requested": int(opt["n_categories"]),
@@ -282,16 +307,18 @@ def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) 
     zc = selection["zcurve"]
     fig, (ax, rax) = plt.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]}, figsize=(8, 8))
     t = np.asarray(zc["threshold"])
-    ax.plot(t, zc["z"], "-", color="tab:blue", label="Asimov Z, score > threshold")
-    ax.axhline(selection["inclusive"]["z"], color="grey", ls="--",
-               label=f"inclusive Z = {selection['inclusive']['z']:.2f}")
+    fom = {"asimov": "Asimov Z", "s_over_sqrt_s_plus_b": "S/sqrt(S+B)",
+           "s_over_sqrt_b": "S/sqrt(B)"}.get(selection.get("figure_of_merit", "asimov"), "FOM")
+    inclusive = selection["inclusive"].get("fom", selection["inclusive"]["z"])
+    ax.plot(t, zc["z"], "-", color="tab:blue", label=f"{fom}, score > threshold")
+    ax.axhline(inclusive, color="grey", ls="--", label=f"inclusive {fom} = {inclusive:.2f}")
     ax.axvline(selection["threshold"]["value"], color="tab:red", ls=":",
                label=f"best threshold {selection['threshold']['value']:.3f}, Z = {selection['threshold']['z']:.2f}")
     for cat in selection["categories"]:
         ax.axvline(cat["lo"], color="tab:green", lw=1, alpha=0.7)
     ax.plot([], [], color="tab:green", lw=1,
             label=f"{len(selection['categories'])} categories, combined Z = {selection['combined_z']:.2f}")
-    ax.set_ylabel("Expected Z")
+    ax.set_ylabel(f"Expected {fom}")
     ax.set_ylim(0, max(np.max(zc["z"]), selection["combined_z"]) * 1.5 + 1e-9)
     ax.legend(loc="upper left", fontsize="small")
     experiment_label(ax, selection["simulated"], lumi_fb)

@@ -15,6 +15,7 @@ ENTRY_POINT_GROUP = "colliderflow.analyses"
 BUILT_IN = {
     "hyy": "colliderflow.analyses.hyy:HyyAnalysis",
     "hzz4l": "colliderflow.analyses.hzz4l:Hzz4lAnalysis",
+    "bs2dspi": "colliderflow.analyses.bs2dspi:Bs2DspiAnalysis",
 }
 
 SCHEMA_FILE = "config.schema.yaml"

@@ -29,6 +29,25 @@ def _pull(value, truth, errors68, error):
     return float((value - truth) / sigma) if sigma and sigma > 0 else float("nan")
 
 
+def _ratio(numerator, denominator):
+    return float(numerator / denominator) if denominator and denominator > 0 else None
+
+
+def selection_table(summary: dict) -> str:
+    """Per model: the figure of merit the threshold maximises, its optimum, and S/B in the
+    optimisation window before (inclusive) and after the threshold; empty without optimisation."""
+    rows = [(name, r["optimisation"]) for name, r in summary["models"].items() if r.get("optimisation")]
+    if not rows:
+        return ""
+    lines = ["| model | figure of merit | optimum (threshold) | window | S/B before -> after the cut |",
+             "|---|---|---|---|---|"]
+    for name, o in rows:
+        lines.append(f"| {name} | {o['figure_of_merit']} | {_fmt(o['threshold_z'])} ({_fmt(o['threshold'], '.4g')}) | "
+                     f"{o['window'][0]:.5g}-{o['window'][1]:.5g} | "
+                     f"{_fmt(o['s_over_b_inclusive'], '.3g')} -> {_fmt(o['s_over_b_threshold'], '.3g')} |")
+    return "\n".join(lines)
+
+
 def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None, max_pull: float) -> dict:
     name = directory.name
     missing = [f for f in FILES if not (directory / f).is_file()]
@@ -76,7 +95,11 @@ def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None
         sel = read_json(optimise_dir / name / "selection.json")
         row["optimisation"] = {"split": sel["split"], "combined_z": sel["combined_z"],
                                "threshold_z": sel["threshold"]["z"], "inclusive_z": sel["inclusive"]["z"],
-                               "window": [sel["window"]["lo"], sel["window"]["hi"]]}
+                               "window": [sel["window"]["lo"], sel["window"]["hi"]],
+                               "figure_of_merit": sel.get("figure_of_merit", "asimov"),
+                               "threshold": sel["threshold"]["value"],
+                               "s_over_b_inclusive": _ratio(sel["inclusive"]["s"], sel["inclusive"]["b"]),
+                               "s_over_b_threshold": _ratio(sel["threshold"]["s"], sel["threshold"]["b"])}
     if truth is not None and fit["fitted"]:
         mu_pull = _pull(fit["mu"]["value"], truth["mu"], fit["mu"].get("errors68"), fit["mu"]["error"])
         mass_pull = _pull(fit["mass"]["value"], truth["mass"], fit["mass"].get("errors68"), fit["mass"]["error"])
@@ -180,6 +203,9 @@ def markdown(summary: dict) -> str:
                   f"({100 * share:.1f}% of the data, {any_row.get('lumi_fb_fitted') or 0:.1f} fb^-1 of "
                   f"{summary.get('lumi_fb')} fb^-1); significances are local.", ""]
     parts += [table(summary), ""]
+    selections = selection_table(summary)
+    if selections:
+        parts += ["Selection (optimisation split, expected yields in the signal window):", "", selections, ""]
     for name, row in summary["models"].items():
         if not row["fitted"]:
             parts.append(f"**{name}: {row['not_fitted_reason']}.** The limit comes from the binned model "

@@ -61,9 +61,9 @@ def test_generic_code_names_nothing_of_an_analysis(name):
 
 
 def _ntuple_branches() -> set[str]:
-    from colliderflow.ntuples import atlas2025
+    from colliderflow.ntuples import atlas2025, lhcb
 
-    return set(atlas2025.branch_dtypes())
+    return set(atlas2025.branch_dtypes()) | set(lhcb.BRANCHES) | set(lhcb.MC_BRANCHES)
 
 
 def test_the_check_finds_a_leak(tmp_path):

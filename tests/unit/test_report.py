@@ -43,3 +43,13 @@ def test_spectrum_needs_a_data_sample(tmp_path):
     with pytest.raises(ValueError, match="no data sample"):
         spectrum_from_features(cfg, analyses.get("hyy"), [tmp_path / "ggH.parquet"], tmp_path / "o.png",
                                tmp_path / "o.json")
+
+
+def test_selection_table_gives_the_figure_of_merit_and_s_over_b():
+    from colliderflow.report import selection_table
+
+    optimisation = {"figure_of_merit": "s_over_sqrt_s_plus_b", "threshold": 0.97, "threshold_z": 22.5,
+                    "window": [5345.2, 5388.4], "s_over_b_inclusive": 559.0 / 2086.0, "s_over_b_threshold": 553.0 / 49.5}
+    text = selection_table({"models": {"bdt": {"optimisation": optimisation}, "other": {}}})
+    assert text.splitlines()[2] == "| bdt | s_over_sqrt_s_plus_b | 22.50 (0.97) | 5345.2-5388.4 | 0.268 -> 11.2 |"
+    assert selection_table({"models": {"other": {}}}) == ""

@@ -50,6 +50,7 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
 ANALYSES = {
     "hyy": ("config/test.yaml", "photon_pt_min", 27.0),
     "hzz4l": ("config/test-hzz4l.yaml", "electron_pt_min", 8.0),
+    "bs2dspi": ("config/test-bs2dspi.yaml", "kaon_pidk_min", 6.0),
 }
 
 

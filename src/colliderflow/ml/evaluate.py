@@ -93,12 +93,13 @@ def significance_inputs(frame: pd.DataFrame, ml: dict, observable: "Observable")
     sig_region = (kind == "signal") & in_window
     if ml["background"] == "sidebands":
         data_events = kind == "data"
-        if not (data_events & sidebands).any():
+        chosen = data.in_sidebands(values, ml, observable)
+        if not (data_events & chosen).any():
             raise ValueError("ml.background is 'sidebands' but there are no data events in the sidebands "
-                             f"(observable.range {list(observable.range)} outside observable.window)")
+                             f"{data.sideband_intervals(ml, observable)} (ml.sideband, ml.sideband_gap)")
         transfer = sideband_transfer_factor(values[data_events], weight[data_events], observable.window,
-                                            observable.range)
-        bkg_region = data_events & sidebands
+                                            observable.range, data.sideband_intervals(ml, observable))
+        bkg_region = data_events & chosen
     else:
         transfer = 1.0
         bkg_region = (kind == "background") & in_window

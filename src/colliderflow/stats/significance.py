@@ -24,21 +24,56 @@ def asimov_z(s, b):
     return np.where(ok, np.sqrt(np.maximum(q, 0.0)), 0.0)
 
 
-def sideband_transfer_factor(mass, weight, window, fit_range) -> float:
+def s_over_sqrt_s_plus_b(s, b):
+    """The figure of merit S / sqrt(S + B) (the expected relative precision of a signal yield
+    measured by counting, as LHCb selections often maximise). Vectorised; 0 where s <= 0 or b < 0."""
+    s = np.asarray(s, dtype=float)
+    b = np.asarray(b, dtype=float)
+    ok = (s > 0) & (b >= 0)
+    return np.where(ok, np.where(ok, s, 0.0) / np.sqrt(np.where(ok, s + b, 1.0)), 0.0)
+
+
+def s_over_sqrt_b(s, b):
+    """The figure of merit S / sqrt(B) (small-signal limit of the Asimov Z). Vectorised; 0 where
+    s <= 0 or b <= 0."""
+    s = np.asarray(s, dtype=float)
+    b = np.asarray(b, dtype=float)
+    ok = (s > 0) & (b > 0)
+    return np.where(ok, np.where(ok, s, 0.0) / np.sqrt(np.where(ok, b, 1.0)), 0.0)
+
+
+FIGURES_OF_MERIT = {"asimov": asimov_z, "s_over_sqrt_s_plus_b": s_over_sqrt_s_plus_b, "s_over_sqrt_b": s_over_sqrt_b}
+
+
+def figure_of_merit(name: str):
+    """The function (s, b) -> figure of merit called ``name`` (``FIGURES_OF_MERIT``)."""
+    if name not in FIGURES_OF_MERIT:
+        raise ValueError(f"unknown figure of merit {name!r}: choose one of {', '.join(FIGURES_OF_MERIT)} "
+                         "(config key optimise.figure_of_merit)")
+    return FIGURES_OF_MERIT[name]
+
+
+def sideband_transfer_factor(mass, weight, window, fit_range, sidebands=None) -> float:
     """Ratio (expected background in the window) / (background in the sidebands).
 
-    Fits an exponential exp(-lambda m) by weighted maximum likelihood to the events in
-    ``fit_range`` outside ``window`` (the blinded region), then integrates it. Multiplying
-    the sideband yield above a score threshold by this factor estimates the background
-    under the peak without looking at the signal region.
+    Fits an exponential exp(-lambda m) by weighted maximum likelihood to the events in the
+    ``sidebands`` ([lo, hi) intervals; by default ``fit_range`` outside ``window``, the blinded
+    region), then integrates it. Multiplying the sideband yield above a score threshold by this
+    factor estimates the background under the peak without looking at the signal region; a
+    one-sided sideband (e.g. the upper one only) extrapolates the exponential into the window.
     """
     lo, hi = fit_range
     wlo, whi = window
+    if sidebands is None:
+        sidebands = [(lo, wlo), (whi, hi)]
+    sidebands = [(float(a), float(b)) for a, b in sidebands]
     mass = np.asarray(mass, dtype=float)
     weight = np.asarray(weight, dtype=float)
-    side = ((mass >= lo) & (mass < wlo)) | ((mass >= whi) & (mass < hi))
+    side = np.zeros(mass.shape, dtype=bool)
+    for a, b in sidebands:
+        side |= (mass >= a) & (mass < b)
     if not np.any(side) or weight[side].sum() <= 0:
-        raise ValueError(f"no events in the sidebands {lo}-{wlo} and {whi}-{hi} GeV to estimate the background")
+        raise ValueError(f"no events in the sidebands {sidebands} to estimate the background")
     m, w = mass[side], weight[side]
     span = hi - lo
 
@@ -50,7 +85,7 @@ def sideband_transfer_factor(mass, weight, window, fit_range) -> float:
         return span * (np.exp(-lam * x0) - np.exp(-lam * x1)) / lam
 
     def sideband_norm(lam):
-        return integral(lam, lo, wlo) + integral(lam, whi, hi)
+        return sum(integral(lam, a, b) for a, b in sidebands)
 
     def nll(lam):
         return np.sum(w * lam * (m - lo) / span) + w.sum() * np.log(sideband_norm(lam))
@@ -59,8 +94,10 @@ def sideband_transfer_factor(mass, weight, window, fit_range) -> float:
     return float(integral(lam, wlo, whi) / sideband_norm(lam))
 
 
-def z_curve(score_s, weight_s, score_b, weight_b, thresholds, b_scale: float = 1.0, min_b: float = 0.0):
-    """Asimov Z of the events with score > t, for each threshold t.
+def z_curve(score_s, weight_s, score_b, weight_b, thresholds, b_scale: float = 1.0, min_b: float = 0.0,
+            fom=asimov_z):
+    """The figure of merit ``fom(s, b)`` (default the Asimov Z) of the events with score > t,
+    for each threshold t.
 
     ``score_s, weight_s``: signal events in the mass window (weights give expected yields).
     ``score_b, weight_b``: background events (in the window, or sidebands with ``b_scale`` the
@@ -71,7 +108,7 @@ def z_curve(score_s, weight_s, score_b, weight_b, thresholds, b_scale: float = 1
     thresholds = np.asarray(thresholds, dtype=float)
     s = weight_above(score_s, weight_s, thresholds)
     b = weight_above(score_b, weight_b, thresholds) * b_scale
-    z = asimov_z(s, b)
+    z = fom(s, b)
     z = np.where(b >= min_b, z, 0.0)
     return {"threshold": thresholds, "s": s, "b": b, "z": z}
 
