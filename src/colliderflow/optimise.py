@@ -166,22 +166,6 @@ def assign_categories(score, categories: list[dict]) -> np.ndarray:
 # --------------------------------------------------------------------------- the stage
 
 
-def sideband_intervals(opt: dict, observable_range, window) -> list[tuple[float, float]]:
-    """The [lo, hi) intervals of data that estimate the background in ``window``: the range on
-    both sides of the window, or one side (``optimise.sideband``), kept ``optimise.sideband_gap``
-    away from it. ValueError when nothing is left."""
-    (lo, hi), (wlo, whi) = observable_range, window
-    gap = float(opt.get("sideband_gap", 0.0))
-    side = opt.get("sideband", "both")
-    sides = {"lower": (lo, wlo - gap), "upper": (whi + gap, hi)}
-    chosen = [sides[name] for name in (("lower", "upper") if side == "both" else (side,))]
-    chosen = [(float(a), float(b)) for a, b in chosen if a < b]
-    if not chosen:
-        raise ValueError(f"optimise.sideband = {side!r} with optimise.sideband_gap = {gap} leaves no sideband in "
-                         f"{lo}-{hi} around the window {wlo:.2f}-{whi:.2f}; lower optimise.sideband_gap")
-    return chosen
-
-
 def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame) -> dict:
     """Signal and background (score, weight) in the window, from the optimisation split."""
     part = split_weights(frame, opt["split"])
@@ -211,7 +195,7 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame) 
     else:
         lo, hi = observable.range
         is_data = kind == "data"
-        intervals = sideband_intervals(opt, observable.range, window)
+        intervals = observable.sideband_intervals(window)
         side = np.zeros(len(mass), dtype=bool)
         for a, b in intervals:
             side |= is_data & (mass >= a) & (mass < b) & ~in_window
@@ -219,7 +203,7 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame) 
             raise ValueError(
                 f"optimise.background is 'sidebands' but there are no data events in the sidebands {intervals} "
                 f"{observable.unit} of {lo}-{hi} outside the window {window[0]:.2f}-{window[1]:.2f} "
-                f"{observable.unit} (optimise.sideband, optimise.sideband_gap)"
+                f"{observable.unit} (observable.sideband, observable.sideband_gap)"
             )
         # The transfer factor is fitted inclusively: it assumes the sideband shape does not
         # depend on the score, which holds when the observable is not a classifier input.

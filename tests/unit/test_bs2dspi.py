@@ -1,6 +1,7 @@
 """The Bs -> Ds pi analysis (LHCb-style plug-in) and the generic pieces it needs: the one-sided
 sideband of the classifier background and the optimisation's figures of merit."""
 
+import dataclasses
 from pathlib import Path
 
 import awkward as ak
@@ -94,16 +95,19 @@ def test_simulated_file_is_an_lhcb_decay_tree(cfg, tmp_path):
 
 
 def test_upper_sideband_with_a_gap():
-    ml = {"background": "sidebands", "sideband": "upper", "sideband_gap": 180.0}
-    assert data.sideband_intervals(ml, OBSERVABLE) == [(5600.0, 5800.0)]
-    assert data.sideband_intervals({**ml, "sideband": "lower", "sideband_gap": 20.0}, OBSERVABLE) == [(5200.0, 5300.0)]
-    assert data.sideband_intervals({"background": "sidebands"}, OBSERVABLE) == [(5200.0, 5320.0), (5420.0, 5800.0)]
+    upper = dataclasses.replace(OBSERVABLE, sideband="upper", sideband_gap=180.0)
+    assert upper.sideband_intervals() == [(5600.0, 5800.0)]
+    lower = dataclasses.replace(OBSERVABLE, sideband="lower", sideband_gap=20.0)
+    assert lower.sideband_intervals() == [(5200.0, 5300.0)]
+    assert OBSERVABLE.sideband_intervals() == [(5200.0, 5320.0), (5420.0, 5800.0)]
+    # around another window (the optimisation's signal interval), with the same choice
+    assert upper.sideband_intervals((5345.0, 5390.0)) == [(5570.0, 5800.0)]
     m = np.array([5250., 5350., 5500., 5599.9, 5600., 5799.9, 5800.])
     frame = pd.DataFrame({"B_M": np.tile(m, 2), "kind": np.repeat(["data", "signal"], len(m))})
-    np.testing.assert_array_equal(data.background_mask(frame, ml, OBSERVABLE),
+    np.testing.assert_array_equal(data.background_mask(frame, {"background": "sidebands"}, upper),
                                   np.r_[[False] * 4, True, True, False, [False] * len(m)])
-    with pytest.raises(ConfigError, match="sideband_gap"):
-        data.sideband_intervals({**ml, "sideband_gap": 400.0}, OBSERVABLE)
+    with pytest.raises(ValueError, match="observable.sideband_gap"):
+        dataclasses.replace(upper, sideband_gap=400.0).sideband_intervals()
 
 
 def test_transfer_factor_from_the_upper_sideband_only():
@@ -150,20 +154,11 @@ def test_fom_curve_and_best_category_by_hand():
 
 
 def test_config_defaults_of_the_analysis(cfg):
-    assert cfg["ml"]["sideband"] == "upper" and cfg["ml"]["sideband_gap"] == 180.0
+    assert cfg["observable"]["sideband"] == "upper" and cfg["observable"]["sideband_gap"] == 180.0
     assert cfg["optimise"]["figure_of_merit"] == "s_over_sqrt_s_plus_b"
     assert cfg["fit"]["signal_shape"] == "gauss" and cfg["fit"]["mass_value"] == 5366.9
     assert "B_M" not in cfg["ml"]["features"]
     default = config.load(REPO / "config" / "config.yaml")
-    assert default["ml"]["sideband"] == "both" and default["optimise"]["figure_of_merit"] == "asimov"
+    assert default["observable"]["sideband"] == "both" and default["optimise"]["figure_of_merit"] == "asimov"
 
 
-def test_optimise_sideband_intervals():
-    from colliderflow.optimise import sideband_intervals
-
-    window = (5345.0, 5390.0)
-    assert sideband_intervals({}, (5200.0, 5800.0), window) == [(5200.0, 5345.0), (5390.0, 5800.0)]
-    assert sideband_intervals({"sideband": "upper", "sideband_gap": 180.0}, (5200.0, 5800.0), window) == [
-        (5570.0, 5800.0)]
-    with pytest.raises(ValueError, match="optimise.sideband_gap"):
-        sideband_intervals({"sideband": "lower", "sideband_gap": 200.0}, (5200.0, 5800.0), window)

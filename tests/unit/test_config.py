@@ -79,7 +79,8 @@ def test_section_fills_defaults_like_load_and_names_wrong_keys():
 def test_analysis_piece_sets_defaults_and_sections():
     """The analysis named in the config decides the selection section and the observable's defaults."""
     cfg = config.load(settings={"analysis": "hyy"})
-    assert cfg["observable"] == {"range": [105.0, 160.0], "window": [120.0, 130.0], "bin_width": 1.0, "blind": True}
+    assert cfg["observable"] == {"range": [105.0, 160.0], "window": [120.0, 130.0], "bin_width": 1.0, "blind": True,
+                                 "sideband": "both", "sideband_gap": 0.0}
     assert cfg["fit"]["normsys"] == {"lumi": 0.021, "photon_eff": 0.02}
     assert "photon_pt_min" in cfg["selection"]
     generic = config.load_schema_file(config.schema_path())

@@ -51,6 +51,8 @@ class Observable:
     window: tuple[float, float]
     bin_width: float
     blind: bool = True
+    sideband: str = "both"
+    sideband_gap: float = 0.0
 
     @property
     def axis_label(self) -> str:
@@ -65,6 +67,28 @@ class Observable:
         """Mask of values inside the signal window [lo, hi)."""
         lo, hi = self.window
         return (values >= lo) & (values < hi)
+
+    def sideband_intervals(self, window=None) -> list[tuple[float, float]]:
+        """The [lo, hi) parts of the range whose data are the sideband background around
+        ``window`` (default: the observable's): both sides, or one (``sideband``), kept
+        ``sideband_gap`` away from it (e.g. to leave out a misreconstructed background next to
+        the peak). ValueError naming the keys when nothing is left."""
+        (lo, hi), (wlo, whi) = self.range, (self.window if window is None else window)
+        sides = {"lower": (lo, wlo - self.sideband_gap), "upper": (whi + self.sideband_gap, hi)}
+        chosen = [sides[name] for name in (("lower", "upper") if self.sideband == "both" else (self.sideband,))]
+        chosen = [(float(a), float(b)) for a, b in chosen if a < b]
+        if not chosen:
+            raise ValueError(f"observable.sideband = {self.sideband!r} with observable.sideband_gap = "
+                             f"{self.sideband_gap} leaves no sideband in [{lo}, {hi}) around [{wlo:.2f}, {whi:.2f}); "
+                             "lower observable.sideband_gap or widen observable.range")
+        return chosen
+
+    def in_sidebands(self, values, window=None):
+        """Mask of values inside the sideband intervals (``sideband_intervals``)."""
+        mask = False
+        for lo, hi in self.sideband_intervals(window):
+            mask = mask | ((values >= lo) & (values < hi))
+        return mask
 
 
 @dataclass(frozen=True)
@@ -137,6 +161,8 @@ class Analysis(ABC):
             window=tuple(section["window"]),
             bin_width=float(section["bin_width"]),
             blind=bool(section["blind"]),
+            sideband=section["sideband"],
+            sideband_gap=float(section["sideband_gap"]),
         )
 
     def process(self, name: str) -> Process:

@@ -115,39 +115,13 @@ def window_masks(values: np.ndarray, observable: "Observable") -> tuple[np.ndarr
     return in_window, observable.in_range(values) & ~in_window
 
 
-def sideband_intervals(ml: dict, observable: "Observable") -> list[tuple[float, float]]:
-    """The [lo, hi) intervals of the observable whose data are the sideband background, per
-    ``ml.sideband`` (both, upper or lower side of the window) and ``ml.sideband_gap`` (the
-    distance kept from the window on each side, e.g. to leave out a partially reconstructed or
-    misidentified background next to the peak)."""
-    (lo, hi), (wlo, whi) = observable.range, observable.window
-    gap = float(ml.get("sideband_gap", 0.0))
-    side = ml.get("sideband", "both")
-    intervals = {"lower": (lo, wlo - gap), "upper": (whi + gap, hi)}
-    chosen = [intervals[name] for name in (("lower", "upper") if side == "both" else (side,))]
-    chosen = [(a, b) for a, b in chosen if a < b]
-    if not chosen:
-        raise ConfigError(f"ml.sideband = {side!r} with ml.sideband_gap = {gap} leaves no sideband inside "
-                          f"observable.range {list(observable.range)} around observable.window "
-                          f"{list(observable.window)}; lower ml.sideband_gap or widen the range")
-    return chosen
-
-
-def in_sidebands(values: np.ndarray, ml: dict, observable: "Observable") -> np.ndarray:
-    """Mask of ``values`` inside the configured sideband intervals (``sideband_intervals``)."""
-    mask = np.zeros(len(values), dtype=bool)
-    for lo, hi in sideband_intervals(ml, observable):
-        mask |= (values >= lo) & (values < hi)
-    return mask
-
-
 def background_mask(frame: pd.DataFrame, ml: dict, observable: "Observable") -> np.ndarray:
     """The background events of training and evaluation, per ``ml.background``: data in the
-    sidebands (``ml.sideband``: both sides of the window, or one), or background MC in the range."""
+    sidebands (``observable.sideband``: both sides of the window, or one), or background MC in the range."""
     values = frame[observable.column].to_numpy(dtype=float)
     in_window, sidebands = window_masks(values, observable)
     if ml["background"] == "sidebands":
-        return (frame["kind"] == "data").to_numpy() & in_sidebands(values, ml, observable)
+        return (frame["kind"] == "data").to_numpy() & observable.in_sidebands(values)
     return (frame["kind"] == "background").to_numpy() & (in_window | sidebands)
 
 

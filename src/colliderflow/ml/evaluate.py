@@ -93,12 +93,12 @@ def significance_inputs(frame: pd.DataFrame, ml: dict, observable: "Observable")
     sig_region = (kind == "signal") & in_window
     if ml["background"] == "sidebands":
         data_events = kind == "data"
-        chosen = data.in_sidebands(values, ml, observable)
+        chosen = observable.in_sidebands(values)
         if not (data_events & chosen).any():
             raise ValueError("ml.background is 'sidebands' but there are no data events in the sidebands "
-                             f"{data.sideband_intervals(ml, observable)} (ml.sideband, ml.sideband_gap)")
+                             f"{observable.sideband_intervals()} (observable.sideband, observable.sideband_gap)")
         transfer = sideband_transfer_factor(values[data_events], weight[data_events], observable.window,
-                                            observable.range, data.sideband_intervals(ml, observable))
+                                            observable.range, observable.sideband_intervals())
         bkg_region = data_events & chosen
     else:
         transfer = 1.0
