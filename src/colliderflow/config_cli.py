@@ -116,10 +116,10 @@ def _relative(path) -> str:
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("check-config", help="validate a config and print it with defaults filled in")
+    parser = sub.add_parser("check-config")
     config.add_arguments(parser)
     parser.set_defaults(func=run)
-    docs = sub.add_parser("config-docs", help="print the key reference (config/README.md) from the schema")
+    docs = sub.add_parser("config-docs")
     docs.set_defaults(func=lambda args: print(config_docs(), end="") or 0)
 
 

@@ -71,7 +71,7 @@ def markdown_table(merged: dict, simulated: bool) -> str:
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("cutflow", help="merge per-file cutflows into a per-sample table")
+    parser = sub.add_parser("cutflow")
     config.add_arguments(parser)
     parser.add_argument("--inputs", nargs="+", required=True, help="<file>.cutflow.json of the skims")
     parser.add_argument("--out-md", required=True, help="Markdown table")

@@ -338,7 +338,7 @@ def resolve_to_file(out: str | Path, *, release: str, skim: str, template: str |
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("datasets", help="manage the sample catalogue (resolve URLs with atlasopenmagic)")
+    parser = sub.add_parser("datasets")
     actions = parser.add_subparsers(dest="datasets_command", required=True, metavar="<action>")
     resolve = actions.add_parser(
         "resolve",

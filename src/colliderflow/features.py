@@ -195,7 +195,7 @@ def build_features(cfg: dict, sample: str, inputs: list, out) -> dict:
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("features", help="merge a sample's skims and add label, process and train/val/test split")
+    parser = sub.add_parser("features")
     config.add_arguments(parser)
     parser.add_argument("--sample", required=True, help="sample name in the config's sample catalogue")
     parser.add_argument("--inputs", nargs="+", required=True, help="the sample's skim Parquet files")

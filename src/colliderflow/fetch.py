@@ -650,7 +650,6 @@ def register(sub) -> None:
 
     parser = sub.add_parser(
         "fetch",
-        help="download input ROOT files (resumable, size/SHA-256/adler32/ROOT checked, atomic)",
         description="Download catalogue files (--file NAME, --all) or any URL (--url URL --out PATH). "
         "Settings come from the config's fetch section.",
     )

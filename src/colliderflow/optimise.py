@@ -322,7 +322,7 @@ def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) 
 def register(sub) -> None:
     from . import config
 
-    parser = sub.add_parser("optimise", help="score threshold and categories maximising the expected Z (validation split)")
+    parser = sub.add_parser("optimise")
     config.add_arguments(parser)
     parser.add_argument("--model", required=True, help="model name (a key of ml.models)")
     parser.add_argument("--scores", required=True, help="directory holding the model's <sample>.parquet scores")

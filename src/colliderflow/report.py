@@ -350,7 +350,7 @@ def spectrum_from_features(cfg: dict, analysis, features: list[str | Path], out:
 def register(sub) -> None:
     from . import config
 
-    p = sub.add_parser("summary", help="headline numbers of every model: summary.json, summary.md, a table")
+    p = sub.add_parser("summary")
     config.add_arguments(p)
     p.add_argument("--fits", required=True, help="directory holding <model>/ with the inference stage's files")
     p.add_argument("--models", nargs="+", help="models to include (default: every <model>/ with a fit.json)")
@@ -359,7 +359,7 @@ def register(sub) -> None:
     p.add_argument("--markdown", help="summary.md to write (default: next to --out)")
     p.set_defaults(func=run_summary)
 
-    p = sub.add_parser("plot-spectrum", help="draw the observable's spectrum: data with the stacked signal MC")
+    p = sub.add_parser("plot-spectrum")
     config.add_arguments(p)
     p.add_argument("--features", nargs="+", required=True, help="features Parquet files of all samples")
     p.add_argument("--out", required=True, help="output figure (png/pdf)")

@@ -33,8 +33,7 @@ def catalogue_files(cfg: dict) -> list[str]:
 
 
 def register(sub) -> None:
-    parser = sub.add_parser(
-        "simulate", help="generate the analysis's embedded SIMULATED dataset (ROOT files in its ntuple format)")
+    parser = sub.add_parser("simulate")
     config.add_arguments(parser)
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--file", help="the catalogue file (samples.*.files[].name) to generate")

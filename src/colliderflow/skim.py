@@ -267,7 +267,7 @@ def _add_time(seconds: dict, step: str, since: float) -> float:
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("skim", help="select events of one ROOT file into Parquet, with a cutflow")
+    parser = sub.add_parser("skim")
     config.add_arguments(parser)
     parser.add_argument("--sample", required=True, help="sample name in the config's sample catalogue")
     parser.add_argument("--input", required=True, help="input ROOT file")

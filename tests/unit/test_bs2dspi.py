@@ -13,7 +13,6 @@ import uproot
 from colliderflow import analyses, config
 from colliderflow.analyses import Observable
 from colliderflow.analyses.bs2dspi.analysis import best_candidate, candidates_per_event
-from colliderflow.config import ConfigError
 from colliderflow.ml import data
 from colliderflow.ntuples import lhcb
 from colliderflow.optimise import best_categories

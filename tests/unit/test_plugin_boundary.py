@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from colliderflow import analyses, config
+from colliderflow import analyses, config, registry
 
 PACKAGE = Path(analyses.__file__).resolve().parents[1]
 GENERIC_COLUMNS = {"eventNumber", "runNumber", "channelNumber", "sample", "weight"}
@@ -42,7 +42,7 @@ def analysis_names(name: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("name", sorted(analyses.BUILT_IN))
+@pytest.mark.parametrize("name", sorted(registry.BUILT_IN))
 def test_generic_code_names_nothing_of_an_analysis(name):
     own = PACKAGE / "analyses"
     forbidden = analysis_names(name)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from colliderflow import analyses, registry
+from colliderflow import registry
 from colliderflow.cli import STAGES, main
 from colliderflow.stage_code import PACKAGE_DIR, REGISTRIES, code_files, import_closure
 

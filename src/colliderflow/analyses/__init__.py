@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 
-from ..registry import BUILT_IN, SCHEMA_FILE, available, schema_file, source
+from ..registry import SCHEMA_FILE, available, schema_file, source
 from .interface import Analysis, Observable, Process, Simulation
 
 __all__ = ["Analysis", "Observable", "Process", "Simulation", "available", "get", "schema_file", "source"]

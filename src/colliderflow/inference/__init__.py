@@ -30,18 +30,18 @@ def _add_events(parser) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("signal-model", help="per category: signal shape fit to weighted MC and expected yield")
+    p = sub.add_parser("signal-model")
     _add_events(p)
     p.add_argument("--out", required=True, help="signal_model.json to write")
     p.set_defaults(func=run_signal_model)
 
-    p = sub.add_parser("background-model", help="per category: background function by spurious signal + F-test")
+    p = sub.add_parser("background-model")
     _add_events(p)
     p.add_argument("--signal-model", required=True, help="signal_model.json")
     p.add_argument("--out", required=True, help="background_model.json to write")
     p.set_defaults(func=run_background_model)
 
-    p = sub.add_parser("fit-categories", help="simultaneous unbinned fit of all categories: mu, peak, Z, p0 scan")
+    p = sub.add_parser("fit-categories")
     _add_events(p)
     p.add_argument("--signal-model", required=True, help="signal_model.json")
     p.add_argument("--background-model", required=True, help="background_model.json")
@@ -52,7 +52,7 @@ def register(sub) -> None:
                         "(no plots without it)")
     p.set_defaults(func=run_fit)
 
-    p = sub.add_parser("workspace", help="pyhf HistFactory workspace, one channel per category")
+    p = sub.add_parser("workspace")
     _add_events(p)
     p.add_argument("--signal-model", required=True, help="signal_model.json")
     p.add_argument("--background-model", required=True, help="background_model.json")

@@ -48,7 +48,7 @@ fit.json: signal_yield(_error), background_yield(_error), params {name: {value, 
 
 
 def register(sub) -> None:
-    p = sub.add_parser("fit", help="extended unbinned S+B fit of one observable in a Parquet file",
+    p = sub.add_parser("fit",
                        description="Extended unbinned maximum-likelihood fit (iminuit) of signal + background "
                                    "to one column of a Parquet/CSV file.",
                        epilog=FIT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,7 +70,7 @@ def register(sub) -> None:
     _config.add_arguments(p)
     p.set_defaults(func=run_fit)
 
-    p = sub.add_parser("limit", help="CLs, upper limit and discovery p0 from a pyhf workspace",
+    p = sub.add_parser("limit",
                        description="CLs at a POI value, the upper limit with its expected band, and the discovery "
                                    "p0 from a pyhf HistFactory workspace (asymptotic formulae). Output limits.json: "
                                    "cls_obs, cls_exp (-2..+2 sigma), upper_limit {observed, expected[5]}, "
@@ -83,7 +83,7 @@ def register(sub) -> None:
     _config.add_arguments(p)
     p.set_defaults(func=run_limit)
 
-    p = sub.add_parser("validate-fit", help="closure/coverage: pulls of the POI over pseudo-experiments",
+    p = sub.add_parser("validate-fit",
                        description="Throw pseudo-experiments from a fitted model (the `model` of a fit.json, or a "
                                    "model spec JSON), fit each, and report the pull of the POI (mean ~ 0, width ~ 1).")
     p.add_argument("--model", required=True, help="fit.json (with a `model`) or a model spec JSON")

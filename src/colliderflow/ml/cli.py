@@ -9,7 +9,7 @@ from __future__ import annotations
 def register(sub) -> None:
     from .. import config
 
-    train = sub.add_parser("train", help="train one model of ml.models; writes model, history, metrics, plots")
+    train = sub.add_parser("train")
     train.add_argument("--model", required=True, help="model name (a key of ml.models)")
     config.add_arguments(train)
     train.add_argument("--features", required=True, help="folder with <sample>.parquet for every sample")
@@ -17,7 +17,7 @@ def register(sub) -> None:
     train.add_argument("--threads", type=int, help="CPU threads (overrides ml.threads; rules pass {threads})")
     train.set_defaults(func=run_train)
 
-    apply = sub.add_parser("apply", help="score every event of one sample with a trained model")
+    apply = sub.add_parser("apply")
     apply.add_argument("--model", required=True, help="model name (checked against the model folder)")
     apply.add_argument("--modeldir", required=True, help="folder written by colliderflow train")
     config.add_arguments(apply)
@@ -27,7 +27,7 @@ def register(sub) -> None:
     apply.add_argument("--threads", type=int, help="CPU threads (overrides ml.threads)")
     apply.set_defaults(func=run_apply)
 
-    compare = sub.add_parser("compare", help="table and overlaid plots of all trained models against ml.baseline")
+    compare = sub.add_parser("compare")
     config.add_arguments(compare)
     compare.add_argument("--models-dir", required=True, help="folder holding one folder per model")
     compare.add_argument("--models", nargs="*", help="model names (default: ml.enabled; ml.baseline always)")

@@ -26,7 +26,6 @@ analysis's piece of the schema, ``config.schema.yaml`` beside this file), the ma
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -34,7 +33,7 @@ import pyarrow as pa
 from coffea.analysis_tools import PackedSelection
 
 from ...columnar import (
-    Collection, cartesian, delta_phi, flat, gather, list_column, not_near, objects_of, offsets_of, p4,
+    Collection, cartesian, delta_phi, flat, gather, not_near, objects_of, offsets_of, p4,
     pair_list_column, repeated_string, to_arrow, top_two,
 )
 from ...ntuples.atlas2025 import FORMAT

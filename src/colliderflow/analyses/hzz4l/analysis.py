@@ -35,7 +35,6 @@ leptons (Gao et al., Phys. Rev. D 81 (2010) 075022; Bolognesi et al., Phys. Rev.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import awkward as ak
 import numpy as np
