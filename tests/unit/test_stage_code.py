@@ -1,9 +1,10 @@
-"""The stage table (cli.STAGES) and the code inputs each workflow rule derives from it."""
+"""The stage table (cli.STAGES) and the code each workflow rule derives from it (a digest in its params)."""
 
 from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from colliderflow import registry
 from colliderflow.cli import STAGES, main
-from colliderflow.stage_code import PACKAGE_DIR, REGISTRIES, code_files, import_closure
+from colliderflow.stage_code import PACKAGE_DIR, REGISTRIES, code_digest, code_files, import_closure
 
 RULES = Path(__file__).resolve().parents[2] / "workflow" / "rules"
 
@@ -35,7 +36,7 @@ def _code(names) -> set[str]:
 # ----------------------------------------------------------------- rules and the table
 
 
-def test_every_rule_code_inputs_are_those_of_the_command_it_runs():
+def test_every_rule_code_is_that_of_the_command_it_runs():
     rules = _rules()
     assert len(rules) >= 10, sorted(rules)
     checked = 0
@@ -48,7 +49,7 @@ def test_every_rule_code_inputs_are_those_of_the_command_it_runs():
         assert command in STAGES, f"{rule} runs colliderflow {command}, which is not in cli.STAGES"
         code = re.findall(r"\bcode=(.*),", text)
         assert code == [f'stage_code("{command}")'], (
-            f"{rule} runs colliderflow {command}: its input must be code=stage_code(\"{command}\"), not {code}")
+            f"{rule} runs colliderflow {command}: its params must hold code=stage_code(\"{command}\"), not {code}")
         checked += 1
     assert checked >= 10
 
@@ -59,6 +60,27 @@ def test_no_stage_imports_the_cli_and_no_rule_depends_on_it():
         # without excluding it: nothing a stage imports leads back to the edge (no import cycle)
         assert cli not in import_closure([stage.module], {"colliderflow": PACKAGE_DIR.parent}), stage.module
         assert str(cli) not in code_files(command, "hyy"), command
+
+
+def _digest_in(package_parent: Path, command: str) -> str:
+    probe = f"from colliderflow.stage_code import code_digest; print(code_digest({command!r}, 'hyy'))"
+    env = {"PYTHONPATH": str(package_parent), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_code_digest_follows_the_contents_not_the_location(tmp_path):
+    """The same code installed elsewhere gives the same digest; a change in a file the command
+    runs changes it, a change elsewhere does not."""
+    copies = []
+    for name in ("a", "b"):
+        shutil.copytree(PACKAGE_DIR, tmp_path / name / "colliderflow", ignore=shutil.ignore_patterns("__pycache__"))
+        copies.append(tmp_path / name)
+    assert _digest_in(copies[0], "skim") == _digest_in(copies[1], "skim") == code_digest("skim", "hyy")
+    with open(copies[1] / "colliderflow" / "skim.py", "a") as handle:
+        handle.write("\n# changed\n")
+    assert _digest_in(copies[1], "skim") != _digest_in(copies[0], "skim")
+    assert _digest_in(copies[1], "limit") == _digest_in(copies[0], "limit")
 
 
 # ----------------------------------------------------------------- known facts

@@ -2,7 +2,7 @@ import json
 import re
 import os
 
-from colliderflow.stage_code import code_files
+from colliderflow.stage_code import code_digest
 
 ANALYSIS = config["analysis"]
 DATASET = config["dataset"]["name"]
@@ -10,24 +10,38 @@ RESULTS = f"results/{ANALYSIS}"
 RESOURCES = f"resources/{DATASET}"
 
 SAMPLES = sorted(config["samples"])
-# catalogue files with a url are fetched, the others simulated
-CATALOGUE = [entry for spec in config["samples"].values() for entry in spec["files"]]
-FETCHED = sorted(entry["name"] for entry in CATALOGUE if entry.get("url"))
-SIMULATED = sorted(entry["name"] for entry in CATALOGUE if not entry.get("url"))
+# file name -> (its sample, its catalogue entry); files with a url are fetched, the others simulated
+FILES = {
+    entry["name"]: (sample, entry)
+    for sample, spec in config["samples"].items()
+    for entry in spec["files"]
+}
+FETCHED = sorted(name for name, (_, entry) in FILES.items() if entry.get("url"))
+SIMULATED = sorted(name for name, (_, entry) in FILES.items() if not entry.get("url"))
 # every model is trained, optimised and fitted alike; the baseline (ml.baseline, the
 # cut-based selection by default) is one of them
 MODELS = list(config["ml"]["enabled"])
 
 
+FILE_NAME = "[A-Za-z0-9_.+-]+"  # samples.*.files[].name in the schema
+
+
 wildcard_constraints:
     sample="|".join(SAMPLES) or "NO_SAMPLES",
-    file="[A-Za-z0-9_.+-]+",
+    file=FILE_NAME,
     model="|".join(MODELS) or "NO_MODELS",
 
 
 def one_of(names):
     """A wildcard regex matching exactly these names (none: a name that never matches)."""
     return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+def names_if_fewer(names, others):
+    """The wildcard constraint of the rule that makes ``names``: exactly these names if they
+    are no more than ``others`` (that rule goes first), else any file name (the rule takes
+    whatever the other one does not)."""
+    return one_of(names) if len(names) <= len(others) else FILE_NAME
 
 
 def settings(*sections):
@@ -42,6 +56,24 @@ def settings(*sections):
 
 def chosen_sections(sections):
     return {key: config[key] for key in ("analysis", *sections)}
+
+
+def file_settings(*sections):
+    """Like settings(), plus the job's own file ({wildcards.file}): its catalogue entry under
+    its sample (kind, process). A job per file thus carries one entry, not the catalogue: the
+    plan grows linearly with the files, and adding a file reruns no other file's job."""
+
+    def params(wildcards):
+        if wildcards.file not in FILES:
+            raise ValueError(
+                f"file {wildcards.file!r} is in no sample of the config's catalogue (samples: ... files:)"
+            )
+        sample, entry = FILES[wildcards.file]
+        chosen = chosen_sections(sections)
+        chosen["samples"] = {sample: {**config["samples"][sample], "files": [entry]}}
+        return json.dumps(chosen, sort_keys=True)
+
+    return params
 
 
 def sample_settings(*sections):
@@ -72,10 +104,10 @@ def model_settings(*sections):
 
 
 def stage_code(subcommand):
-    """The files `colliderflow <subcommand>` runs (colliderflow.stage_code): a code change
-    reruns exactly the jobs that run that code. Name the sub-command of the rule's shell
-    (tests/unit/test_stage_code.py checks that they agree)."""
-    return code_files(subcommand, ANALYSIS)
+    """The digest of the files `colliderflow <subcommand>` runs (colliderflow.stage_code), for
+    the rule's params: a code change reruns exactly the jobs that run that code. Name the
+    sub-command of the rule's shell (tests/unit/test_stage_code.py checks that they agree)."""
+    return code_digest(subcommand, ANALYSIS)
 
 
 def sample_files(sample):

@@ -2,9 +2,36 @@
 # by the analysis's embedded simulation (so real data can meet simulated MC).
 
 
+# Both rules write resources/<dataset>/<file>.root. The rule of the smaller set of files lists
+# their names as its wildcard constraint and goes first; the other takes the rest. Listing the
+# larger set too would cost O(files) per job (Snakemake formats each output pattern with its
+# constraint in it), O(files^2) to plan a large catalogue.
+if len(FETCHED) <= len(SIMULATED):
+
+    ruleorder: fetch > simulate
+
+else:
+
+    ruleorder: simulate > fetch
+
+
+# A simulated file depends on the whole catalogue (pseudo-data hold every signal MC file, a
+# sample's cross section is shared among its files), so simulate reads it from this file:
+# in every simulate job's params it would cost O(files) per job, O(files^2) to plan.
+rule catalogue:
+    output:
+        json=f"{RESOURCES}/catalogue.json",
+    params:
+        samples=settings("samples"),
+    localrule: True
+    run:
+        with open(output.json, "w") as handle:
+            handle.write(params.samples)
+
+
 rule simulate:
     input:
-        code=stage_code("simulate"),
+        catalogue=f"{RESOURCES}/catalogue.json",
     output:
         root=f"{RESOURCES}/{{file}}.root",
     log:
@@ -12,7 +39,7 @@ rule simulate:
     benchmark:
         f"benchmarks/simulate/{{file}}.tsv"
     wildcard_constraints:
-        file=one_of(SIMULATED),
+        file=names_if_fewer(SIMULATED, FETCHED),
     conda:
         "../envs/colliderflow.yaml"
     threads: 1
@@ -20,15 +47,15 @@ rule simulate:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=settings("dataset", "lumi_fb", "samples", "simulate"),
+        code=stage_code("simulate"),
+        settings=settings("dataset", "lumi_fb", "simulate"),
     shell:
-        "colliderflow simulate --settings {params.settings:q} --file {wildcards.file} "
+        "colliderflow simulate --configfile {input.catalogue} --settings {params.settings:q} "
+        "--file {wildcards.file} "
         "--out {output.root} 2> {log}"
 
 
 rule fetch:
-    input:
-        code=stage_code("fetch"),
     output:
         root=f"{RESOURCES}/{{file}}.root",
     log:
@@ -36,7 +63,7 @@ rule fetch:
     benchmark:
         f"benchmarks/fetch/{{file}}.tsv"
     wildcard_constraints:
-        file=one_of(FETCHED),
+        file=names_if_fewer(FETCHED, SIMULATED),
     conda:
         "../envs/colliderflow.yaml"
     threads: 1
@@ -45,7 +72,8 @@ rule fetch:
         runtime=120,
         downloads=1,
     params:
-        settings=settings("dataset", "samples", "fetch"),
+        code=stage_code("fetch"),
+        settings=file_settings("dataset", "fetch"),
     shell:
         "colliderflow fetch --settings {params.settings:q} --file {wildcards.file} "
         "--out {output.root} 2> {log}"

@@ -4,7 +4,6 @@
 rule features:
     input:
         skims=lambda w: skim_outputs(w.sample),
-        code=stage_code("features"),
     output:
         parquet=f"{RESULTS}/features/{{sample}}.parquet",
     log:
@@ -18,6 +17,7 @@ rule features:
         mem_mb=4000,
         runtime=10,
     params:
+        code=stage_code("features"),
         settings=sample_settings("features"),
     shell:
         "colliderflow features --settings {params.settings:q} --sample {wildcards.sample} "

@@ -9,7 +9,6 @@ rule signal_model:
     input:
         scores=lambda w: model_scores(w.model),
         selection=f"{RESULTS}/optimise/{{model}}/selection.json",
-        code=stage_code("signal-model"),
     output:
         json=f"{INFERENCE}/signal_model.json",
     log:
@@ -23,6 +22,7 @@ rule signal_model:
         mem_mb=4000,
         runtime=15,
     params:
+        code=stage_code("signal-model"),
         settings=INFERENCE_SETTINGS,
         scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
@@ -35,7 +35,6 @@ rule background_model:
         scores=lambda w: model_scores(w.model),
         selection=f"{RESULTS}/optimise/{{model}}/selection.json",
         signal_model=f"{INFERENCE}/signal_model.json",
-        code=stage_code("background-model"),
     output:
         json=f"{INFERENCE}/background_model.json",
     log:
@@ -49,6 +48,7 @@ rule background_model:
         mem_mb=4000,
         runtime=30,
     params:
+        code=stage_code("background-model"),
         settings=INFERENCE_SETTINGS,
         scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
@@ -63,7 +63,6 @@ rule fit:
         selection=f"{RESULTS}/optimise/{{model}}/selection.json",
         signal_model=f"{INFERENCE}/signal_model.json",
         background_model=f"{INFERENCE}/background_model.json",
-        code=stage_code("fit-categories"),
     output:
         fit=f"{INFERENCE}/fit.json",
         significance=f"{INFERENCE}/significance.json",
@@ -85,6 +84,7 @@ rule fit:
         mem_mb=4000,
         runtime=60,
     params:
+        code=stage_code("fit-categories"),
         settings=INFERENCE_SETTINGS,
         scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
@@ -101,7 +101,6 @@ rule workspace:
         signal_model=f"{INFERENCE}/signal_model.json",
         background_model=f"{INFERENCE}/background_model.json",
         fit=f"{INFERENCE}/fit.json",
-        code=stage_code("workspace"),
     output:
         json=f"{INFERENCE}/workspace.json",
     log:
@@ -115,6 +114,7 @@ rule workspace:
         mem_mb=4000,
         runtime=15,
     params:
+        code=stage_code("workspace"),
         settings=INFERENCE_SETTINGS,
         scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
@@ -126,7 +126,6 @@ rule workspace:
 rule limit:
     input:
         workspace=f"{INFERENCE}/workspace.json",
-        code=stage_code("limit"),
     output:
         json=f"{INFERENCE}/limits.json",
         plot=report(
@@ -146,6 +145,7 @@ rule limit:
         mem_mb=4000,
         runtime=30,
     params:
+        code=stage_code("limit"),
         settings=settings("fit"),
         label=experiment_label(),
     shell:

@@ -5,7 +5,6 @@
 rule optimise:
     input:
         scores=lambda w: model_scores(w.model),
-        code=stage_code("optimise"),
     output:
         selection=f"{RESULTS}/optimise/{{model}}/selection.json",
         plot=report(
@@ -25,7 +24,8 @@ rule optimise:
         mem_mb=4000,
         runtime=15,
     params:
-        settings=settings("dataset", "lumi_fb", "observable", "optimise"),
+        code=stage_code("optimise"),
+        settings=settings("dataset", "lumi_fb", "samples", "observable", "optimise"),
         scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
         "colliderflow optimise --settings {params.settings:q} --model {wildcards.model} "

@@ -4,7 +4,6 @@
 rule plot_spectrum:
     input:
         features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
-        code=stage_code("plot-spectrum"),
     output:
         png=report(
             f"{RESULTS}/plots/spectrum.png",
@@ -23,6 +22,7 @@ rule plot_spectrum:
         mem_mb=4000,
         runtime=10,
     params:
+        code=stage_code("plot-spectrum"),
         settings=settings("dataset", "lumi_fb", "samples", "observable", "report"),
     shell:
         "colliderflow plot-spectrum --settings {params.settings:q} --features {input.features} "
@@ -37,7 +37,6 @@ rule summary:
         ),
         limits=expand(f"{RESULTS}/inference/{{model}}/limits.json", model=MODELS),
         selections=expand(f"{RESULTS}/optimise/{{model}}/selection.json", model=MODELS),
-        code=stage_code("summary"),
     output:
         json=f"{RESULTS}/summary.json",
         md=report(
@@ -56,6 +55,7 @@ rule summary:
         mem_mb=1000,
         runtime=5,
     params:
+        code=stage_code("summary"),
         settings=settings("dataset", "lumi_fb", "fit", "ml", "simulate"),
         models=MODELS,
         fits=lambda w, input: os.path.dirname(os.path.dirname(input.fits[0])),

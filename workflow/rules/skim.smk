@@ -4,7 +4,6 @@
 rule skim:
     input:
         root=lambda w: f"{RESOURCES}/{w.file}.root",
-        code=stage_code("skim"),
     output:
         parquet=f"{RESULTS}/skim/{{sample}}/{{file}}.parquet",
         cutflow=f"{RESULTS}/skim/{{sample}}/{{file}}.cutflow.json",
@@ -19,9 +18,8 @@ rule skim:
         mem_mb=2000,
         runtime=30,
     params:
-        settings=sample_settings(
-            "dataset", "lumi_fb", "skim", "selection", "observable"
-        ),
+        code=stage_code("skim"),
+        settings=file_settings("dataset", "lumi_fb", "skim", "selection", "observable"),
     shell:
         "colliderflow skim --settings {params.settings:q} --sample {wildcards.sample} "
         "--input {input.root} --out {output.parquet} --cutflow {output.cutflow} 2> {log}"
@@ -34,7 +32,6 @@ rule cutflow_table:
             for s in SAMPLES
             for p in skim_outputs(s)
         ],
-        code=stage_code("cutflow"),
     output:
         md=report(
             f"{RESULTS}/cutflow.md",
@@ -53,7 +50,8 @@ rule cutflow_table:
         mem_mb=500,
         runtime=5,
     params:
-        settings=settings("dataset", "samples"),
+        code=stage_code("cutflow"),
+        settings=settings("dataset"),
     shell:
         "colliderflow cutflow --settings {params.settings:q} --inputs {input.cutflows} "
         "--out-md {output.md} --out-json {output.json} 2> {log}"

@@ -4,7 +4,6 @@
 rule train:
     input:
         features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
-        code=stage_code("train"),
     output:
         metrics=f"{RESULTS}/models/{{model}}/metrics.json",
         history=f"{RESULTS}/models/{{model}}/history.json",
@@ -35,6 +34,7 @@ rule train:
         runtime=240,
         gpu=1,
     params:
+        code=stage_code("train"),
         settings=model_settings("dataset", "samples", "features", "observable"),
         features=lambda w, input: os.path.dirname(input.features[0]),
         outdir=lambda w, output: os.path.dirname(output.metrics),
@@ -47,7 +47,6 @@ rule apply:
     input:
         metrics=f"{RESULTS}/models/{{model}}/metrics.json",
         features=f"{RESULTS}/features/{{sample}}.parquet",
-        code=stage_code("apply"),
     output:
         parquet=f"{RESULTS}/scores/{{model}}/{{sample}}.parquet",
     log:
@@ -61,6 +60,7 @@ rule apply:
         mem_mb=4000,
         runtime=30,
     params:
+        code=stage_code("apply"),
         settings=model_settings("dataset", "samples", "features", "observable"),
         features=lambda w, input: os.path.dirname(input.features),
         modeldir=lambda w, input: os.path.dirname(input.metrics),
@@ -73,7 +73,6 @@ rule apply:
 rule compare_models:
     input:
         metrics=expand(f"{RESULTS}/models/{{model}}/metrics.json", model=MODELS),
-        code=stage_code("compare"),
     output:
         md=report(
             f"{RESULTS}/models/comparison.md",
@@ -99,6 +98,7 @@ rule compare_models:
         mem_mb=4000,
         runtime=15,
     params:
+        code=stage_code("compare"),
         settings=settings("dataset", "samples", "observable", "ml"),
         models_dir=lambda w, output: os.path.dirname(output.json),
         models=MODELS,

@@ -1,0 +1,71 @@
+"""What the workflow's jobs carry in their params (read from the plan of a dry run): a job per
+file carries its own catalogue entry, never the catalogue, so planning grows linearly with the
+files (benchmarks/dag_scale.py measures it), and each file goes to the rule that makes it."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+FETCHED = "mc_364352.diphoton_real"
+
+
+@pytest.fixture(scope="module")
+def commands(tmp_path_factory) -> dict[str, list[list[str]]]:
+    """Sub-command -> the argument lists of its jobs, from ``snakemake -n -p`` on config/test.yaml
+    with a second yy file that has a url (so one file is fetched)."""
+    work = tmp_path_factory.mktemp("plan")
+    cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    cfg["samples"]["yy"]["files"].append({"name": FETCHED, "url": "https://example.org/mc_364352.root"})
+    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", REPO / "workflow" / "Snakefile", "--directory", work,
+         "--configfile", work / "config.yaml", "--cores", "1", "--dry-run", "--printshellcmds"],
+        cwd=work, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    found: dict[str, list[list[str]]] = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("Shell command: colliderflow "):
+            args = shlex.split(line.removeprefix("Shell command: ").split(" 2>", 1)[0])
+            found.setdefault(args[1], []).append(args[2:])
+    return found
+
+
+def option(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+def test_a_job_per_file_carries_its_own_entry_only(commands):
+    assert len(commands["skim"]) == 10 and len(commands["fetch"]) == 1
+    for args in commands["skim"] + commands["fetch"]:
+        samples = json.loads(option(args, "--settings"))["samples"]
+        (spec,) = samples.values()
+        (entry,) = spec["files"]
+        name = Path(option(args, "--input")).stem if "--input" in args else option(args, "--file")
+        assert entry["name"] == name
+        if "--sample" in args:
+            assert list(samples) == [option(args, "--sample")]
+
+
+def test_each_file_goes_to_the_rule_that_makes_it(commands):
+    assert [option(args, "--file") for args in commands["fetch"]] == [FETCHED]
+    simulated = [option(args, "--file") for args in commands["simulate"]]
+    assert len(simulated) == 9 and FETCHED not in simulated
+
+
+def test_simulate_reads_the_catalogue_from_a_file_not_its_params(commands):
+    for args in commands["simulate"]:
+        assert "samples" not in json.loads(option(args, "--settings"))
+        assert option(args, "--configfile") == "resources/simulated-test/catalogue.json"
+
+
+def test_the_cutflow_table_carries_no_catalogue(commands):
+    (args,) = commands["cutflow"]
+    assert "samples" not in json.loads(option(args, "--settings"))
