@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import config
-from .io import atomic_path, read_json, write_json
+from .io import atomic_path, read_json, skim_files, write_json
 
 
 def merge_cutflows(paths: list[str | Path]) -> dict:
@@ -73,7 +73,9 @@ def markdown_table(merged: dict, simulated: bool) -> str:
 def register(sub) -> None:
     parser = sub.add_parser("cutflow")
     config.add_arguments(parser)
-    parser.add_argument("--inputs", nargs="+", required=True, help="<file>.cutflow.json of the skims")
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--inputs", nargs="+", help="<file>.cutflow.json of the skims")
+    inputs.add_argument("--skims", help="the skim folder: every <sample>/<file>.cutflow.json of the config's catalogue")
     parser.add_argument("--out-md", required=True, help="Markdown table")
     parser.add_argument("--out-json", required=True, help="merged cutflow JSON")
     parser.set_defaults(func=_run)
@@ -81,10 +83,11 @@ def register(sub) -> None:
 
 def _run(args) -> int:
     cfg = config.load(args.configfile, args.settings)
-    merged = merge_cutflows(args.inputs)
+    inputs = args.inputs or skim_files(cfg, args.skims, ".cutflow.json")
+    merged = merge_cutflows(inputs)
     simulated = cfg["dataset"]["simulated"]
     with atomic_path(args.out_md) as tmp:
         tmp.write_text(markdown_table(merged, simulated))
-    write_json(args.out_json, {"simulated": simulated, "samples": merged}, cfg, inputs=args.inputs)
+    write_json(args.out_json, {"simulated": simulated, "samples": merged}, cfg, inputs=inputs)
     print(markdown_table(merged, simulated))
     return 0

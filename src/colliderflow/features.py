@@ -198,12 +198,16 @@ def register(sub) -> None:
     parser = sub.add_parser("features")
     config.add_arguments(parser)
     parser.add_argument("--sample", required=True, help="sample name in the config's sample catalogue")
-    parser.add_argument("--inputs", nargs="+", required=True, help="the sample's skim Parquet files")
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--inputs", nargs="+", help="the sample's skim Parquet files")
+    inputs.add_argument("--skims", help="the skim folder: <sample>/<file>.parquet of every file of the sample in the "
+                        "config's catalogue")
     parser.add_argument("--out", required=True, help="output Parquet file")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     cfg = config.load(args.configfile, args.settings)
-    build_features(cfg, args.sample, args.inputs, args.out)
+    inputs = args.inputs or io.skim_files(cfg, args.skims, ".parquet", [args.sample])
+    build_features(cfg, args.sample, inputs, args.out)
     return 0

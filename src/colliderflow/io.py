@@ -129,6 +129,19 @@ def _strict(obj):
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
+def skim_files(cfg: dict, skims: str | Path, suffix: str, samples=None) -> list[Path]:
+    """``<skims>/<sample>/<file><suffix>`` for every catalogue file of ``samples`` (all by default),
+    in catalogue order: the skim's outputs as the workflow lays them out. Commands read their
+    inputs this way rather than from a list on the command line, which a catalogue of ~10^3
+    files takes past the kernel's 128 KiB limit on one argument."""
+    unknown = [name for name in samples or () if name not in cfg["samples"]]
+    if unknown:
+        raise KeyError(f"sample(s) {', '.join(unknown)} not in the config's sample catalogue; add them under 'samples'")
+    chosen = cfg["samples"] if samples is None else {name: cfg["samples"][name] for name in samples}
+    return [Path(skims) / sample / f"{entry['name']}{suffix}" for sample, spec in chosen.items()
+            for entry in spec["files"]]
+
+
 def read_json(path: str | Path) -> dict:
     with open(path) as handle:
         return json.load(handle)

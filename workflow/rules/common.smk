@@ -8,6 +8,10 @@ ANALYSIS = config["analysis"]
 DATASET = config["dataset"]["name"]
 RESULTS = f"results/{ANALYSIS}"
 RESOURCES = f"resources/{DATASET}"
+# the sample catalogue as a file (rule catalogue), for the jobs that read more than their own
+# file's entry: in params and on the command line it would cost O(files) per job, and a command
+# line of ~10^3 catalogue entries exceeds the kernel's 128 KiB limit on one argument
+CATALOGUE = f"{RESOURCES}/catalogue.json"
 
 SAMPLES = sorted(config["samples"])
 # file name -> (its sample, its catalogue entry); files with a url are fetched, the others simulated
@@ -71,18 +75,6 @@ def file_settings(*sections):
         sample, entry = FILES[wildcards.file]
         chosen = chosen_sections(sections)
         chosen["samples"] = {sample: {**config["samples"][sample], "files": [entry]}}
-        return json.dumps(chosen, sort_keys=True)
-
-    return params
-
-
-def sample_settings(*sections):
-    """Like settings(), plus the catalogue entry of the job's own sample only (so adding a
-    sample does not rerun the others)."""
-
-    def params(wildcards):
-        chosen = chosen_sections(sections)
-        chosen["samples"] = {wildcards.sample: config["samples"][wildcards.sample]}
         return json.dumps(chosen, sort_keys=True)
 
     return params

@@ -15,12 +15,12 @@ else:
     ruleorder: simulate > fetch
 
 
-# A simulated file depends on the whole catalogue (pseudo-data hold every signal MC file, a
-# sample's cross section is shared among its files), so simulate reads it from this file:
-# in every simulate job's params it would cost O(files) per job, O(files^2) to plan.
+# The catalogue (samples) for the commands that read it whole (--configfile): a simulated file
+# depends on it (pseudo-data hold every signal MC file, a sample's cross section is shared
+# among its files), and so do features, training and the other per-sample or all-sample jobs.
 rule catalogue:
     output:
-        json=f"{RESOURCES}/catalogue.json",
+        json=CATALOGUE,
     params:
         samples=settings("samples"),
     localrule: True
@@ -31,7 +31,7 @@ rule catalogue:
 
 rule simulate:
     input:
-        catalogue=f"{RESOURCES}/catalogue.json",
+        catalogue=CATALOGUE,
     output:
         root=f"{RESOURCES}/{{file}}.root",
     log:

@@ -4,6 +4,7 @@
 rule features:
     input:
         skims=lambda w: skim_outputs(w.sample),
+        catalogue=CATALOGUE,
     output:
         parquet=f"{RESULTS}/features/{{sample}}.parquet",
     log:
@@ -18,7 +19,8 @@ rule features:
         runtime=10,
     params:
         code=stage_code("features"),
-        settings=sample_settings("features"),
+        settings=settings("features"),
+        skims=f"{RESULTS}/skim",
     shell:
-        "colliderflow features --settings {params.settings:q} --sample {wildcards.sample} "
-        "--inputs {input.skims} --out {output.parquet} 2> {log}"
+        "colliderflow features --configfile {input.catalogue} --settings {params.settings:q} "
+        "--sample {wildcards.sample} --skims {params.skims} --out {output.parquet} 2> {log}"

@@ -5,6 +5,7 @@
 rule optimise:
     input:
         scores=lambda w: model_scores(w.model),
+        catalogue=CATALOGUE,
     output:
         selection=f"{RESULTS}/optimise/{{model}}/selection.json",
         plot=report(
@@ -25,8 +26,9 @@ rule optimise:
         runtime=15,
     params:
         code=stage_code("optimise"),
-        settings=settings("dataset", "lumi_fb", "samples", "observable", "optimise"),
+        settings=settings("dataset", "lumi_fb", "observable", "optimise"),
         scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
-        "colliderflow optimise --settings {params.settings:q} --model {wildcards.model} "
+        "colliderflow optimise --configfile {input.catalogue} --settings {params.settings:q} "
+        "--model {wildcards.model} "
         "--scores {params.scores} --out {output.selection} --plot {output.plot} 2> {log}"

@@ -4,6 +4,7 @@
 rule plot_spectrum:
     input:
         features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
+        catalogue=CATALOGUE,
     output:
         png=report(
             f"{RESULTS}/plots/spectrum.png",
@@ -23,9 +24,10 @@ rule plot_spectrum:
         runtime=10,
     params:
         code=stage_code("plot-spectrum"),
-        settings=settings("dataset", "lumi_fb", "samples", "observable", "report"),
+        settings=settings("dataset", "lumi_fb", "observable", "report"),
     shell:
-        "colliderflow plot-spectrum --settings {params.settings:q} --features {input.features} "
+        "colliderflow plot-spectrum --configfile {input.catalogue} --settings {params.settings:q} "
+        "--features {input.features} "
         "--out {output.png} --out-json {output.json} 2> {log}"
 
 

@@ -3,7 +3,7 @@
 
 rule skim:
     input:
-        root=lambda w: f"{RESOURCES}/{w.file}.root",
+        root=f"{RESOURCES}/{{file}}.root",
     output:
         parquet=f"{RESULTS}/skim/{{sample}}/{{file}}.parquet",
         cutflow=f"{RESULTS}/skim/{{sample}}/{{file}}.cutflow.json",
@@ -32,6 +32,7 @@ rule cutflow_table:
             for s in SAMPLES
             for p in skim_outputs(s)
         ],
+        catalogue=CATALOGUE,
     output:
         md=report(
             f"{RESULTS}/cutflow.md",
@@ -52,6 +53,8 @@ rule cutflow_table:
     params:
         code=stage_code("cutflow"),
         settings=settings("dataset"),
+        skims=f"{RESULTS}/skim",
     shell:
-        "colliderflow cutflow --settings {params.settings:q} --inputs {input.cutflows} "
+        "colliderflow cutflow --configfile {input.catalogue} --settings {params.settings:q} "
+        "--skims {params.skims} "
         "--out-md {output.md} --out-json {output.json} 2> {log}"

@@ -4,6 +4,7 @@
 rule train:
     input:
         features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
+        catalogue=CATALOGUE,
     output:
         metrics=f"{RESULTS}/models/{{model}}/metrics.json",
         history=f"{RESULTS}/models/{{model}}/history.json",
@@ -35,11 +36,12 @@ rule train:
         gpu=1,
     params:
         code=stage_code("train"),
-        settings=model_settings("dataset", "samples", "features", "observable"),
+        settings=model_settings("dataset", "features", "observable"),
         features=lambda w, input: os.path.dirname(input.features[0]),
         outdir=lambda w, output: os.path.dirname(output.metrics),
     shell:
-        "colliderflow train --settings {params.settings:q} --model {wildcards.model} "
+        "colliderflow train --configfile {input.catalogue} --settings {params.settings:q} "
+        "--model {wildcards.model} "
         "--features {params.features} --outdir {params.outdir} --threads {threads} 2> {log}"
 
 
@@ -47,6 +49,7 @@ rule apply:
     input:
         metrics=f"{RESULTS}/models/{{model}}/metrics.json",
         features=f"{RESULTS}/features/{{sample}}.parquet",
+        catalogue=CATALOGUE,
     output:
         parquet=f"{RESULTS}/scores/{{model}}/{{sample}}.parquet",
     log:
@@ -61,11 +64,12 @@ rule apply:
         runtime=30,
     params:
         code=stage_code("apply"),
-        settings=model_settings("dataset", "samples", "features", "observable"),
+        settings=model_settings("dataset", "features", "observable"),
         features=lambda w, input: os.path.dirname(input.features),
         modeldir=lambda w, input: os.path.dirname(input.metrics),
     shell:
-        "colliderflow apply --settings {params.settings:q} --model {wildcards.model} "
+        "colliderflow apply --configfile {input.catalogue} --settings {params.settings:q} "
+        "--model {wildcards.model} "
         "--modeldir {params.modeldir} --features {params.features} --sample {wildcards.sample} "
         "--out {output.parquet} --threads {threads} 2> {log}"
 
@@ -73,6 +77,7 @@ rule apply:
 rule compare_models:
     input:
         metrics=expand(f"{RESULTS}/models/{{model}}/metrics.json", model=MODELS),
+        catalogue=CATALOGUE,
     output:
         md=report(
             f"{RESULTS}/models/comparison.md",
@@ -99,11 +104,12 @@ rule compare_models:
         runtime=15,
     params:
         code=stage_code("compare"),
-        settings=settings("dataset", "samples", "observable", "ml"),
+        settings=settings("dataset", "observable", "ml"),
         models_dir=lambda w, output: os.path.dirname(output.json),
         models=MODELS,
         plots=lambda w, output: os.path.dirname(output.plots[0]),
     shell:
-        "colliderflow compare --settings {params.settings:q} --models-dir {params.models_dir} "
+        "colliderflow compare --configfile {input.catalogue} --settings {params.settings:q} "
+        "--models-dir {params.models_dir} "
         "--models {params.models} --out-md {output.md} "
         "--out-json {output.json} --plots {params.plots} 2> {log}"
