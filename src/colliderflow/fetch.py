@@ -600,7 +600,7 @@ def settings_kwargs(cfg: dict) -> dict:
     if missing:
         raise KeyError(
             f"config key(s) {', '.join('fetch.' + k for k in missing)} missing: the fetch section of "
-            "workflow/schemas/config.schema.yaml gives their defaults (see config/README.md)"
+            "the config schema (colliderflow/config.schema.yaml) gives their defaults (see config/README.md)"
         )
     return {
         "retries": int(section["retries"]),

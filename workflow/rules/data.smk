@@ -21,9 +21,9 @@ else:
 rule catalogue:
     output:
         json=CATALOGUE,
+    localrule: True
     params:
         samples=settings("samples"),
-    localrule: True
     run:
         with open(output.json, "w") as handle:
             handle.write(params.samples)
