@@ -4,7 +4,7 @@
 one-line help. ``colliderflow --help`` lists the table without importing any stage;
 ``colliderflow <stage>`` imports only that stage's module and calls its
 ``register(subparsers)``, which adds the sub-command(s) and sets ``func`` to the function
-that runs it. The workflow derives each rule's code inputs from the same table
+that runs it. The workflow derives the code digest of each rule from the same table
 (``colliderflow.stage_code``).
 """
 

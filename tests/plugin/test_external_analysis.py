@@ -111,7 +111,7 @@ def test_workflow_runs_an_analysis_from_another_package(site, tmp_path):
         # the truth within 3 sigma, and sigmas of a real measurement (~0.04 and ~0.1 GeV here)
         assert 0 < mu["error"] < 0.2 and abs(mu["value"] - 1.0) < 3 * mu["error"], f"{name}: mu = {mu}"
         assert 0 < mass["error"] < 0.5 and abs(mass["value"] - TRUE_MASS) < 3 * mass["error"], f"{name}: peak = {mass}"
-    # the plug-in's own files are code inputs like colliderflow's: nothing is left to rerun
+    # the plug-in's own files are in the code digests like colliderflow's: nothing is left to rerun
     plan = subprocess.run([*cmd, "-n"], cwd=work, env=environment(site), capture_output=True, text=True, timeout=120)
     reasons = sorted({line.strip() for line in plan.stdout.splitlines() if "reason:" in line})
     assert plan.returncode == 0 and "Nothing to be done" in plan.stdout + plan.stderr, reasons or plan.stderr[-3000:]
