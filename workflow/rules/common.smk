@@ -64,8 +64,8 @@ def chosen_sections(sections):
 
 def file_settings(*sections):
     """Like settings(), plus the job's own file ({wildcards.file}): its catalogue entry under
-    its sample (kind, process). A job per file thus carries one entry, not the catalogue: the
-    plan grows linearly with the files, and adding a file reruns no other file's job."""
+    its sample (kind, process). A skim or fetch job thus carries one entry, not the catalogue:
+    the plan grows linearly with the files, and adding a file reruns no other file's skim."""
 
     def params(wildcards):
         if wildcards.file not in FILES:
