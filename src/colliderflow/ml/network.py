@@ -42,6 +42,7 @@ CHECKPOINT = "checkpoint.pt"
 MODEL_FILE = "model.pt"
 ONNX_FILE = "model.onnx"
 ONNX_CHECK_EVENTS = 2000
+ONNX_TOLERANCE = 1e-4  # largest |score difference| to torch accepted (float32 rounding is ~1e-7)
 
 
 def train(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict], settings: dict, sets: dict,
@@ -73,18 +74,22 @@ def train(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict
 
 
 def export_checked(model: torch.nn.Module, inputs: tuple[np.ndarray, ...], path: Path, batch_size: int) -> float:
-    """Export to ONNX and return the largest |score difference| to torch on the first test events."""
+    """Export to ONNX and return the largest |score difference| to torch on the first test
+    events (onnxruntime on the CPU); an export that scores otherwise is an error."""
     export_onnx(model, inputs, path)
     check = tuple(a[:ONNX_CHECK_EVENTS] for a in inputs)
     diff = float(np.max(np.abs(onnx_scores(path, check, model.input_names) - predict_torch(model, check, batch_size))))
     log.info("ONNX export: max |score difference| to torch on %d test events: %.2e", len(check[0]), diff)
+    if not diff <= ONNX_TOLERANCE:
+        raise RuntimeError(f"{path}: the ONNX export scores differ from torch by up to {diff:.3g} "
+                           f"(> {ONNX_TOLERANCE:g}) on {len(check[0])} test events; the exporter mistranslated the model")
     return diff
 
 
 def load(model_class: type[torch.nn.Module], modeldir: Path, info: dict, threads: int = 1):
     """The saved network's predict function, on the CPU."""
     torch.set_num_threads(threads)
-    saved = torch.load(Path(modeldir) / MODEL_FILE, map_location="cpu", weights_only=False)
+    saved = torch.load(Path(modeldir) / MODEL_FILE, map_location="cpu", weights_only=True)
     model = model_class(**saved["kwargs"])
     model.load_state_dict(saved["state_dict"])
     model.eval()
