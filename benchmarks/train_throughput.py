@@ -6,7 +6,9 @@
 
 Each model trains in its own subprocess (so peak RSS is that model's alone) for a fixed
 number of epochs (boosting rounds for the BDT) with early stopping off; throughput is
-training events x epochs / training time (the loop only: no loading, evaluation or plots).
+training events x epochs / time of the kind's train call (no loading, evaluation or plots;
+for the torch kinds it includes saving the model and the ONNX export with its check, a few
+seconds, so use enough events and epochs that the loop dominates).
 The same command runs on a GPU machine (``--device auto`` picks cuda there; the GPU's peak
 allocated memory is reported too). Results print as a Markdown table; ``--out`` writes JSON.
 """

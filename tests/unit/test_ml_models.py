@@ -7,7 +7,8 @@ import torch
 
 from colliderflow.analyses.hyy import synthetic
 from colliderflow.ml import deepsets, kinds, mlp, models, transformer
-from colliderflow.ml.network import export_onnx, onnx_scores, predict_torch
+from colliderflow.ml.losses import make_loss
+from colliderflow.ml.network import _Batches, export_onnx, fit, onnx_scores, predict_torch
 from colliderflow.ml.settings import model_settings
 
 KINDS = {"mlp": mlp.EventMLP, "deepsets": deepsets.DeepSets, "transformer": transformer.ObjectTransformer}
@@ -83,3 +84,19 @@ def test_standardise_uses_training_statistics_and_imputes_missing():
     np.testing.assert_allclose(mean, [3.0, 6.0])
     scaled = models.Standardise(mean, std)(torch.from_numpy(features))
     assert torch.isfinite(scaled).all() and scaled[0, 1] == 0.0
+
+
+def test_batch_norm_trains_when_the_last_batch_would_hold_one_event(tmp_path):
+    """33 events in batches of 16: the single last event joins the batch before it."""
+    assert [len(b) for b in _Batches(33, 16, torch.Generator().manual_seed(0))] == [16, 17]
+    assert len(_Batches(33, 16, None)) == 2 and len(_Batches(32, 16, None)) == 2 and len(_Batches(1, 16, None)) == 1
+    cfg = synthetic.default_config({**TINY, "models": {"m": {"type": "mlp", "batch_norm": True, "batch_size": 16,
+                                                             "epochs": 1}}})
+    settings = model_settings(cfg, "m")
+    features = _inputs(n=33)[0]
+    label = (np.arange(33) % 2).astype(np.float32)
+    model = _model("mlp", (features,), batch_norm=True)
+    weight = np.ones(33, dtype=np.float32)
+    history = fit(model, make_loss(settings), (features, label, weight), (features, label, weight), settings,
+                  device=torch.device("cpu"), seed=1, checkpoint=tmp_path / "ck.pt")
+    assert history["epochs_run"] == 1 and np.isfinite(history["train_loss"][0])

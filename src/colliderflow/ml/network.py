@@ -132,7 +132,8 @@ class _Batches(torch.utils.data.Sampler):
     """Index tensors of consecutive batches of a permutation (seeded) or of 0..n-1 in order.
 
     Indexing the tensors with one index tensor per batch is much faster than a list of ints
-    (what BatchSampler yields) and than collating single events.
+    (what BatchSampler yields) and than collating single events. A last batch of one event
+    joins the one before it: BatchNorm cannot train on a single event.
     """
 
     def __init__(self, n: int, batch_size: int, generator: torch.Generator | None):
@@ -140,10 +141,13 @@ class _Batches(torch.utils.data.Sampler):
 
     def __iter__(self):
         order = torch.randperm(self.n, generator=self.generator) if self.generator is not None else torch.arange(self.n)
-        return iter(order.split(self.batch_size))
+        batches = list(order.split(self.batch_size))
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            batches[-2:] = [torch.cat(batches[-2:])]
+        return iter(batches)
 
     def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
+        return -(-self.n // self.batch_size) - (self.n > 1 and self.n % self.batch_size == 1)
 
 
 def _loader(dataset: TensorDataset, batch_size: int, device: torch.device, generator: torch.Generator | None):
