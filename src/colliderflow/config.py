@@ -2,7 +2,9 @@
 
 The schema is ``config.schema.yaml`` (shipped inside the package) merged with the piece
 that the config's analysis declares (``config.schema.yaml`` beside it: its ``selection`` section
-and its defaults of the generic sections). The workflow (Snakefile) and every
+and its defaults of the generic sections) and the piece of every registered model kind (its
+settings, which become the section ``ml.<kind>`` and the keys an ``ml.models`` entry of that
+kind may set). The workflow (Snakefile) and every
 ``colliderflow`` command validate through ``validate``/``load`` here, so a wrong key, type
 or value stops the run at once with a message naming the key.
 """
@@ -74,22 +76,62 @@ def merge(base: dict, piece: dict) -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _composed(analysis: str, base_mtime: int, piece_path: str, piece_mtime: int) -> dict:
+def _composed(analysis: str, base_mtime: int, piece_path: str, piece_mtime: int,
+              model_pieces: tuple[tuple[str, str, int], ...]) -> dict:
     root = _read_yaml(schema_path())
     piece = _parsed(piece_path, piece_mtime) if piece_path else {}
-    return {**root, "properties": merge(root["properties"], piece or {})}
+    properties = merge(root["properties"], piece or {})
+    properties["ml"] = _with_model_kinds(properties["ml"], {
+        kind: (path, _parsed(path, mtime)) for kind, path, mtime in model_pieces})
+    return {**root, "properties": properties}
+
+
+def _with_model_kinds(ml: dict, pieces: dict[str, tuple[str, dict]]) -> dict:
+    """The ml section with one section ``ml.<kind>`` per kind that has settings, and the
+    schema of an ``ml.models`` entry: its ``type`` (a kind) and the keys of the sections that
+    kind reads (those it ``uses``, then its own), each a reference to the section's key."""
+    sections = dict(ml["properties"])
+    choices = []
+    for kind, (path, piece) in pieces.items():
+        if kind in sections:
+            raise ConfigError(f"model kind {kind!r} ({path}): ml.{kind} is already a key of the ml section; "
+                              "register the kind under another name")
+        uses = piece.get("uses", [])
+        shared = [name for name in uses if "properties" in sections.get(name, {}) and name not in pieces]
+        if len(shared) != len(uses):
+            raise ConfigError(f"{path}: uses {uses}, but only {sorted(k for k, v in ml['properties'].items() if 'properties' in v)} "
+                              "are shared sections of ml (settings sections of the generic schema)")
+        if piece.get("properties"):
+            sections[kind] = {
+                "type": "object", "additionalProperties": False, "default": {},
+                "description": f"Settings of every model of kind {kind} (an ml.models entry of that kind overrides "
+                               f"them): {piece['description']}",
+                "properties": piece["properties"]}
+        keys = {key: {"$ref": f"#/properties/ml/properties/{section}/properties/{key}"}
+                for section in [*uses, kind] if section in sections for key in sections[section].get("properties", {})}
+        choices.append({"if": {"properties": {"type": {"const": kind}}, "required": ["type"]},
+                        "then": {"properties": {"type": {}, **keys}, "additionalProperties": False}})
+    models = dict(sections["models"])
+    entry = dict(models["additionalProperties"])
+    entry["properties"] = {"type": {**entry["properties"]["type"], "enum": list(pieces)}}
+    entry["allOf"] = choices
+    sections["models"] = {**models, "additionalProperties": entry}
+    return {**ml, "properties": sections}
 
 
 def _schema(analysis: str = DEFAULT_ANALYSIS) -> dict:
-    """The schema for ``analysis``: the generic one with the analysis's piece merged in (never mutate it)."""
+    """The schema for ``analysis``: the generic one with the analysis's and the model kinds'
+    pieces merged in (never mutate it)."""
     from . import registry
 
     try:
         piece_path = registry.schema_file(analysis)
+        model_pieces = tuple((kind, str(path), path.stat().st_mtime_ns)
+                             for kind in registry.model_kinds() for path in [registry.model_schema_file(kind)])
     except KeyError as err:
         raise ConfigError(err.args[0]) from None
     return _composed(analysis, schema_path().stat().st_mtime_ns, str(piece_path or ""),
-                     piece_path.stat().st_mtime_ns if piece_path else 0)
+                     piece_path.stat().st_mtime_ns if piece_path else 0, model_pieces)
 
 
 def load_schema(analysis: str = DEFAULT_ANALYSIS) -> dict:

@@ -105,7 +105,19 @@ def config_docs() -> str:
             rows.append(f"| `{'.'.join(path)}` | {_cell(_type(node))} | {_cell(json.dumps(node['default']))} | "
                         f"{_cell(node.get('description', ''))} |")
         text += TABLE_HEAD + "\n".join(rows)
-    return text + "\n"
+    text += ("\n\n## Model kinds\n\nThe `type` of an `ml.models` entry. Each kind's piece of the schema (beside its "
+             "module) declares its settings, the section `ml.<kind>`: the defaults of every model of that kind, which "
+             "the model's entry may override, like the keys of the shared sections the kind uses.\n")
+    schema = config.load_schema()
+    for kind in registry.BUILT_IN_MODELS:
+        path = registry.model_schema_file(kind)
+        piece = config.load_schema_file(path)
+        uses = "".join(f"; also reads `ml.{name}`" for name in piece.get("uses", []))
+        text += f"\n### `{kind}`\n\n{piece['description']} From `{_relative(path)}`{uses}.\n"
+        if piece.get("properties"):
+            text += "\n" + TABLE_HEAD + "\n".join(_rows({"properties": {kind: schema["properties"]["ml"]["properties"][kind]}},
+                                                      schema, "ml.")) + "\n"
+    return text
 
 
 def _relative(path) -> str:

@@ -8,8 +8,10 @@ because importing a module runs them; imports under ``if TYPE_CHECKING:`` never 
 skipped). ``cli.py`` itself is left out: it is the edge that only dispatches, so a new flag of
 one command does not rerun every job. Registries import code by name at run time, which
 no static scan sees: ``REGISTRIES`` says what each may load (the configured analysis's
-package, with its schema piece and data; every model type's module), added where the
-registry is in the closure. The config schema (its defaults) counts where ``config`` is.
+package, with its schema piece and data; every registered model kind's module, with what it
+imports and its schema piece), added where the registry is in the closure. The config schema
+(its defaults: the generic one, the analysis's piece, every model kind's piece) counts where
+``config`` is.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def code_files(subcommand: str, analysis: str) -> list[str]:
         piece = registry.schema_file(analysis)
         if piece is not None:
             files.add(piece.resolve())
+        files |= {registry.model_schema_file(kind).resolve() for kind in registry.model_kinds()}
     return sorted(str(path) for path in files)
 
 
@@ -75,13 +78,34 @@ def code_digest(subcommand: str, analysis: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def model_type_files(analysis: str) -> frozenset[Path]:
-    """The code of every model type of ``ml.kinds`` (imported by name when a model is used;
-    the same for every analysis)."""
-    from .ml.kinds import KINDS
+def model_kind_files(analysis: str) -> frozenset[Path]:
+    """The code of every registered model kind (``ml.kinds`` imports it by name when a model
+    is used; the same for every analysis): its module and what it imports, in colliderflow
+    or in its own package, and its schema piece."""
+    from . import registry
 
-    modules = sorted({f"{PACKAGE}.ml.{kind.module}" for kind in KINDS.values()})
-    return frozenset(import_closure(modules, {PACKAGE: PACKAGE_DIR.parent}, exclude={EDGE}))
+    files: set[Path] = set()
+    for kind in registry.model_kinds():
+        module = registry.model_source(kind)
+        files |= import_closure([module], _roots(module, f"model kind {kind!r}"), exclude={EDGE})
+        files.add(registry.model_schema_file(kind).resolve())
+    return frozenset(files)
+
+
+def _roots(module: str, what: str) -> dict[str, Path]:
+    """The import roots for code of ``module``: colliderflow's, and the folder holding the
+    module's own top-level package if it is another one (found without importing it)."""
+    top = module.split(".")[0]
+    roots = {PACKAGE: PACKAGE_DIR.parent}
+    if top != PACKAGE:
+        spec = importlib.util.find_spec(top)
+        if spec is None:
+            raise ValueError(f"{what}: its module {module} is not importable; install the package that registers it")
+        if spec.submodule_search_locations:  # a package: the folder holding it is its root
+            roots[top] = Path(next(iter(spec.submodule_search_locations))).resolve().parent
+        else:
+            roots[top] = Path(spec.origin).resolve().parent
+    return roots
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,17 +116,7 @@ def analysis_files(analysis: str) -> frozenset[Path]:
     from . import registry
 
     module = registry.source(analysis).partition(":")[0]
-    top = module.split(".")[0]
-    roots = {PACKAGE: PACKAGE_DIR.parent}
-    if top != PACKAGE:
-        spec = importlib.util.find_spec(top)
-        if spec is None:
-            raise ValueError(f"analysis {analysis!r}: its module {module} is not importable; install the "
-                             f"package that registers it")
-        if spec.submodule_search_locations:  # a package: the folder holding it is its root
-            roots[top] = Path(next(iter(spec.submodule_search_locations))).resolve().parent
-        else:
-            roots[top] = Path(spec.origin).resolve().parent
+    roots = _roots(module, f"analysis {analysis!r}")
     path = module_file(module, roots)
     if path is None:
         raise ValueError(f"analysis {analysis!r}: no source file for its module {module}")
@@ -218,5 +232,5 @@ def _is_type_checking(test: ast.expr) -> bool:
 # module -> what it imports by name at run time (a function of the config's analysis)
 REGISTRIES = {
     f"{PACKAGE}.analyses": analysis_files,
-    f"{PACKAGE}.ml.kinds": model_type_files,
+    f"{PACKAGE}.ml.kinds": model_kind_files,
 }

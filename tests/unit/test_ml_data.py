@@ -39,13 +39,19 @@ def test_observable_and_its_twins_are_refused_as_features():
 
 
 def test_model_settings_merge_and_refuse_foreign_keys():
-    cfg = synthetic.default_config({"models": {"a": {"type": "mlp", "loss": "focal", "lr": 0.01},
-                                               "b": {"type": "bdt", "loss": "bce"}}})
+    cfg = synthetic.default_config({"models": {"a": {"type": "mlp", "loss": "focal", "lr": 0.01, "hidden": [7]}},
+                                    "mlp": {"activation": "elu"}})
     settings = model_settings(cfg, "a")
-    assert settings["loss"] == "focal" and settings["lr"] == 0.01
-    assert settings["batch_size"] == cfg["ml"]["network"]["batch_size"]
-    with pytest.raises(ConfigError, match="loss"):
-        model_settings(cfg, "b")
+    assert settings["loss"] == "focal" and settings["lr"] == 0.01 and settings["hidden"] == [7]
+    assert settings["batch_size"] == cfg["ml"]["network"]["batch_size"]  # the shared section ml.network
+    assert settings["activation"] == "elu"  # the kind's own section ml.mlp
+    # a key of a section the kind does not read is refused by the schema, naming the entry
+    with pytest.raises(ConfigError, match=r"ml.models.b: .*'loss' was unexpected"):
+        synthetic.default_config({"models": {"b": {"type": "bdt", "loss": "bce"}}})
+    with pytest.raises(ConfigError, match=r"ml.models.b: .*'hidden' was unexpected"):
+        synthetic.default_config({"models": {"b": {"type": "deepsets", "hidden": [8]}}})
+    with pytest.raises(ConfigError, match=r"ml.models.b.type: 'boosted' is not one of \['bdt', 'cutbased'"):
+        synthetic.default_config({"models": {"b": {"type": "boosted"}}})
     with pytest.raises(ConfigError, match="not defined"):
         model_settings(cfg, "nope")
 
@@ -60,8 +66,8 @@ def test_cutbased_is_a_model_kind_and_the_default_baseline():
     with pytest.raises(ConfigError, match="ml.baseline is 'cutbased', which is not in ml.enabled"):
         baseline(synthetic.default_config({"enabled": ["bdt"]})["ml"])
     assert baseline(synthetic.default_config({"enabled": ["bdt"], "baseline": "bdt"})["ml"]) == "bdt"
-    with pytest.raises(ConfigError, match="settings of type cutbased"):
-        model_settings(synthetic.default_config({"models": {"cuts": {"type": "cutbased", "lr": 0.1}}}), "cuts")
+    with pytest.raises(ConfigError, match=r"ml.models.cuts: .*'lr' was unexpected"):
+        synthetic.default_config({"models": {"cuts": {"type": "cutbased", "lr": 0.1}}})
 
 
 def test_training_background_is_sidebands_or_mc(toy):

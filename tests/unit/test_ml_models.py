@@ -1,11 +1,19 @@
+"""The torch kinds: ONNX parity (the torch.export-based exporter against onnxruntime),
+invariance of the set models under object order and padding, the standardisation."""
+
 import numpy as np
 import pytest
 import torch
 
 from colliderflow.analyses.hyy import synthetic
-from colliderflow.ml import models
+from colliderflow.ml import deepsets, kinds, mlp, models, transformer
+from colliderflow.ml.losses import make_loss
+from colliderflow.ml.network import _Batches, export_onnx, fit, onnx_scores, predict_torch
 from colliderflow.ml.settings import model_settings
-from colliderflow.ml.train import export_onnx, onnx_scores, predict_torch
+
+KINDS = {"mlp": mlp.EventMLP, "deepsets": deepsets.DeepSets, "transformer": transformer.ObjectTransformer}
+TINY = {"transformer": {"embed_dim": 8, "heads": 2, "layers": 1, "feedforward": 16, "head_hidden": [8]},
+        "deepsets": {"phi_hidden": [8], "latent": 8, "rho_hidden": [8]}, "mlp": {"hidden": [8, 8]}}
 
 
 def _inputs(n=64, n_features=5, n_objects=6, n_fields=7, seed=0):
@@ -13,41 +21,61 @@ def _inputs(n=64, n_features=5, n_objects=6, n_fields=7, seed=0):
     features = rng.normal(3.0, 2.0, (n, n_features)).astype(np.float32)
     features[::5, 1] = np.nan  # missing values, e.g. no jets
     counts = rng.integers(0, n_objects + 1, n)
+    counts[0] = 0  # an event without objects
     mask = (np.arange(n_objects)[None, :] < counts[:, None]).astype(np.float32)
     objects = (rng.normal(0, 1, (n, n_objects, n_fields)) * mask[..., None]).astype(np.float32)
     return features, objects, mask
 
 
-def _model(kind, inputs):
-    cfg = synthetic.default_config()
+def _model(kind, inputs, **overrides):
+    cfg = synthetic.default_config({**TINY, "models": {"m": {"type": kind, **overrides}}})
     torch.manual_seed(0)
-    return models.build(models.make_spec(model_settings(cfg, kind), inputs)).eval()
+    module = kinds.load(kind)
+    model = KINDS[kind](**module.spec(model_settings(cfg, "m"), inputs[:len(module.INPUTS)]))
+    if overrides.get("batch_norm"):  # statistics other than the initial ones, as after training
+        model.train()
+        model(*(torch.from_numpy(a) for a in inputs[:1]))
+    return model.eval()
 
 
-@pytest.mark.parametrize("kind", ["mlp", "deepsets"])
-def test_onnx_scores_match_torch(kind, tmp_path):
-    inputs = _inputs()
-    if kind == "mlp":
-        inputs = inputs[:1]
-    model = _model(kind, inputs)
+PARITY = [("mlp", {"activation": name}) for name in ("relu", "leaky_relu", "elu", "mish", "silu")] + [
+    ("mlp", {"batch_norm": True}), ("deepsets", {"pooling": "sum"}), ("deepsets", {"pooling": "mean"}),
+    ("deepsets", {"pooling": "max"}), ("transformer", {})]
+
+
+@pytest.mark.parametrize("kind, overrides", PARITY, ids=[f"{k}-{'-'.join(map(str, o.values()))}" for k, o in PARITY])
+def test_onnx_scores_match_torch(kind, overrides, tmp_path):
+    inputs = _inputs()[:len(kinds.load(kind).INPUTS)]
+    model = _model(kind, inputs, **overrides)
     export_onnx(model, inputs, tmp_path / "model.onnx")
     torch_scores = predict_torch(model, inputs, batch_size=16)
     ort_scores = onnx_scores(tmp_path / "model.onnx", inputs, model.input_names)
     assert np.all((torch_scores > 0) & (torch_scores < 1))
+    print(f"{kind} {overrides}: ONNX max |diff| {np.max(np.abs(ort_scores - torch_scores)):.2e}")
     np.testing.assert_allclose(ort_scores.ravel(), torch_scores, atol=1e-5)
     # a batch size other than the export's example works (dynamic axis)
     one = tuple(a[:1] for a in inputs)
     np.testing.assert_allclose(onnx_scores(tmp_path / "model.onnx", one, model.input_names), torch_scores[:1], atol=1e-5)
 
 
-def test_deepsets_ignores_object_order_and_padding():
+@pytest.mark.parametrize("kind, overrides", [("deepsets", {"pooling": p}) for p in ("sum", "mean", "max")]
+                         + [("transformer", {})])
+def test_set_models_ignore_object_order_and_padding(kind, overrides):
     features, objects, mask = _inputs()
-    model = _model("deepsets", (features, objects, mask))
+    model = _model(kind, (features, objects, mask), **overrides)
     reference = predict_torch(model, (features, objects, mask), 64)
     perm = np.random.default_rng(1).permutation(objects.shape[1])
-    np.testing.assert_allclose(predict_torch(model, (features, objects[:, perm], mask[:, perm]), 64), reference, rtol=1e-5)
+    np.testing.assert_allclose(predict_torch(model, (features, objects[:, perm], mask[:, perm]), 64), reference,
+                               rtol=1e-5)
     junk = np.where(mask[..., None] > 0, objects, 123.0).astype(np.float32)  # padded slots hold garbage
     np.testing.assert_allclose(predict_torch(model, (features, junk, mask), 64), reference, rtol=1e-5)
+    # the objects matter
+    assert np.max(np.abs(predict_torch(model, (features, objects * 2, mask), 64) - reference)) > 1e-4
+
+
+def test_transformer_heads_must_divide_the_width():
+    with pytest.raises(ValueError, match="embed_dim 8 is not a multiple of heads 3"):
+        _model("transformer", _inputs(), heads=3)
 
 
 def test_standardise_uses_training_statistics_and_imputes_missing():
@@ -56,3 +84,19 @@ def test_standardise_uses_training_statistics_and_imputes_missing():
     np.testing.assert_allclose(mean, [3.0, 6.0])
     scaled = models.Standardise(mean, std)(torch.from_numpy(features))
     assert torch.isfinite(scaled).all() and scaled[0, 1] == 0.0
+
+
+def test_batch_norm_trains_when_the_last_batch_would_hold_one_event(tmp_path):
+    """33 events in batches of 16: the single last event joins the batch before it."""
+    assert [len(b) for b in _Batches(33, 16, torch.Generator().manual_seed(0))] == [16, 17]
+    assert len(_Batches(33, 16, None)) == 2 and len(_Batches(32, 16, None)) == 2 and len(_Batches(1, 16, None)) == 1
+    cfg = synthetic.default_config({**TINY, "models": {"m": {"type": "mlp", "batch_norm": True, "batch_size": 16,
+                                                             "epochs": 1}}})
+    settings = model_settings(cfg, "m")
+    features = _inputs(n=33)[0]
+    label = (np.arange(33) % 2).astype(np.float32)
+    model = _model("mlp", (features,), batch_norm=True)
+    weight = np.ones(33, dtype=np.float32)
+    history = fit(model, make_loss(settings), (features, label, weight), (features, label, weight), settings,
+                  device=torch.device("cpu"), seed=1, checkpoint=tmp_path / "ck.pt")
+    assert history["epochs_run"] == 1 and np.isfinite(history["train_loss"][0])

@@ -9,11 +9,12 @@ import torch
 from colliderflow import cli
 from colliderflow.config import ConfigError
 from colliderflow.analyses.hyy import synthetic
-from colliderflow.ml import compare, data, models
+from colliderflow.ml import compare, data, deepsets
 from colliderflow.ml.apply import apply_model
 from colliderflow.ml.losses import make_loss
+from colliderflow.ml.network import fit, seed_everything
 from colliderflow.ml.settings import model_settings
-from colliderflow.ml.train import fit, seed_everything, train_model
+from colliderflow.ml.train import train_model
 
 OBSERVABLE = synthetic.observable()
 FAST = {"threads": 1, "network": {"epochs": 3, "patience": 5, "batch_size": 256}, "bdt": {"n_estimators": 30},
@@ -38,7 +39,7 @@ def labelled(toy):
 def _train(labelled, checkpoint, on_epoch_end=None, seed=5):
     cfg, settings, train, val = labelled
     seed_everything(seed, 1, torch.device("cpu"))
-    model = models.build(models.make_spec(settings, train[:3]))
+    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]))
     fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=seed,
         checkpoint=checkpoint, key="k", on_epoch_end=on_epoch_end)
     return model.state_dict()
@@ -76,7 +77,7 @@ def test_checkpoint_of_another_training_is_ignored(labelled, tmp_path):
     cfg, settings, train, val = labelled
     _train(labelled, tmp_path / "ck.pt")
     seed_everything(5, 1, torch.device("cpu"))
-    model = models.build(models.make_spec(settings, train[:3]))
+    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]))
     epochs = []
     fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=5,
         checkpoint=tmp_path / "ck.pt", key="other", on_epoch_end=epochs.append)
@@ -87,7 +88,7 @@ def test_early_stopping_keeps_the_best_epoch(labelled, tmp_path):
     cfg, settings, train, val = labelled
     settings = {**settings, "epochs": 30, "patience": 1, "lr": 0.05, "schedule": "none"}
     seed_everything(1, 1, torch.device("cpu"))
-    model = models.build(models.make_spec(settings, train[:3]))
+    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]))
     history = fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=1,
                   checkpoint=tmp_path / "ck.pt")
     assert history["epochs_run"] < 30
@@ -99,7 +100,8 @@ def test_early_stopping_keeps_the_best_epoch(labelled, tmp_path):
 def trained(toy, tmp_path_factory):
     """Every model type trained end to end (a few epochs) into one models folder; the BDT and
     the cut-based baseline by the CLI."""
-    ml = {**FAST, "enabled": ["cutbased", "bdt", "deepsets", "mlp_lovasz"]}
+    ml = {**FAST, "enabled": ["cutbased", "bdt", "deepsets", "mlp_lovasz", "transformer"],
+          "transformer": {"embed_dim": 8, "heads": 2, "layers": 1, "feedforward": 16, "head_hidden": [8]}}
     cfg = synthetic.default_config(ml)
     root = tmp_path_factory.mktemp("models")
     settings = json.dumps({"samples": synthetic.SAMPLES, "ml": ml})
@@ -108,22 +110,25 @@ def trained(toy, tmp_path_factory):
         assert cli.main(["train", "--model", name, "--settings", settings, "--features", str(toy),
                          "--outdir", str(root / name)]) == 0
         metrics[name] = json.loads((root / name / "metrics.json").read_text())
-    metrics.update({name: train_model(name, cfg, toy, root / name, OBSERVABLE) for name in ("deepsets", "mlp_lovasz")})
+    metrics.update({name: train_model(name, cfg, toy, root / name, OBSERVABLE)
+                    for name in ("deepsets", "mlp_lovasz", "transformer")})
     return cfg, root, metrics, settings
 
 
 MODEL_FILES = {"cutbased": [], "bdt": ["model.json"], "deepsets": ["model.pt", "model.onnx"],
-               "mlp_lovasz": ["model.pt", "model.onnx"]}
+               "mlp_lovasz": ["model.pt", "model.onnx"], "transformer": ["model.pt", "model.onnx"]}
 
 
 def test_train_writes_every_output(trained):
     cfg, root, metrics, _ = trained
-    common = ["history.json", "metrics.json", "model_info.json", "loss.png", "roc.png", "scores.png",
-              "importance.png", "zcurve.png"]
+    common = ["history.json", "metrics.json", "loss.png", "roc.png", "scores.png", "importance.png", "zcurve.png"]
     for name, m in metrics.items():
-        files = common + MODEL_FILES[name]
-        assert all((root / name / f).is_file() for f in files), name
-        assert not (root / name / "checkpoint.pt").exists()
+        # everything apply reads is in model/ (the rule's declared directory), nothing else
+        assert sorted(p.name for p in (root / name / "model").iterdir()) == sorted(["model_info.json",
+                                                                                  *MODEL_FILES[name]]), name
+        assert sorted(p.name for p in (root / name).iterdir()) == sorted([*common, "model"]), name
+        if MODEL_FILES[name][1:] == ["model.onnx"]:
+            assert m["training"]["onnx_max_abs_diff"] < 1e-5, name
         saved = json.loads((root / name / "metrics.json").read_text())
         assert "provenance" in saved
         for key in ("roc_auc", "z_max", "z_curve_area", "near_max_fraction", "z_inclusive"):
@@ -132,7 +137,7 @@ def test_train_writes_every_output(trained):
         assert set(saved["z_at_threshold"]) == {"0.3", "0.5", "0.8", "0.95"}
         assert set(saved["observable_correlation"]) == {"data_sidebands", "background_mc"}
         assert saved["observable"] == OBSERVABLE.column and saved["window"] == list(OBSERVABLE.window)
-        info = json.loads((root / name / "model_info.json").read_text())
+        info = json.loads((root / name / "model" / "model_info.json").read_text())
         assert info["observable"]["column"] == OBSERVABLE.column
         if name == "cutbased":
             continue
@@ -153,15 +158,15 @@ def test_cutbased_is_scored_like_a_model_and_says_it_trains_nothing(trained):
     assert m["training"]["epochs_run"] == 0 and "no training" in m["training"]["note"]
     history = json.loads((root / "cutbased" / "history.json").read_text())
     assert history["train_loss"] == [] and "no training" in history["note"]
-    info = json.loads((root / "cutbased" / "model_info.json").read_text())
+    info = json.loads((root / "cutbased" / "model" / "model_info.json").read_text())
     assert info["inputs"] == [] and info["features"] == []
 
 
 def test_apply_scores_match_training_evaluation(trained, toy, tmp_path):
     cfg, root, metrics, _ = trained
-    for name in ("cutbased", "bdt", "deepsets"):
+    for name in ("cutbased", "bdt", "deepsets", "transformer"):
         out = tmp_path / name / "ggH.parquet"
-        apply_model(root / name, toy, "ggH", out, OBSERVABLE)
+        apply_model(root / name / "model", toy, "ggH", out, OBSERVABLE)
         table = pq.read_table(out).to_pandas()
         assert list(table.columns) == ["eventNumber", "sample", "process", "kind", "label", "split", "weight",
                                        OBSERVABLE.column, "score"]
@@ -171,7 +176,7 @@ def test_apply_scores_match_training_evaluation(trained, toy, tmp_path):
             assert (table["score"] == 1.0).all()
     other = dataclasses.replace(OBSERVABLE, column="m_4l")
     with pytest.raises(ValueError, match="trained with the observable"):
-        apply_model(root / "bdt", toy, "ggH", tmp_path / "x.parquet", other)
+        apply_model(root / "bdt" / "model", toy, "ggH", tmp_path / "x.parquet", other)
 
 
 def test_compare_table_has_baseline_and_every_model(trained, toy, tmp_path):
@@ -199,7 +204,7 @@ def test_compare_table_has_baseline_and_every_model(trained, toy, tmp_path):
 
 def test_cli_apply_compare_and_errors(trained, toy, tmp_path, capsys):
     cfg, root, metrics, settings = trained
-    assert cli.main(["apply", "--model", "bdt", "--modeldir", str(root / "bdt"), "--settings", settings, "--features",
+    assert cli.main(["apply", "--model", "bdt", "--modeldir", str(root / "bdt" / "model"), "--settings", settings, "--features",
                      str(toy), "--sample", "data", "--out", str(tmp_path / "scores.parquet")]) == 0
     assert pq.read_table(tmp_path / "scores.parquet").num_rows == 1500
     assert cli.main(["compare", "--models-dir", str(root), "--models", "bdt", "--settings", settings,
@@ -207,10 +212,25 @@ def test_cli_apply_compare_and_errors(trained, toy, tmp_path, capsys):
                      "--plots", str(tmp_path / "plots")]) == 0
     assert [r["model"] for r in json.loads((tmp_path / "c.json").read_text())["models"]] == ["cutbased (baseline)",
                                                                                             "bdt"]
-    assert cli.main(["apply", "--model", "mlp", "--modeldir", str(root / "bdt"), "--settings", settings, "--features",
+    assert cli.main(["apply", "--model", "mlp", "--modeldir", str(root / "bdt" / "model"), "--settings", settings, "--features",
                      str(toy), "--sample", "data", "--out", str(tmp_path / "x.parquet")]) == 2
     assert "holds model 'bdt'" in capsys.readouterr().err
     bad = json.dumps({"samples": synthetic.SAMPLES, "ml": {"features": [OBSERVABLE.column]}})
     assert cli.main(["train", "--model", "bdt", "--settings", bad, "--features", str(toy),
                      "--outdir", str(tmp_path / "m")]) == 2
     assert "never a classifier input" in capsys.readouterr().err
+
+
+def test_same_seed_gives_byte_identical_files(toy, tmp_path):
+    """Content files hold no timings, and model.pt names no temporary file: two trainings
+    with the same seed write the same bytes."""
+    cfg = synthetic.default_config({**FAST, "network": {**FAST["network"], "epochs": 2}})
+    for name in ("mlp", "bdt"):
+        for run in ("a", "b"):
+            train_model(name, cfg, toy, tmp_path / run / name, OBSERVABLE)
+        model_file = "model.pt" if name == "mlp" else "model.json"
+        for path in ("history.json", "metrics.json", f"model/{model_file}", "model/model_info.json"):
+            first, second = ((tmp_path / run / name / path).read_bytes() for run in ("a", "b"))
+            assert first == second, f"{name}: {path} differs between two runs with the same seed"
+        history = json.loads((tmp_path / "a" / name / "history.json").read_text())
+        assert not any("second" in key for key in history), sorted(history)

@@ -99,7 +99,9 @@ def test_fetch_and_simulate_run_their_own_code_not_the_cli():
         assert str(PACKAGE_DIR / "cli.py") not in files
         # config.load validates with the generic schema and the analysis's piece
         assert _code(["config.schema.yaml", "analyses/hyy/config.schema.yaml"]) <= set(files), command
-        assert not any("/ml/" in path or "/inference/" in path or "/stats/" in path for path in files), command
+        # no code of those stages (the model kinds' schema pieces are in ml/: defaults, like the generic schema)
+        assert not any(("/ml/" in path or "/inference/" in path or "/stats/" in path) and path.endswith(".py")
+                       for path in files), command
 
 
 def test_the_inference_stage_code_follows_its_imports():
@@ -126,12 +128,34 @@ def test_the_summary_code_is_what_report_imports():
     assert str(PACKAGE_DIR / "report.py") in files
 
 
-def test_model_types_are_code_of_the_ml_commands():
-    from colliderflow.ml.kinds import KINDS
-
+def test_model_kinds_are_code_of_the_ml_commands():
+    kinds = [f"ml/{kind}{suffix}" for kind in registry.BUILT_IN_MODELS for suffix in (".py", ".schema.yaml")]
     for command in ("train", "apply"):
         files = set(code_files(command, "hyy"))
-        assert _code([f"ml/{kind.module}.py" for kind in KINDS.values()]) <= files, command
+        assert _code([*kinds, "ml/network.py", "ml/models.py"]) <= files, command
+    # every kind's schema piece holds defaults, which every command reading a config uses
+    assert _code([f"ml/{kind}.schema.yaml" for kind in registry.BUILT_IN_MODELS]) <= set(code_files("fetch", "hyy"))
+
+
+def test_an_entry_point_model_kind_is_code_of_the_ml_commands(tmp_path, monkeypatch):
+    from colliderflow import stage_code
+
+    _write(tmp_path, {
+        "toykind/__init__.py": "from .net import Net\n\ndef train():\n    from colliderflow.ml import network\n",
+        "toykind/net.py": "",
+        "toykind/config.schema.yaml": "description: toy\n",
+    })
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_registered", lambda group=registry.ENTRY_POINT_GROUP, built_in=registry.BUILT_IN: (
+        {**built_in, "toy": "toykind"} if group == registry.MODEL_ENTRY_POINT_GROUP else dict(built_in)))
+    stage_code.model_kind_files.cache_clear()
+    try:
+        files = set(code_files("train", "hyy"))
+    finally:
+        stage_code.model_kind_files.cache_clear()
+    toy = {str((tmp_path / name).resolve()) for name in
+           ("toykind/__init__.py", "toykind/net.py", "toykind/config.schema.yaml")}
+    assert toy <= files and str(PACKAGE_DIR / "ml" / "network.py") in files
 
 
 def test_only_the_known_registries_import_code_by_name():

@@ -6,6 +6,9 @@ rule train:
         features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
         catalogue=CATALOGUE,
     output:
+        # the kind's model files (model.json, model.pt + model.onnx, ...) and model_info.json:
+        # everything apply reads, whatever the kind writes
+        model=directory(f"{RESULTS}/models/{{model}}/model"),
         metrics=f"{RESULTS}/models/{{model}}/metrics.json",
         history=f"{RESULTS}/models/{{model}}/history.json",
         plots=report(
@@ -47,7 +50,7 @@ rule train:
 
 rule apply:
     input:
-        metrics=f"{RESULTS}/models/{{model}}/metrics.json",
+        model=f"{RESULTS}/models/{{model}}/model",
         features=f"{RESULTS}/features/{{sample}}.parquet",
         catalogue=CATALOGUE,
     output:
@@ -66,11 +69,10 @@ rule apply:
         code=stage_code("apply"),
         settings=model_settings("dataset", "features", "observable"),
         features=lambda w, input: os.path.dirname(input.features),
-        modeldir=lambda w, input: os.path.dirname(input.metrics),
     shell:
         "colliderflow apply --configfile {input.catalogue} --settings {params.settings:q} "
         "--model {wildcards.model} "
-        "--modeldir {params.modeldir} --features {params.features} --sample {wildcards.sample} "
+        "--modeldir {input.model} --features {params.features} --sample {wildcards.sample} "
         "--out {output.parquet} --threads {threads} 2> {log}"
 
 

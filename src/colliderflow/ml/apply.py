@@ -19,8 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import io
-from . import data
-from .kinds import kind_of
+from . import data, kinds
 
 if TYPE_CHECKING:
     from ..analyses.interface import Observable
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = ("eventNumber", "sample", "process", "kind", "label", "split", "weight")
+INFO_FILE = "model_info.json"  # name, kind, settings and ml section of a trained model
 
 
 @dataclass
@@ -40,11 +40,11 @@ class Predictor:
 
 def load_predictor(modeldir: str | Path, threads: int = 1) -> Predictor:
     modeldir = Path(modeldir)
-    info_path = modeldir / "model_info.json"
+    info_path = modeldir / INFO_FILE
     if not info_path.is_file():
         raise FileNotFoundError(f"{info_path} missing: {modeldir} is not a trained model directory (run colliderflow train)")
     info = io.read_json(info_path)
-    return Predictor(info, kind_of(info["type"]).code().load(modeldir, info, threads))
+    return Predictor(info, kinds.load(info["type"]).load(modeldir, info, threads))
 
 
 def apply_model(modeldir: str | Path, features_dir: str | Path, sample: str, out: str | Path,
@@ -64,7 +64,7 @@ def apply_model(modeldir: str | Path, features_dir: str | Path, sample: str, out
         raise ValueError(f"{modeldir}: model '{info['name']}' was trained with the observable '{trained_on}', "
                          f"not '{observable.column}'; retrain it for this analysis")
     events = data.load_events(features_dir, {"ml": info["ml"]}, observable, samples=[sample],
-                              with_objects=kind_of(info["type"]).objects)
+                              with_objects=kinds.reads_objects(info["type"]))
     score = predictor.predict(events.inputs())
     columns = {c: events.frame[c].to_numpy() for c in SCORE_COLUMNS}
     columns["label"] = columns["label"].astype(np.int8)

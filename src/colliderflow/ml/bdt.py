@@ -3,7 +3,8 @@
 Trained on the event-level features with the class-balanced training weights (|w|: xgboost
 refuses negative weights), early stopping on the validation log-loss; the saved model
 (``model.json``) is cut at the best iteration, so what is evaluated and applied is the
-early-stopped model. ``train``, ``load`` and ``importance`` as ``kinds`` describes.
+early-stopped model. Settings: ``ml.bdt`` (``bdt.schema.yaml``). The interface is
+``kinds``'s.
 """
 
 from __future__ import annotations
@@ -57,14 +58,16 @@ def _matrix(training_set, features: list[str]) -> xgb.DMatrix:
 
 
 MODEL_FILE = "model.json"
+INPUTS = ("features",)
+POSITIVE_WEIGHTS = True  # xgboost refuses negative weights
 
 
-def train(settings: dict, sets: dict, ml: dict, outdir: Path, on_epoch_end=None) -> dict:
-    """Fit, keep the best iteration, save xgboost JSON in ``outdir``; returns the history.
+def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
+    """Fit, keep the best iteration, save xgboost JSON in ``modeldir``; returns the history.
 
-    ``on_epoch_end`` is not used (xgboost trains in one call).
+    ``workdir`` and ``on_epoch_end`` are not used (xgboost trains in one call).
     """
-    model_path = Path(outdir) / MODEL_FILE
+    model_path = Path(modeldir) / MODEL_FILE
     features = list(sets["train"].events.feature_names)
     device = xgb_device(ml["device"])
     params = {
@@ -91,7 +94,7 @@ def train(settings: dict, sets: dict, ml: dict, outdir: Path, on_epoch_end=None)
              evals_result["val"]["logloss"][best])
     return {"train_loss": evals_result["train"]["logloss"], "val_loss": evals_result["val"]["logloss"],
             "best_epoch": best, "best_val_loss": evals_result["val"]["logloss"][best], "epochs_run": rounds,
-            "train_seconds": seconds, "training_events": len(sets["train"].label), "device": device,
+            "training_events": len(sets["train"].label), "device": device,
             "loss": "logloss (xgboost)", "step": "boosting round"}
 
 

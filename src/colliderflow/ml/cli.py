@@ -19,7 +19,7 @@ def register(sub) -> None:
 
     apply = sub.add_parser("apply")
     apply.add_argument("--model", required=True, help="model name (checked against the model folder)")
-    apply.add_argument("--modeldir", required=True, help="folder written by colliderflow train")
+    apply.add_argument("--modeldir", required=True, help="model folder written by colliderflow train (<outdir>/model)")
     config.add_arguments(apply)
     apply.add_argument("--features", required=True, help="folder with <sample>.parquet")
     apply.add_argument("--sample", required=True, help="sample name")

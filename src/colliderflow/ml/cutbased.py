@@ -19,14 +19,16 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 SCORE = 1.0  # every selected event passes the selection
+INPUTS = ()
+POSITIVE_WEIGHTS = False
 
 
-def train(settings: dict, sets: dict, ml: dict, outdir: Path, on_epoch_end=None) -> dict:
+def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
     """Nothing to fit and no model file: the history says so."""
     log.info("%s: the cut-based selection scores every selected event %g; nothing to train",
              settings["name"], SCORE)
     return {"train_loss": [], "val_loss": [], "best_epoch": -1, "best_val_loss": None, "epochs_run": 0,
-            "train_seconds": 0.0, "training_events": 0, "device": "none", "loss": None, "step": None,
+            "training_events": 0, "device": "none", "loss": None, "step": None,
             "note": f"no training: the cut-based selection scores every event {SCORE:g}"}
 
 

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from ..config import ConfigError
 from ..events import require_finite
-from .kinds import kind_of
+from . import kinds
 
 if TYPE_CHECKING:
     from ..analyses.interface import Observable
@@ -301,7 +301,7 @@ def needs_positive_weights(settings: dict) -> bool:
     which needs non-negative cumulative yields (a set function of accepted events). BCE,
     process-weighted CE and focal loss keep the signed weights, unbiased in expectation.
     """
-    return kind_of(settings["type"]).positive_weights or settings.get("loss") == "lovasz"
+    return kinds.load(settings["type"]).POSITIVE_WEIGHTS or settings.get("loss") == "lovasz"
 
 
 def process_weights(frame: pd.DataFrame, exponent: float) -> np.ndarray:

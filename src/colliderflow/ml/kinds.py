@@ -1,57 +1,59 @@
-"""The model types of ``ml.models`` and what differs between them, in one table.
+"""Model kinds: a kind is one module, registered by name (``colliderflow.registry``: the
+built-ins and the entry-point group ``colliderflow.models``), with its piece of the config
+schema beside it (``<module>.schema.yaml``: ``description``, ``uses``: the shared ml sections
+it reads, e.g. ``[network]``, and ``properties``: its own settings, the section ``ml.<kind>``).
 
-Everything else in the stage is the same for every type: the events, the evaluation, the
-plots, the scores Parquet. A type names the module with its code, which has
+Everything else in the stage is the same for every kind: the events, the evaluation, the
+plots, the scores Parquet. The module defines
 
-* ``train(settings, sets, ml, outdir, on_epoch_end=None) -> history``: fit on the training
-  sets (``data.training_sets``), write the model files into ``outdir``; the history holds
-  ``train_loss``, ``val_loss``, ``best_epoch``, ``epochs_run``, ``train_seconds``,
+* ``INPUTS``: the model inputs it reads, in order, from ("features", "objects", "mask");
+* ``POSITIVE_WEIGHTS``: whether it trains on |weight| (xgboost refuses negative weights);
+* ``train(settings, sets, ml, modeldir, workdir, on_epoch_end=None) -> history``: fit on the
+  training sets (``data.training_sets``), write the model files into ``modeldir`` (and files
+  of an unfinished training, such as checkpoints, into ``workdir``, which a restarted job
+  keeps); the history holds ``train_loss``, ``val_loss``, ``best_epoch``, ``epochs_run``,
   ``training_events``, ``device``, ``loss`` (its name), ``step`` (what one entry of the loss
-  lists is) and, where nothing is trained, a ``note`` saying so;
+  lists is) and, where nothing is trained, a ``note`` saying so; no timings (they differ
+  between runs: the log has them), so the same seed gives the same file;
 * ``load(modeldir, info, threads) -> predict``: ``predict(inputs)`` gives scores in [0, 1];
 * ``importance(modeldir, predict, test_set, ml) -> {"kind": ..., "values": {input: value}}``.
 
-The module is imported when used (torch takes seconds to import, and applying a BDT never
-needs it).
+A torch kind builds its network and hands it to ``network`` (the shared loop, ONNX export
+checked against onnxruntime). The module is imported when used (torch takes seconds to
+import, and applying a BDT never needs it).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-from dataclasses import dataclass
 from types import ModuleType
 
+from .. import registry
 from ..config import ConfigError
 
-
-@dataclass(frozen=True)
-class Kind:
-    """One model type: where its settings and code are, and which inputs it reads."""
-
-    section: str | None  # the ml section its settings come from (None: it has no settings)
-    module: str  # the module of colliderflow.ml with train, load, importance
-    inputs: tuple[str, ...]  # the model inputs it reads, in order: features[, objects, mask]
-    positive_weights: bool = False  # trains on |weight| (xgboost refuses negative weights)
-
-    @property
-    def objects(self) -> bool:
-        """Whether it reads the per-object lists (set models)."""
-        return "objects" in self.inputs
-
-    def code(self) -> ModuleType:
-        return importlib.import_module(f"{__package__}.{self.module}")
+INPUT_NAMES = ("features", "objects", "mask")
+INTERFACE = ("INPUTS", "POSITIVE_WEIGHTS", "train", "load", "importance")
 
 
-KINDS = {
-    "cutbased": Kind(None, "cutbased", ()),
-    "bdt": Kind("bdt", "bdt", ("features",), positive_weights=True),
-    "mlp": Kind("network", "network", ("features",)),
-    "deepsets": Kind("network", "network", ("features", "objects", "mask")),
-}
+@functools.cache
+def load(kind: str) -> ModuleType:
+    """The module of model kind ``kind`` (the ``type`` of an ``ml.models`` entry), checked."""
+    try:
+        name = registry.model_source(kind)
+    except KeyError as err:
+        raise ConfigError(err.args[0]) from None
+    module = importlib.import_module(name)
+    missing = [attribute for attribute in INTERFACE if not hasattr(module, attribute)]
+    if missing:
+        raise TypeError(f"model kind {kind!r} ({name}) lacks {', '.join(missing)}; see colliderflow.ml.kinds")
+    inputs = tuple(module.INPUTS)
+    if inputs not in {INPUT_NAMES[:n] for n in (0, 1, 3)}:
+        raise TypeError(f"model kind {kind!r} ({name}): INPUTS is {inputs}, expected (), ('features',) or "
+                        f"{INPUT_NAMES}")
+    return module
 
 
-def kind_of(type_name: str) -> Kind:
-    """The model type ``type_name`` (the ``type`` of an ``ml.models`` entry)."""
-    if type_name not in KINDS:  # the schema's enum makes this unreachable from a validated config
-        raise ConfigError(f"unknown model type '{type_name}'; known: {', '.join(KINDS)}")
-    return KINDS[type_name]
+def reads_objects(kind: str) -> bool:
+    """Whether models of ``kind`` read the per-object lists (set models)."""
+    return "objects" in load(kind).INPUTS

@@ -1,31 +1,26 @@
-"""A model's effective settings: its ``ml.models`` entry over the defaults of its type's section."""
+"""A model's effective settings: its ``ml.models`` entry over the sections its kind reads."""
 
 from __future__ import annotations
 
+from .. import config, registry
 from ..config import ConfigError
-from .kinds import kind_of
+
+
+def sections(kind: str, ml: dict) -> list[str]:
+    """The ml sections a model of ``kind`` reads, in order of precedence (shared ones first,
+    then its own ``ml.<kind>`` where the kind has settings); from its schema piece."""
+    piece = config.load_schema_file(registry.model_schema_file(kind))
+    return [*piece.get("uses", []), *([kind] if kind in ml else [])]
 
 
 def model_settings(cfg: dict, name: str) -> dict:
-    """``ml.bdt`` (type bdt) or ``ml.network`` (mlp, deepsets) updated with ``ml.models.<name>``.
-
-    Raises ConfigError for an unknown model or a key of another type's section (a BDT with a
-    ``loss`` would silently ignore it; a cutbased model takes no key but ``type``).
-    """
+    """The sections of the model's kind (e.g. ``ml.network`` then ``ml.mlp``) updated with
+    ``ml.models.<name>``. The schema refuses a key the kind does not read."""
     ml = cfg["ml"]
     if name not in ml["models"]:
         raise ConfigError(f"model '{name}' is not defined in ml.models (defined: {', '.join(ml['models'])})")
-    entry = dict(ml["models"][name])
-    kind = entry["type"]
-    section = kind_of(kind).section
-    defaults = ml[section] if section else {}
-    foreign = sorted(set(entry) - {"type"} - set(defaults))
-    if foreign:
-        where = f"keys of ml.{section}" if section else f"settings of type {kind}, which has none"
-        raise ConfigError(
-            f"ml.models.{name} (type {kind}) sets {', '.join(foreign)}, which are not {where}; "
-            f"remove them or change the type"
-        )
+    entry = ml["models"][name]
+    defaults = {key: value for section in sections(entry["type"], ml) for key, value in ml[section].items()}
     return {**defaults, **entry, "name": name}
 
 

@@ -1,38 +1,21 @@
-"""Training: ``train_model`` for any model type, and the torch loop shared by every network.
+"""``train_model``: train one model of ``ml.models``, whatever its kind, and evaluate it.
 
-``train_model`` reads the events, asks the model's type (``kinds``) to train, evaluates the
-saved model and writes metrics and plots, the same for every type.
-
-The loop (``fit``): AdamW, a learning-rate schedule, early stopping on the validation loss
-(the best epoch's weights are kept), a checkpoint after every epoch written atomically, and
-resume from it: a killed training started again with the same inputs and settings continues
-where it stopped and ends with the same weights as an uninterrupted run. Determinism on CPU:
-seeded initialisation, a shuffling generator seeded per epoch, the global RNG (dropout) saved
-in the checkpoint, ``torch.use_deterministic_algorithms``. On CUDA: autocast + GradScaler and
-pinned-memory loaders.
+Reads the events, asks the model's kind (``kinds``) to train into the model folder, evaluates
+the saved model as ``apply`` loads it, and writes history, metrics and plots: the same for
+every kind.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import hashlib
-import json
 import logging
-import math
-import random
-import time
-import warnings
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-import numpy as np
-import torch
-from torch.utils.data import DataLoader, TensorDataset
-
 from .. import io
-from . import data, evaluate, models, plots
-from .kinds import kind_of
+from . import data, evaluate, kinds, plots
+from .apply import INFO_FILE, load_predictor
 from .settings import model_settings
 
 if TYPE_CHECKING:
@@ -40,220 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.pt"
-
-
-def resolve_device(requested: str) -> torch.device:
-    """``auto``: cuda when torch sees a GPU, else cpu; ``cuda`` without a GPU is an error."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise ValueError("ml.device is 'cuda' but torch sees no GPU; set ml.device to auto or cpu")
-    return torch.device(requested)
-
-
-def seed_everything(seed: int, threads: int, device: torch.device) -> None:
-    """Same seed and inputs give the same model (bitwise on CPU)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.set_num_threads(threads)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
-
-
-def _tensors(arrays: tuple[np.ndarray, ...]) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
-
-
-class _Batches(torch.utils.data.Sampler):
-    """Index tensors of consecutive batches of a permutation (seeded) or of 0..n-1 in order.
-
-    Indexing the tensors with one index tensor per batch is much faster than a list of ints
-    (what BatchSampler yields) and than collating single events.
-    """
-
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator | None):
-        self.n, self.batch_size, self.generator = n, batch_size, generator
-
-    def __iter__(self):
-        order = torch.randperm(self.n, generator=self.generator) if self.generator is not None else torch.arange(self.n)
-        return iter(order.split(self.batch_size))
-
-    def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
-
-
-def _loader(dataset: TensorDataset, batch_size: int, device: torch.device, generator: torch.Generator | None):
-    """DataLoader of whole batches (pinned memory on CUDA); shuffled when a generator is given."""
-    return DataLoader(dataset, sampler=_Batches(len(dataset), batch_size, generator), batch_size=None,
-                      pin_memory=device.type == "cuda")
-
-
-def _scheduler(optimizer, settings: dict):
-    if settings["schedule"] == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=settings["epochs"])
-    if settings["schedule"] == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, factor=settings["plateau_factor"], patience=settings["plateau_patience"])
-    return None
-
-
-def fingerprint(settings: dict, spec: dict, arrays: list[np.ndarray], seed: int) -> str:
-    """Identifies a training: a checkpoint is resumed only if settings, inputs and seed are the same."""
-    digest = hashlib.sha256(json.dumps([settings, spec, seed], sort_keys=True, default=str).encode())
-    for array in arrays:
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
-def fit(model: torch.nn.Module, loss_fn, train: tuple[np.ndarray, ...], val: tuple[np.ndarray, ...], settings: dict,
-        *, device: torch.device, seed: int, checkpoint: Path, key: str = "",
-        on_epoch_end: Callable[[int], None] | None = None) -> dict:
-    """Train ``model`` in place on ``train`` = (inputs..., label, weight); returns the history.
-
-    Ends with the weights of the epoch with the lowest validation loss. ``on_epoch_end(epoch)``
-    is called after each epoch's checkpoint is written (tests use it to simulate a kill).
-    """
-    model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
-    scheduler = _scheduler(optimizer, settings)
-    amp = device.type == "cuda" and settings["mixed_precision"]
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    state = {"epoch": 0, "best_loss": math.inf, "best_epoch": -1, "bad_epochs": 0, "stopped": False,
-             "best_state": None, "history": {"train_loss": [], "val_loss": [], "lr": [], "seconds": [],
-                                             "events_per_second": []}}
-    checkpoint = Path(checkpoint)
-    if checkpoint.is_file():
-        # on the CPU first: the RNG states must stay CPU tensors; load_state_dict moves the rest
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if saved.get("key") == key:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(saved["scheduler"])
-            scaler.load_state_dict(saved["scaler"])
-            torch.set_rng_state(saved["rng_cpu"])
-            if device.type == "cuda" and saved.get("rng_cuda") is not None:
-                torch.cuda.set_rng_state(saved["rng_cuda"])
-            state = saved["state"]
-            log.info("resuming from %s after epoch %d", checkpoint, state["epoch"])
-        else:
-            log.warning("ignoring %s: it belongs to another training (settings, inputs or seed differ)", checkpoint)
-
-    train_set = TensorDataset(*_tensors(train))
-    val_set = TensorDataset(*_tensors(val))
-    n_train = len(train_set)
-    while state["epoch"] < settings["epochs"] and not state["stopped"]:
-        epoch = state["epoch"]
-        generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        model.train()
-        start = time.perf_counter()
-        total, norm = 0.0, 0.0
-        for batch in _loader(train_set, settings["batch_size"], device, generator):
-            *inputs, label, weight = (t.to(device, non_blocking=True) for t in batch)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-                logits = model(*inputs)
-            loss = loss_fn(logits.float(), label, weight)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            batch_norm = float(weight.abs().sum())
-            total += float(loss.detach()) * batch_norm
-            norm += batch_norm
-        seconds = time.perf_counter() - start
-        val_loss = evaluate_loss(model, loss_fn, val_set, settings["eval_batch_size"], device, amp)
-        lr = optimizer.param_groups[0]["lr"]
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(val_loss)
-        elif scheduler is not None:
-            scheduler.step()
-        history = state["history"]
-        for name, value in (("train_loss", total / norm), ("val_loss", val_loss), ("lr", lr), ("seconds", seconds),
-                            ("events_per_second", n_train / seconds)):
-            history[name].append(value)
-        if val_loss < state["best_loss"]:
-            state.update(best_loss=val_loss, best_epoch=epoch, bad_epochs=0,
-                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-        else:
-            state["bad_epochs"] += 1
-            state["stopped"] = state["bad_epochs"] >= settings["patience"]
-        state["epoch"] = epoch + 1
-        log.info("epoch %d/%d: train loss %.5f, val loss %.5f%s, lr %.2e, %.1f s (%.0f events/s)",
-                 epoch + 1, settings["epochs"], history["train_loss"][-1], val_loss,
-                 " (best)" if state["best_epoch"] == epoch else "", lr, seconds, n_train / seconds)
-        _save_checkpoint(checkpoint, key, model, optimizer, scheduler, scaler, state, device)
-        if state["stopped"]:
-            log.info("early stopping: no better validation loss for %d epochs; best epoch %d",
-                     settings["patience"], state["best_epoch"] + 1)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch)
-    model.load_state_dict(state["best_state"])
-    return {**state["history"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
-            "epochs_run": state["epoch"], "train_seconds": float(sum(state["history"]["seconds"])),
-            "training_events": n_train}
-
-
-def _save_checkpoint(path, key, model, optimizer, scheduler, scaler, state, device) -> None:
-    payload = {"key": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-               "scheduler": scheduler.state_dict() if scheduler is not None else None,
-               "scaler": scaler.state_dict(), "rng_cpu": torch.get_rng_state(),
-               "rng_cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None, "state": state}
-    with io.atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-@torch.no_grad()
-def evaluate_loss(model, loss_fn, dataset: TensorDataset, batch_size: int, device: torch.device, amp: bool) -> float:
-    """Loss over a whole split, batch losses averaged with their summed |weight|."""
-    model.eval()
-    total, norm = 0.0, 0.0
-    for batch in _loader(dataset, batch_size, device, None):
-        *inputs, label, weight = (t.to(device, non_blocking=True) for t in batch)
-        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-            logits = model(*inputs)
-        batch_norm = float(weight.abs().sum())
-        total += float(loss_fn(logits.float(), label, weight)) * batch_norm
-        norm += batch_norm
-    return total / norm
-
-
-@torch.no_grad()
-def predict_torch(model: torch.nn.Module, inputs: tuple[np.ndarray, ...], batch_size: int,
-                  device: torch.device = torch.device("cpu")) -> np.ndarray:
-    """Scores in [0, 1] (float64 array) for the events in ``inputs``."""
-    scorer = models.ScoreModel(model).to(device).eval()
-    tensors = _tensors(inputs)
-    n = len(tensors[0])
-    out = [scorer(*(t[i:i + batch_size].to(device) for t in tensors)).float().cpu()
-           for i in range(0, n, batch_size)]
-    return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
-
-
-def export_onnx(model: torch.nn.Module, example: tuple[np.ndarray, ...], path: Path) -> None:
-    """ONNX of the score (sigmoid) with a dynamic batch axis, written atomically.
-
-    Uses the TorchScript exporter (``dynamo=False``), which needs no extra package; its
-    deprecation warning is silenced here because the output is checked against torch.
-    """
-    scorer = models.ScoreModel(copy.deepcopy(model).cpu()).eval()
-    names = list(scorer.input_names)
-    with io.atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(scorer, tuple(torch.from_numpy(a[:2]) for a in example), str(tmp), dynamo=False,
-                          input_names=names, output_names=["score"],
-                          dynamic_axes={**{n: {0: "events"} for n in names}, "score": {0: "events"}})
-
-
-def onnx_scores(path: Path, inputs: tuple[np.ndarray, ...], names, threads: int = 1) -> np.ndarray:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {n: np.ascontiguousarray(a) for n, a in zip(names, inputs)})[0].astype(np.float64)
+MODEL_DIR = "model"  # the model folder inside the output folder: what apply reads
+# files of an unfinished training (a checkpoint), kept by a restarted job, removed at the end
+WORK_DIR = "unfinished"
 
 
 def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Path, observable: "Observable",
@@ -261,39 +33,38 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     """Train model ``name`` of ``ml.models`` and write everything to ``outdir``; returns metrics.
 
     ``observable``: the analysis's (``analyses.get(name).observable(cfg)``), which defines the
-    signal and background events and is never an input. Outputs: the type's model files
-    (model.json for bdt, model.pt + model.onnx for the networks, none for cutbased),
-    model_info.json, history.json, metrics.json, and the plots loss, roc, scores, importance,
-    zcurve (.png).
+    signal and background events and is never an input. Outputs: ``model/`` (the kind's model
+    files and model_info.json: everything apply reads), history.json, metrics.json, and the
+    plots loss, roc, scores, importance, zcurve (.png). ``unfinished/`` holds the files of
+    an unfinished training (a checkpoint) until it ends.
     """
-    from .apply import load_predictor  # the saved model is what gets evaluated
-
     ml = cfg["ml"]
     settings = model_settings(cfg, name)
-    kind = kind_of(settings["type"])
+    kind = kinds.load(settings["type"])
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    events = data.load_events(features_dir, cfg, observable, with_objects=kind.objects)
+    modeldir = outdir / MODEL_DIR
+    modeldir.mkdir(parents=True, exist_ok=True)
+    events = data.load_events(features_dir, cfg, observable, with_objects=kinds.reads_objects(settings["type"]))
     sets = data.training_sets(events, ml, settings, observable)
-    history = kind.code().train(settings, sets, ml, outdir, on_epoch_end)
+    workdir = outdir / WORK_DIR
+    workdir.mkdir(exist_ok=True)
+    history = kind.train(settings, sets, ml, modeldir, workdir, on_epoch_end)
     info = {"name": name, "type": settings["type"], "settings": settings, "ml": ml,
-            "observable": dataclasses.asdict(observable), "inputs": list(kind.inputs),
-            "features": list(events.feature_names) if "features" in kind.inputs else []}
-    io.write_json(outdir / "model_info.json", info, cfg)
-    predictor = load_predictor(outdir, threads=ml["threads"])
+            "observable": dataclasses.asdict(observable), "inputs": list(kind.INPUTS),
+            "features": list(events.feature_names) if "features" in kind.INPUTS else []}
+    io.write_json(modeldir / INFO_FILE, info, cfg)
+    predictor = load_predictor(modeldir, threads=ml["threads"])
     events.frame["score"] = predictor.predict(events.inputs())
     metrics = evaluate.compute_metrics(events.frame, ml, observable)
     metrics.update(model=name, type=settings["type"], loss=history.get("loss"),
-                   importance=kind.code().importance(outdir, predictor.predict, sets["test"], ml),
-                   training={k: history[k] for k in ("best_epoch", "epochs_run", "train_seconds", "training_events",
-                                                     "device", "note") if k in history})
-    metrics["training"]["events_per_second"] = (
-        history["training_events"] * history["epochs_run"] / max(history["train_seconds"], 1e-9))
+                   importance=kind.importance(modeldir, predictor.predict, sets["test"], ml),
+                   training={k: history[k] for k in ("best_epoch", "epochs_run", "training_events", "device",
+                                                     "onnx_max_abs_diff", "note") if k in history})
     io.write_json(outdir / "history.json", history, cfg)
     io.write_json(outdir / "metrics.json", metrics, cfg,
                   inputs=[p for p in data.sample_files(features_dir, cfg).values()])
     plots.model_plots(outdir, history, metrics, events.frame, sets, cfg, observable)
-    (outdir / CHECKPOINT).unlink(missing_ok=True)
+    shutil.rmtree(workdir)
     log.info("%s: ROC AUC %.4f, Z_max %.3f (threshold %.3f) vs %.3f without a score cut", name,
              metrics["roc_auc"], metrics["z_max"], metrics["threshold_at_z_max"], metrics["z_inclusive"])
     return metrics

@@ -1,0 +1,54 @@
+"""Model kind ``deepsets``: Zaheer et al. 2017, rho(pool_i phi(object_i), event features).
+
+Invariant under object order; padded objects are masked out of the pooling (sum, mean or
+max), so neither their number nor their values change the score. Settings: ``ml.network``
+(the training loop) and ``ml.deepsets`` (see ``deepsets.schema.yaml``). Trained, saved and
+exported by ``network``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import models, network
+
+INPUTS = ("features", "objects", "mask")
+POSITIVE_WEIGHTS = False
+
+
+class DeepSets(nn.Module):
+    input_names = INPUTS
+
+    def __init__(self, n_features: int, n_object_fields: int, phi_hidden: list[int], latent: int,
+                 rho_hidden: list[int], pooling: str, dropout: float,
+                 feature_mean, feature_std, object_mean, object_std):
+        super().__init__()
+        self.pooling = pooling
+        self.scale = models.Standardise(feature_mean, feature_std)
+        self.scale_objects = models.Standardise(object_mean, object_std)
+        self.phi = models.mlp([n_object_fields, *phi_hidden, latent], 0.0)
+        self.rho = models.mlp([latent + n_features, *rho_hidden, 1], dropout, final_activation=False)
+
+    def forward(self, features: torch.Tensor, objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pooled = models.masked_pool(self.phi(self.scale_objects(objects)), mask, self.pooling)
+        return self.rho(torch.cat([pooled, self.scale(features)], dim=-1)).squeeze(-1)
+
+
+def spec(settings: dict, inputs: tuple) -> dict:
+    """Constructor arguments: architecture from the settings, standardisation from the training inputs."""
+    return {**models.set_statistics(inputs), "phi_hidden": list(settings["phi_hidden"]), "latent": settings["latent"],
+            "rho_hidden": list(settings["rho_hidden"]), "pooling": settings["pooling"], "dropout": settings["dropout"]}
+
+
+def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
+    return network.train(DeepSets, spec, settings, sets, ml, modeldir, workdir, on_epoch_end)
+
+
+def load(modeldir: Path, info: dict, threads: int = 1):
+    return network.load(DeepSets, modeldir, info, threads)
+
+
+importance = network.importance
