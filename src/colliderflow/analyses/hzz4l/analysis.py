@@ -40,7 +40,6 @@ import awkward as ak
 import numpy as np
 import pyarrow as pa
 import vector
-from coffea.analysis_tools import PackedSelection
 
 from ...columnar import (
     Collection, cartesian, delta_phi, flat, not_near, objects_of, p4, repeated_string, to_arrow,
@@ -265,6 +264,8 @@ def select(events, cfg: dict, is_mc: bool):
         out = np.zeros(n, dtype=bool)
         out[rows] = values
         return out
+
+    from coffea.analysis_tools import PackedSelection  # a second to import: here, only the skim pays
 
     selection = PackedSelection()
     selection.add("trigger", fired)
