@@ -62,15 +62,19 @@ def sha256sum(path: str | Path, block: int = 1 << 20) -> str:
 COMPUTING_PACKAGES = ("uproot", "awkward", "numpy", "xgboost", "torch", "iminuit", "pyhf", "numba-stats")
 
 
-def provenance(cfg: dict | None = None, inputs: list[str | Path] | tuple = ()) -> dict:
+def provenance(cfg: dict | None = None, inputs: list[str | Path] | tuple | dict = ()) -> dict:
     """The block every JSON output carries: package and dependency versions, the git revision
-    of the code (when it runs from a repository), config hash, input checksums."""
+    of the code (when it runs from a repository), config hash, input checksums (``inputs``:
+    the paths, or a mapping of each path to its SHA-256 where the caller computed it already).
+    Nothing in it depends on when or where the job ran, so a rerun writes the same bytes."""
+    checksums = ({str(p): digest for p, digest in inputs.items()} if isinstance(inputs, dict)
+                 else {str(p): sha256sum(p) for p in inputs if Path(p).is_file()})
     return {
         "colliderflow_version": __version__,
         "git_revision": git_revision(),
         "packages": package_versions(),
         "config_hash": config_hash(cfg or {}),
-        "inputs": {str(p): sha256sum(p) for p in inputs if Path(p).is_file()},
+        "inputs": checksums,
     }
 
 
