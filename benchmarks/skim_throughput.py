@@ -13,10 +13,10 @@ its own:
 
 The file is read once beforehand so both see a warm page cache, and each measurement runs
 once untimed first, so that one-time costs (uproot's model classes for the file's
-streamers, imports made on first use) count as start-up, not as throughput. With ``--repeat N`` the
-two measurements alternate N times and the fastest of each is reported (on a shared
-machine this filters out time stolen by other processes). The target is a skim rate of
-at least 0.8 of the plain read rate (issue 8).
+streamers, imports made on first use) count as start-up, not as throughput. With
+``--repeat N`` the two measurements alternate N times and the fastest of each is reported
+(on a shared machine this filters out time stolen by other processes). The target is a
+skim rate of at least 0.8 of the plain read rate (issue 8).
 """
 
 from __future__ import annotations
