@@ -11,10 +11,12 @@ its own:
 - ``skim``: ``colliderflow.skim.skim_file`` on the same file (read, select, weight,
   build columns, write Parquet and the cutflow JSON).
 
-The file is read once beforehand so both see a warm page cache. With ``--repeat N`` the
-two measurements alternate N times and the fastest of each is reported (on a shared
-machine this filters out time stolen by other processes). The target is a skim rate of
-at least 0.7 of the plain read rate.
+The file is read once beforehand so both see a warm page cache, and each measurement runs
+once untimed first, so that one-time costs (uproot's model classes for the file's
+streamers, imports made on first use) count as start-up, not as throughput. With
+``--repeat N`` the two measurements alternate N times and the fastest of each is reported
+(on a shared machine this filters out time stolen by other processes). The target is a
+skim rate of at least 0.8 of the plain read rate (issue 8).
 """
 
 from __future__ import annotations
@@ -30,21 +32,21 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TARGET_RATIO = 0.7
+TARGET_RATIO = 0.8
 
 
 def load_cfg(configfile: str | None, step_size: int | None, path: str, read_ahead: bool | None = None) -> dict:
     """The config the skim runs with, plus a one-file sample whose kind matches the file."""
     import uproot
 
-    from colliderflow import config
+    from colliderflow import analyses, config
 
     cfg = config.load(configfile or REPO / "config" / "config.yaml")  # fills the skim section's defaults
     if step_size:
         cfg["skim"]["step_size"] = step_size
     if read_ahead is not None:
         cfg["skim"]["read_ahead"] = read_ahead
-    tree = uproot.open(path)[cfg["skim"]["tree"]]
+    tree = uproot.open(path)[analyses.get(cfg["analysis"]).ntuple.tree]
     is_data = float(tree["xsec"].array(entry_stop=1, library="np")[0]) == 0.0 if tree.num_entries else True
     cfg["samples"] = {"bench": {"kind": "data" if is_data else "signal", "process": "bench",
                                 "files": [{"name": Path(path).stem}]}}
@@ -61,19 +63,23 @@ def measure(kind: str, path: str, configfile: str | None, step_size: int | None,
     analysis = analyses.get(cfg["analysis"])
     branches = analysis.branches(cfg)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    cpu_start = time.process_time()
-    start = time.perf_counter()
-    if kind == "plain":
-        with uproot.open(path) as handle:
-            tree = handle[cfg["skim"]["tree"]]
-            n_events = 0
-            for arrays in tree.iterate(filter_name=branches, step_size=cfg["skim"]["step_size"], library="ak"):
-                n_events += len(arrays)
-        selected = None
-    else:
+
+    def once() -> tuple[int, int | None]:
+        if kind == "plain":
+            with uproot.open(path) as handle:
+                tree = handle[analysis.ntuple.tree]
+                n_events = 0
+                for arrays in tree.iterate(filter_name=branches, step_size=cfg["skim"]["step_size"], library="ak"):
+                    n_events += len(arrays)
+            return n_events, None
         with tempfile.TemporaryDirectory() as tmp:
             cutflow = skim.skim_file(cfg, "bench", path, Path(tmp) / "skim.parquet", Path(tmp) / "cutflow.json")
-        n_events, selected = cutflow["n_entries"], cutflow["n_selected"]
+        return cutflow["n_entries"], cutflow["n_selected"]
+
+    once()  # warm-up: one-time costs (uproot's model classes, lazy imports) are start-up, not rate
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    n_events, selected = once()
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start
     checksum_start = time.perf_counter()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 import pyarrow as pa
-import vector
 
 def delta_phi(a, b):
     """phi_a - phi_b wrapped into [-pi, pi] (round-based: several times faster than a modulo)."""
@@ -37,6 +36,8 @@ def p4(px, py, pz, e):
     vector would otherwise convert pt/eta/phi back and forth; callers that need px, py
     themselves (ptt) compute them once with ``cartesian``.
     """
+    import vector  # imports sympy (half a second): here, only the jobs that build four-vectors pay
+
     return vector.array({"px": px, "py": py, "pz": pz, "E": e})
 
 

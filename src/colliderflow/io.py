@@ -17,10 +17,12 @@ from .config import config_hash
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, keep_name: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` only if the block succeeds.
 
-    A killed job therefore never leaves a half-written file that looks whole.
+    A killed job therefore never leaves a half-written file that looks whole. With
+    ``keep_name`` the temporary file has the final name, in a hidden folder beside ``path``:
+    for formats that record their own file name (ROOT), so that the bytes do not depend on it.
     """
     path = Path(path)
     try:
@@ -28,8 +30,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except (FileExistsError, NotADirectoryError) as err:  # a file where a folder should be
         raise NotADirectoryError(errno.ENOTDIR, f"a file is in the way of the output folder {path.parent}; "
                                  "move or delete it", err.filename) from err
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    aside = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = aside / path.name if keep_name else aside
     try:
+        if keep_name:
+            aside.mkdir(exist_ok=True)
         yield tmp
         os.replace(tmp, path)
     except OSError as err:
@@ -41,6 +46,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+        if keep_name and aside.exists():
+            aside.rmdir()
 
 
 def sha256sum(path: str | Path, block: int = 1 << 20) -> str:
@@ -55,15 +62,19 @@ def sha256sum(path: str | Path, block: int = 1 << 20) -> str:
 COMPUTING_PACKAGES = ("uproot", "awkward", "numpy", "xgboost", "torch", "iminuit", "pyhf", "numba-stats")
 
 
-def provenance(cfg: dict | None = None, inputs: list[str | Path] | tuple = ()) -> dict:
+def provenance(cfg: dict | None = None, inputs: list[str | Path] | tuple | dict = ()) -> dict:
     """The block every JSON output carries: package and dependency versions, the git revision
-    of the code (when it runs from a repository), config hash, input checksums."""
+    of the code (when it runs from a repository), config hash, input checksums (``inputs``:
+    the paths, or a mapping of each path to its SHA-256 where the caller computed it already).
+    Nothing in it depends on when or where the job ran, so a rerun writes the same bytes."""
+    checksums = ({str(p): digest for p, digest in inputs.items()} if isinstance(inputs, dict)
+                 else {str(p): sha256sum(p) for p in inputs if Path(p).is_file()})
     return {
         "colliderflow_version": __version__,
         "git_revision": git_revision(),
         "packages": package_versions(),
         "config_hash": config_hash(cfg or {}),
-        "inputs": {str(p): sha256sum(p) for p in inputs if Path(p).is_file()},
+        "inputs": checksums,
     }
 
 

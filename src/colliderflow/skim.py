@@ -127,12 +127,15 @@ def skim_file(cfg: dict, sample: str, in_path, out_parquet, out_cutflow) -> dict
     analysis = analyses.get(cfg["analysis"])
     is_mc = sample_is_mc(cfg, sample)
     branches = analysis.branches(cfg)
-    with open_root(in_path) as handle:
-        tree = find_tree(handle, in_path, analysis, branches)
-        cutflow = _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parquet)
-    io.write_json(out_cutflow, cutflow,
-                  cfg={k: cfg.get(k) for k in ("analysis", "lumi_fb", "skim", "selection", "observable")},
-                  inputs=[in_path])
+    # the input's checksum (for the cutflow's provenance) is computed meanwhile, on another core
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skim-checksum") as pool:
+        checksum = pool.submit(io.sha256sum, in_path)
+        with open_root(in_path) as handle:
+            tree = find_tree(handle, in_path, analysis, branches)
+            cutflow = _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parquet)
+        io.write_json(out_cutflow, cutflow,
+                      cfg={k: cfg.get(k) for k in ("analysis", "lumi_fb", "skim", "selection", "observable")},
+                      inputs={in_path: checksum.result()})
     return cutflow
 
 

@@ -1,33 +1,22 @@
 """End-to-end runs of the Snakemake workflow on config/test.yaml, in a temporary directory.
 
-One full run is shared by the tests of this module (it is the slow part); each test then
-asks Snakemake what it would do next, and asserts on the plan.
+One full run of each analysis's test config is shared by the tests of the session (the
+``finished_run`` fixture of conftest.py; it is the slow part); each test then asks Snakemake
+what it would do next, and asserts on the plan.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from workflow_runs import REPO, snakemake
 
-REPO = Path(__file__).resolve().parents[2]
-SNAKEFILE = REPO / "workflow" / "Snakefile"
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(workdir: Path, *args: str, configfile: str = "config/test.yaml") -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
-           "--configfile", configfile, "--cores", "2", *args]
-    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1500)
-    return result
 
 
 def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
@@ -55,16 +44,11 @@ ANALYSES = {
 
 
 @pytest.fixture(scope="module", params=sorted(ANALYSES))
-def run(request, tmp_path_factory):
+def run(request, finished_run):
     """(analysis, work directory, config file) after one full run of that analysis's test config."""
     analysis = request.param
     configfile = ANALYSES[analysis][0]
-    work = tmp_path_factory.mktemp(f"run-{analysis}")
-    shutil.copytree(REPO / "config", work / "config")
-    result = snakemake(work, configfile=configfile)
-    if result.returncode != 0:
-        pytest.fail(f"workflow failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
-    return analysis, work, configfile
+    return analysis, finished_run(configfile), configfile
 
 
 def test_full_run_writes_every_stage(run):

@@ -8,7 +8,8 @@ mirror, and the truth it injects. This class does the rest, the same for every a
 - a file is generated from its own seed (``seeds.file_seed(seed, file name)``), in chunks
   of ``chunk_size`` generated events (bounded memory), each from its own random stream;
 - each chunk: truth -> detector -> triggers -> the format's branches, then the skim;
-- the file is written atomically (a killed job leaves no file) in the 2025 ntuple format
+- the file is written atomically (a killed job leaves no file) and reproducibly (same
+  settings, same bytes: ``ntuples.rootfile``) in the 2025 ntuple format
   with, next to the tree, a ``colliderflow_simulation`` TObjString (JSON) that says the file
   is simulated and records the truth, the seed and a hash of the settings.
 
@@ -28,9 +29,9 @@ from typing import Callable, ClassVar
 import numpy as np
 import uproot
 
-from .. import __version__, config, io
+from .. import __version__, config
 from . import Simulation
-from ..ntuples import atlas2025
+from ..ntuples import atlas2025, rootfile
 from .catalogue import FileSpec, Plan
 from .detector import Detector, Reco, reconstruct, triggers
 from .seeds import CHUNK_STREAM, child_rng, event_numbers, file_seed
@@ -163,20 +164,20 @@ class EmbeddedSimulation(Simulation):
         written = 0
         chunk_size = s["chunk_size"]
         starts = list(range(0, plan.n_generated, chunk_size)) or [0]
-        with io.atomic_path(out_path) as tmp:
-            with uproot.recreate(tmp) as handle:
-                handle[METADATA_KEY] = json.dumps(record, sort_keys=True)
-                tree = handle.mktree(atlas2025.FORMAT.tree, atlas2025.tree_types(),
-                                     counter_name=atlas2025.counter_name, field_name=atlas2025.field_name,
-                                     title="SIMULATED (colliderflow)")
-                for chunk, start in enumerate(starts):
-                    stop = min(start + chunk_size, plan.n_generated)
-                    branches = self.build_chunk(plan, s, seq, chunk, start, stop, sums)
-                    if len(branches["eventNumber"]):
-                        tree.extend(branches)
-                    written += len(branches["eventNumber"])
-                    log.info("%s: chunk %d/%d, generated %d/%d, written %d", file_name, chunk + 1, len(starts), stop,
-                             plan.n_generated, written)
+        record_json = json.dumps(record, sort_keys=True)
+        with rootfile.recreate(out_path, identity=record_json) as handle:
+            handle[METADATA_KEY] = record_json
+            tree = handle.mktree(atlas2025.FORMAT.tree, atlas2025.tree_types(),
+                                 counter_name=atlas2025.counter_name, field_name=atlas2025.field_name,
+                                 title="SIMULATED (colliderflow)")
+            for chunk, start in enumerate(starts):
+                stop = min(start + chunk_size, plan.n_generated)
+                branches = self.build_chunk(plan, s, seq, chunk, start, stop, sums)
+                if len(branches["eventNumber"]):
+                    tree.extend(branches)
+                written += len(branches["eventNumber"])
+                log.info("%s: chunk %d/%d, generated %d/%d, written %d", file_name, chunk + 1, len(starts), stop,
+                         plan.n_generated, written)
         seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - cpu0
         log.info("%s: %d events generated, %d written (%s skim) in %.1f s (%.1f s CPU)", file_name,
                  plan.n_generated, written, self.skim, seconds, cpu_seconds)

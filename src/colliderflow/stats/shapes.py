@@ -35,11 +35,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from numba_stats import bernstein as _nb_bernstein
-from numba_stats import crystalball as _crystalball
-from numba_stats import crystalball_ex as _crystalball_ex
-from numba_stats import norm as _norm
-from numba_stats import voigt as _voigt
+
+# Each shape imports its numba-stats module when it is built: importing one loads its
+# compiled functions (about a second each), and a job uses few of the shapes.
 
 SIGNAL_SHAPES = ("dscb", "gauss", "voigt", "crystalball")
 BACKGROUND_SHAPES = ("exponential", "powerlaw", "bernstein:N", "exppoly:N")
@@ -201,6 +199,8 @@ def _log_hist(x, w, lo, hi, nbins=10):
 
 # ---- signal shapes ----------------------------------------------------------------------
 def _gauss(lo, hi) -> Shape:
+    from numba_stats import norm as _norm
+
     def raw(x, mass, sigma):
         return _norm.pdf(x, mass, sigma)
 
@@ -215,6 +215,8 @@ def _gauss(lo, hi) -> Shape:
 
 
 def _dscb(lo, hi) -> Shape:
+    from numba_stats import crystalball_ex as _crystalball_ex
+
     params = ("mass", "sigma", "alpha_lo", "n_lo", "alpha_hi", "n_hi")
 
     def raw(x, mass, sigma, alpha_lo, n_lo, alpha_hi, n_hi):
@@ -242,6 +244,8 @@ def _dscb(lo, hi) -> Shape:
 
 
 def _crystalball_shape(lo, hi) -> Shape:
+    from numba_stats import crystalball as _crystalball
+
     params = ("mass", "sigma", "alpha", "n")
 
     def raw(x, mass, sigma, alpha, n):
@@ -266,6 +270,8 @@ def _crystalball_shape(lo, hi) -> Shape:
 
 
 def _voigt_shape(lo, hi) -> Shape:
+    from numba_stats import voigt as _voigt
+
     nodes, weights = _gauss_legendre(lo, hi, panels=200)
 
     def raw(x, mass, sigma, width):
@@ -350,6 +356,8 @@ def _powerlaw(lo, hi) -> Shape:
 
 
 def _bernstein(lo, hi, degree) -> Shape:
+    from numba_stats import bernstein as _nb_bernstein
+
     params = tuple(f"b{k}" for k in range(1, degree + 1))
 
     def raw(x, *b):

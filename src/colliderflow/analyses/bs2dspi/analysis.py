@@ -22,7 +22,6 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 import pyarrow as pa
-from coffea.analysis_tools import PackedSelection
 
 from ...ntuples.lhcb import FORMAT
 from ..interface import Analysis, Process
@@ -108,6 +107,8 @@ class Bs2DspiAnalysis(Analysis):
         choice = sel["best_candidate"]
         best = best_candidate(get["eventNumber"], get[choice["branch"]], preselected,
                               highest=choice["order"] == "highest")
+        from coffea.analysis_tools import PackedSelection  # a second to import: here, only the skim pays
+
         selection = PackedSelection()
         for name, passed in zip(CUT_ORDER, (trigger, pid, ds_mass, mass_range, best)):
             selection.add(name, np.asarray(passed, dtype=bool))

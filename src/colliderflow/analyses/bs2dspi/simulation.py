@@ -28,14 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
-import uproot
 
-from ...ntuples import lhcb
+from ...ntuples import lhcb, rootfile
 from ...simulation import Simulation
 
 TRUTH_KEY = "colliderflow_simulation"
@@ -186,13 +183,9 @@ class Bs2DspiSimulation(Simulation):
         truth = {"simulated": True, "file": file_name, "sample": sample, "kind": spec["kind"],
                  "generated": {k: int(v) for k, v in counts.items()}, "candidates": n,
                  "signal_strength": sim["signal_strength"], "mass": sim["bs_mass"]}
-        out_path = Path(out_path)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-        with uproot.recreate(tmp) as handle:  # written aside and renamed: never a half file
+        with rootfile.recreate(out_path, identity=f"{seed}:{file_name}") as handle:
             handle[TRUTH_KEY] = json.dumps(truth, sort_keys=True)
             tree = handle.mktree(lhcb.FORMAT.tree, lhcb.tree_types(mc))
             tree.extend(branches)
-        os.replace(tmp, out_path)
         return {**truth, "written": n, "seconds": time.perf_counter() - start,
                 "cpu_seconds": time.process_time() - cpu}

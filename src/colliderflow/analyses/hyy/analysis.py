@@ -30,7 +30,6 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 import pyarrow as pa
-from coffea.analysis_tools import PackedSelection
 
 from ...columnar import (
     Collection, cartesian, delta_phi, flat, gather, not_near, objects_of, offsets_of, p4,
@@ -175,6 +174,8 @@ def select(events, cfg: dict, is_mc: bool):
     window = np.zeros(n, dtype=bool)
     myy_min, myy_max = cfg["observable"]["range"]
     window[before_mass] = (kinematics["m_yy"] >= myy_min) & (kinematics["m_yy"] < myy_max)
+
+    from coffea.analysis_tools import PackedSelection  # a second to import: here, only the skim pays
 
     selection = PackedSelection()
     selection.add("trigger", fired)

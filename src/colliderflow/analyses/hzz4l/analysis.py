@@ -39,8 +39,6 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 import pyarrow as pa
-import vector
-from coffea.analysis_tools import PackedSelection
 
 from ...columnar import (
     Collection, cartesian, delta_phi, flat, not_near, objects_of, p4, repeated_string, to_arrow,
@@ -266,6 +264,8 @@ def select(events, cfg: dict, is_mc: bool):
         out[rows] = values
         return out
 
+    from coffea.analysis_tools import PackedSelection  # a second to import: here, only the skim pays
+
     selection = PackedSelection()
     selection.add("trigger", fired)
     selection.add("four_leptons", per_event(np.ones(len(rows), dtype=bool)))
@@ -309,6 +309,8 @@ def decay_angles(l1_minus, l1_plus, l2_minus, l2_plus) -> dict:
     (beam and Z1), both in the 4l rest frame; cos theta1 (theta2): the negative lepton of Z1
     (Z2) against the direction opposite Z2 (Z1), in Z1's (Z2's) rest frame.
     """
+    import vector  # imports sympy (half a second): here, only the skim pays
+
     z1, z2 = l1_minus + l1_plus, l2_minus + l2_plus
     system = z1 + z2
     q1 = z1.boostCM_of_p4(system).to_Vector3D()

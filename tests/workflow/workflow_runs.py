@@ -1,0 +1,29 @@
+"""Snakemake runs of the workflow for the end-to-end tests (in a temporary work directory)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEFILE = REPO / "workflow" / "Snakefile"
+
+
+def snakemake(workdir: Path, *args: str, configfile: str = "config/test.yaml") -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "--directory", str(workdir),
+           "--configfile", configfile, "--cores", "2", *args]
+    return subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1500)
+
+
+def full_run(workdir: Path, configfile: str) -> subprocess.CompletedProcess:
+    """Copy config/ into ``workdir`` and run the whole workflow there with ``configfile``."""
+    shutil.copytree(REPO / "config", workdir / "config")
+    return snakemake(workdir, configfile=configfile)
+
+
+def failure(result: subprocess.CompletedProcess) -> str:
+    return f"workflow failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
