@@ -25,7 +25,7 @@ rule optimise:
         mem_mb=4000,
         runtime=15,
     params:
-        settings=settings("dataset", "lumi_fb", "observable", "optimise"),
+        settings=settings("dataset", "lumi_fb", "observable", "optimise", "fit"),
         scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
         "colliderflow optimise --settings {params.settings:q} --model {wildcards.model} "

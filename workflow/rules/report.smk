@@ -37,6 +37,10 @@ rule summary:
         ),
         limits=expand(f"{RESULTS}/inference/{{model}}/limits.json", model=MODELS),
         selections=expand(f"{RESULTS}/optimise/{{model}}/selection.json", model=MODELS),
+        # fit.sweights: the summary checks each model's sWeights against its fitted yields
+        sweights=expand(f"{RESULTS}/inference/{{model}}/sweights.parquet", model=MODELS)
+        if config["fit"]["sweights"]
+        else [],
         code=stage_code("summary"),
     output:
         json=f"{RESULTS}/summary.json",
@@ -56,7 +60,7 @@ rule summary:
         mem_mb=1000,
         runtime=5,
     params:
-        settings=settings("dataset", "lumi_fb", "fit", "ml", "simulate"),
+        settings=settings("dataset", "lumi_fb", "samples", "selection", "fit", "ml", "simulate"),
         models=MODELS,
         fits=lambda w, input: os.path.dirname(os.path.dirname(input.fits[0])),
         optimise=lambda w, input: os.path.dirname(os.path.dirname(input.selections[0])),
