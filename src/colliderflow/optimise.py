@@ -327,7 +327,8 @@ def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) 
     fom = {"asimov": "Asimov Z", "s_over_sqrt_s_plus_b": "S/sqrt(S+B)",
            "s_over_sqrt_b": "S/sqrt(B)"}.get(selection.get("figure_of_merit", "asimov"), "FOM")
     inclusive = selection["inclusive"].get("fom", selection["inclusive"]["z"])
-    ax.plot(t, zc["z"], "-", color="tab:blue", label=f"{fom}, score > threshold")
+    # markers at the scanned thresholds (quantiles of the signal score: dense where the signal is)
+    ax.plot(t, zc["z"], ".-", color="tab:blue", markersize=3, label=f"{fom}, score > threshold")
     ax.axhline(inclusive, color="grey", ls="--", label=f"inclusive {fom} = {inclusive:.2f}")
     ax.axvline(selection["threshold"]["value"], color="tab:red", ls=":",
                label=f"best threshold {selection['threshold']['value']:.3f}, Z = {selection['threshold']['z']:.2f}")
@@ -343,6 +344,10 @@ def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) 
     rax.plot(t, zc["b"], color="tab:blue", label="b (window)")
     rax.axhline(selection["min_background"], color="grey", ls=":", lw=1, label="min b")
     rax.set_yscale("log")
+    # a threshold with no background estimate left (b = 0) would stretch the log axis to nothing
+    positive = [v for v in (*zc["s"], *zc["b"]) if v > 0]
+    if positive:
+        rax.set_ylim(bottom=0.3 * min(positive))
     rax.set_ylabel("Events")
     rax.set_xlabel(f"{selection['model']} score threshold")
     rax.legend(loc="lower left", fontsize="x-small")

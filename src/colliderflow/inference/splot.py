@@ -16,8 +16,6 @@ from ..analyses import Observable
 from ..stats.model import Model
 from ..stats.sweights import sweights
 
-COLUMNS = ("eventNumber", "sample", "category")
-
 
 def event_sweights(model: Model, part: pd.DataFrame, observable: Observable) -> pd.DataFrame:
     """eventNumber, sample, category (name), the observable, ``sweight_signal`` and
