@@ -47,6 +47,7 @@ STAGES: dict[str, Stage] = {
     "fit-categories": Stage("colliderflow.inference",
                             "simultaneous unbinned fit of all categories: mu, peak position, Z, p0 scan"),
     "workspace": Stage("colliderflow.inference", "pyhf HistFactory workspace, one channel per category"),
+    "sweights": Stage("colliderflow.inference", "signal and background sWeights of every fitted data event"),
     "limit": Stage("colliderflow.inference.standalone",
                    "CLs, upper limit and discovery p0 from a pyhf workspace"),
     "summary": Stage("colliderflow.report", "headline numbers of every model: summary.json, summary.md, a table"),

@@ -4,7 +4,9 @@ Given a model's scores of every sample (the cut-based baseline is a model whose 
 for every selected event), this stage finds
 
 * the signal window: the smallest interval of the observable holding a configured fraction
-  of the signal MC weight (the width therefore comes from the signal model itself);
+  of the signal MC weight (the width therefore comes from the signal model itself), or
+  (``optimise.window: fitted_peak``) the peak +- ``fit.window_n_sigma`` sigma of the signal
+  shape (``fit.signal_shape``) fitted to the signal MC, the window the fit reports S/B in;
 * the score threshold that maximises the Asimov discovery significance
   Z = sqrt(2((s+b) ln(1+s/b) - s)) of the events in that window, with at least
   ``min_background`` expected background events so a fluctuation in a near-empty tail
@@ -64,6 +66,20 @@ def signal_window(mass, weight, fraction: float) -> tuple[float, float]:
     best = int(np.argmin(widths))
     i, j = starts[best], ends[valid][best]
     return float(m[i]), float(m[j - 1])
+
+
+def peak_window(mass, weight, shape_name: str, n_sigma: float, fit_range) -> tuple[float, float]:
+    """The fitted peak +- ``n_sigma`` sigma: ``shape_name`` (a signal shape of ``stats.shapes``)
+    fitted to the weighted signal MC on ``fit_range``, clipped to it."""
+    from .stats.fit import fit_shape
+    from .stats.shapes import get_shape
+
+    lo, hi = fit_range
+    result = fit_shape(get_shape(shape_name, lo, hi), mass, weight)
+    if not result.valid:
+        log.warning("the %s fit to the signal MC that defines the window did not converge", shape_name)
+    peak, sigma = result.values["mass"], result.values["sigma"]
+    return float(max(peak - n_sigma * sigma, lo)), float(min(peak + n_sigma * sigma, hi))
 
 
 def split_weights(frame: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -166,8 +182,9 @@ def assign_categories(score, categories: list[dict]) -> np.ndarray:
 # --------------------------------------------------------------------------- the stage
 
 
-def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame) -> dict:
-    """Signal and background (score, weight) in the window, from the optimisation split."""
+def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame, fit_settings: dict | None = None) -> dict:
+    """Signal and background (score, weight) in the window, from the optimisation split;
+    ``fit_settings`` (the ``fit`` section) give the shape and width of a ``fitted_peak`` window."""
     part = split_weights(frame, opt["split"])
     kind = part["kind"].to_numpy()
     mass = part[observable.column].to_numpy(dtype=float)
@@ -176,7 +193,14 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame) 
     is_sig = kind == "signal"
     if not is_sig.any():
         raise ValueError(f"no signal events (kind 'signal') in split {opt['split']!r}: cannot optimise")
-    window = signal_window(mass[is_sig], weight[is_sig], opt["window_fraction"])
+    if opt["window"] == "fitted_peak":
+        if fit_settings is None:
+            raise ValueError("optimise.window is fitted_peak: the fit settings (fit.signal_shape, fit.window_n_sigma) "
+                             "must be given")
+        window = peak_window(mass[is_sig], weight[is_sig], fit_settings["signal_shape"],
+                             fit_settings["window_n_sigma"], observable.range)
+    else:
+        window = signal_window(mass[is_sig], weight[is_sig], opt["window_fraction"])
     in_window = (mass >= window[0]) & (mass <= window[1])
     out = {
         "window": window,
@@ -213,17 +237,18 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame) 
 
 
 def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name: str,
-             simulated: bool) -> dict:
+             simulated: bool, fit_settings: dict | None = None) -> dict:
     """The selection of one model: window, Z curve, best threshold, categories, inclusive Z.
 
     ``opt`` is the resolved ``optimise`` section; ``scores`` holds every sample of the model
-    (columns as the scores Parquet). A NaN or inf weight, observable or score is refused with
+    (columns as the scores Parquet); ``fit_settings``, the ``fit`` section, only for
+    ``optimise.window: fitted_peak``. A NaN or inf weight, observable or score is refused with
     the sample and column named.
     """
     require_finite(scores, ["weight", observable.column, "score"], f"optimise inputs of model {model_name}",
                    advice="the weight, the observable and the score must be finite: rerun the features stage "
                           "(it refuses non-finite weights and observables) and the model's apply")
-    inputs = optimisation_inputs(opt, observable, scores)
+    inputs = optimisation_inputs(opt, observable, scores, fit_settings)
     min_b = float(opt["min_background"])
     fom_name = opt.get("figure_of_merit", "asimov")
     fom = figure_of_merit(fom_name)
@@ -266,8 +291,7 @@ def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name
         "split": opt["split"],
         "split_scale": inputs["split_scale"],
         "background_source": opt["background"],
-        "window": {"lo": inputs["window"][0], "hi": inputs["window"][1], "fraction": opt["window_fraction"],
-                   "method": "smallest interval of the observable holding the fraction of the signal MC weight"},
+        "window": {"lo": inputs["window"][0], "hi": inputs["window"][1], **window_method(opt, fit_settings)},
         "mass_range": list(observable.range),
         "transfer_factor": inputs["transfer_factor"],
         "min_background": min_b,
@@ -279,6 +303,15 @@ def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name
         "combined_z": float(cats["combined_z"]),
         "inclusive": inclusive,
     }
+
+
+def window_method(opt: dict, fit_settings: dict | None) -> dict:
+    """How the window was made, as selection.json records it."""
+    if opt["window"] == "fitted_peak":
+        return {"n_sigma": fit_settings["window_n_sigma"],
+                "method": f"fitted peak +- n_sigma sigma of {fit_settings['signal_shape']} fitted to the signal MC"}
+    return {"fraction": opt["window_fraction"],
+            "method": "smallest interval of the observable holding the fraction of the signal MC weight"}
 
 
 def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) -> None:
@@ -294,7 +327,8 @@ def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) 
     fom = {"asimov": "Asimov Z", "s_over_sqrt_s_plus_b": "S/sqrt(S+B)",
            "s_over_sqrt_b": "S/sqrt(B)"}.get(selection.get("figure_of_merit", "asimov"), "FOM")
     inclusive = selection["inclusive"].get("fom", selection["inclusive"]["z"])
-    ax.plot(t, zc["z"], "-", color="tab:blue", label=f"{fom}, score > threshold")
+    # markers at the scanned thresholds (quantiles of the signal score: dense where the signal is)
+    ax.plot(t, zc["z"], ".-", color="tab:blue", markersize=3, label=f"{fom}, score > threshold")
     ax.axhline(inclusive, color="grey", ls="--", label=f"inclusive {fom} = {inclusive:.2f}")
     ax.axvline(selection["threshold"]["value"], color="tab:red", ls=":",
                label=f"best threshold {selection['threshold']['value']:.3f}, Z = {selection['threshold']['z']:.2f}")
@@ -310,6 +344,10 @@ def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) 
     rax.plot(t, zc["b"], color="tab:blue", label="b (window)")
     rax.axhline(selection["min_background"], color="grey", ls=":", lw=1, label="min b")
     rax.set_yscale("log")
+    # a threshold with no background estimate left (b = 0) would stretch the log axis to nothing
+    positive = [v for v in (*zc["s"], *zc["b"]) if v > 0]
+    if positive:
+        rax.set_ylim(bottom=0.3 * min(positive))
     rax.set_ylabel("Events")
     rax.set_xlabel(f"{selection['model']} score threshold")
     rax.legend(loc="lower left", fontsize="x-small")
@@ -344,7 +382,7 @@ def run(args) -> int:
         raise ValueError(f"data sample(s) {', '.join(data_samples)} have no events after the selection, and "
                          "optimise.background 'sidebands' takes the background from data: check the data files "
                          "and the selection (the cutflow table shows where the events go)")
-    selection = optimise(cfg["optimise"], observable, frame, args.model, cfg["dataset"]["simulated"])
+    selection = optimise(cfg["optimise"], observable, frame, args.model, cfg["dataset"]["simulated"], cfg["fit"])
     write_json(args.out, selection, cfg, inputs=files)
     if args.plot:
         plot_zcurve(selection, args.plot, cfg["lumi_fb"])

@@ -34,18 +34,53 @@ def _ratio(numerator, denominator):
 
 
 def selection_table(summary: dict) -> str:
-    """Per model: the figure of merit the threshold maximises, its optimum, and S/B in the
-    optimisation window before (inclusive) and after the threshold; empty without optimisation."""
+    """Per model: the figure of merit the threshold maximises, before the cut and at its optimum,
+    S, B and S/B in the optimisation window before (inclusive) and after the threshold, and the
+    figure of merit's curve; empty without optimisation."""
     rows = [(name, r["optimisation"]) for name, r in summary["models"].items() if r.get("optimisation")]
     if not rows:
         return ""
-    lines = ["| model | figure of merit | optimum (threshold) | window | S/B before -> after the cut |",
-             "|---|---|---|---|---|"]
+    lines = ["| model | figure of merit: before -> optimum (threshold) | window | S, B before -> after the cut | "
+             "S/B before -> after | curve |", "|---|---|---|---|---|---|"]
     for name, o in rows:
-        lines.append(f"| {name} | {o['figure_of_merit']} | {_fmt(o['threshold_z'])} ({_fmt(o['threshold'], '.4g')}) | "
-                     f"{o['window'][0]:.5g}-{o['window'][1]:.5g} | "
-                     f"{_fmt(o['s_over_b_inclusive'], '.3g')} -> {_fmt(o['s_over_b_threshold'], '.3g')} |")
+        lines.append(f"| {name} | {o['figure_of_merit']}: {_fmt(o['inclusive_fom'])} -> {_fmt(o['threshold_z'])} "
+                     f"({_fmt(o['threshold'], '.4g')}) | {o['window'][0]:.5g}-{o['window'][1]:.5g} | "
+                     f"{_fmt(o['s_inclusive'], '.4g')}, {_fmt(o['b_inclusive'], '.4g')} -> "
+                     f"{_fmt(o['s_threshold'], '.4g')}, {_fmt(o['b_threshold'], '.4g')} | "
+                     f"{_fmt(o['s_over_b_inclusive'], '.3g')} -> {_fmt(o['s_over_b_threshold'], '.3g')} | "
+                     f"{o['curve']} |")
     return "\n".join(lines)
+
+
+def peak_table(summary: dict) -> str:
+    """Per model and category, what the fit says of the peak: the width (against the truth
+    where simulated), the fitted signal (against the truth), S, B and S/B in the window of
+    fit.window_n_sigma widths around the fitted peak, and chi2/ndf of the binned projection."""
+    truth = summary.get("truth") or {}
+    lines = ["| model | category | sigma | N_S fitted | N_S truth | window | S, B in window | S/B | chi2/ndf (p) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in sorted(summary["models"], key=lambda n: (n != summary.get("baseline"), n)):
+        r = summary["models"][name]
+        if not r["fitted"]:
+            continue
+        for c in r["categories"]:
+            sigma, w, gof = c["sigma"], c["window"], c["gof"]
+            sigma_txt = f"{sigma['value']:.3g} ± {sigma['error']:.2g}" if sigma["error"] else f"{sigma['value']:.3g} (MC)"
+            lines.append(
+                f"| {name} | {c['name']} | {sigma_txt}{' (truth %g)' % truth['width'] if 'width' in truth else ''} | "
+                f"{c['signal_fitted']:.1f} | {_fmt(c.get('signal_truth'), '.1f')} | "
+                f"{w['lo']:.5g}-{w['hi']:.5g} (±{w['n_sigma']:g} sigma) | {w['signal']:.1f}, {w['background']:.1f} | "
+                f"{_fmt(w['s_over_b'], '.3g')} | {gof['chi2']:.1f}/{gof['ndf']} ({_fmt(gof['p_value'], '.2g')}) |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def sweights_check(path: Path, signal_fitted: float | None) -> dict:
+    """The sums of a model's sWeights (they must equal the fitted yields) and their event count."""
+    import pandas as pd
+
+    table = pd.read_parquet(path, columns=["sweight_signal", "sweight_background"])
+    return {"file": str(path), "n_events": int(len(table)), "sum_signal": float(table["sweight_signal"].sum()),
+            "sum_background": float(table["sweight_background"].sum()), "signal_fitted": signal_fitted}
 
 
 def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None, max_pull: float) -> dict:
@@ -91,15 +126,30 @@ def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None
             "Z_expected": lim.get("discovery", {}).get("Z_expected"),
         },
     }
+    if fit["fitted"]:
+        row["signal_fitted"] = float(sum(c["signal_fitted"] for c in fit["categories"].values()))
+        row["width_scale"] = fit.get("width_scale")
+    if (directory / "sweights.parquet").is_file():
+        row["sweights"] = sweights_check(directory / "sweights.parquet", row.get("signal_fitted"))
     if optimise_dir is not None and (optimise_dir / name / "selection.json").is_file():
         sel = read_json(optimise_dir / name / "selection.json")
         row["optimisation"] = {"split": sel["split"], "combined_z": sel["combined_z"],
                                "threshold_z": sel["threshold"]["z"], "inclusive_z": sel["inclusive"]["z"],
+                               "inclusive_fom": sel["inclusive"]["fom"],
                                "window": [sel["window"]["lo"], sel["window"]["hi"]],
-                               "figure_of_merit": sel.get("figure_of_merit", "asimov"),
+                               "window_method": sel["window"]["method"],
+                               "figure_of_merit": sel["figure_of_merit"],
                                "threshold": sel["threshold"]["value"],
+                               "s_inclusive": sel["inclusive"]["s"], "b_inclusive": sel["inclusive"]["b"],
+                               "s_threshold": sel["threshold"]["s"], "b_threshold": sel["threshold"]["b"],
                                "s_over_b_inclusive": _ratio(sel["inclusive"]["s"], sel["inclusive"]["b"]),
-                               "s_over_b_threshold": _ratio(sel["threshold"]["s"], sel["threshold"]["b"])}
+                               "s_over_b_threshold": _ratio(sel["threshold"]["s"], sel["threshold"]["b"]),
+                               "curve": str(optimise_dir / name / "zcurve.png")}
+    if truth is not None:
+        # the true signal after this model's selection: mu_true times the MC's expectation (Simulation.truth)
+        row["signal_truth"] = float(truth["mu"] * row["signal_expected"])
+        for cat in row["categories"]:
+            cat["signal_truth"] = float(truth["mu"] * cat["signal_expected"])
     if truth is not None and fit["fitted"]:
         mu_pull = _pull(fit["mu"]["value"], truth["mu"], fit["mu"].get("errors68"), fit["mu"]["error"])
         mass_pull = _pull(fit["mass"]["value"], truth["mass"], fit["mass"].get("errors68"), fit["mass"]["error"])
@@ -194,8 +244,10 @@ def table(summary: dict) -> str:
 def markdown(summary: dict) -> str:
     parts = [f"# {summary.get('title') or summary.get('analysis')}: summary", ""]
     if summary["simulated"]:
-        parts += [f"**Simulated dataset** (embedded pseudo-data): truth mu = {summary['truth']['mu']:g}, "
-                  f"{summary.get('peak', 'peak')} = {summary['truth']['mass']:g}; pulls are (fitted - truth) / sigma.", ""]
+        t = summary["truth"]
+        parts += [f"**Simulated dataset** (embedded pseudo-data): truth mu = {t['mu']:.4g}, "
+                  f"{summary.get('peak', 'peak')} = {t['mass']:g}"
+                  f"{', width = %g' % t['width'] if 'width' in t else ''}; pulls are (fitted - truth) / sigma.", ""]
     any_row = next(iter(summary["models"].values()))
     share = any_row.get("data_fraction")
     if share is not None:
@@ -203,9 +255,20 @@ def markdown(summary: dict) -> str:
                   f"({100 * share:.1f}% of the data, {any_row.get('lumi_fb_fitted') or 0:.1f} fb^-1 of "
                   f"{summary.get('lumi_fb')} fb^-1); significances are local.", ""]
     parts += [table(summary), ""]
+    peaks = peak_table(summary)
+    if peaks:
+        parts += [f"The peak in the fitted data (the baseline's fit is the selection before any classifier cut"
+                  f"{'; N_S truth: the true signal mu_true x the signal MC yield' if summary.get('truth') else ''}):",
+                  "", peaks, ""]
     selections = selection_table(summary)
     if selections:
-        parts += ["Selection (optimisation split, expected yields in the signal window):", "", selections, ""]
+        parts += ["Selection (optimisation split, expected yields in the signal window; the curve is the figure "
+                  "of merit against the threshold):", "", selections, ""]
+    checks = [(n, r["sweights"]) for n, r in summary["models"].items() if r.get("sweights")]
+    if checks:
+        parts += ["sWeights (sum of the signal sWeights against the fitted signal yield): " + "; ".join(
+            f"{n}: {c['sum_signal']:.1f} vs {_fmt(c['signal_fitted'], '.1f')} ({c['n_events']} events)"
+            for n, c in checks), ""]
     for name, row in summary["models"].items():
         if not row["fitted"]:
             parts.append(f"**{name}: {row['not_fitted_reason']}.** The limit comes from the binned model "

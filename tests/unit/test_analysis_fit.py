@@ -102,6 +102,7 @@ def pipeline(tmp_path_factory):
         plots = ["--plots", str(fit)] if model == "bdt" else []  # plots take most of the time: one model
         assert cli.main(["fit-categories", *common, *models, "--out", str(fit / "fit.json"),
                          "--significance", str(fit / "significance.json"), *plots]) == 0
+        assert cli.main(["sweights", *common, "--fit", str(fit / "fit.json"), "--out", str(fit / "sweights.parquet")]) == 0
         assert cli.main(["workspace", *common, *models, "--fit", str(fit / "fit.json"),
                          "--out", str(fit / "workspace.json")]) == 0
         assert cli.main(["limit", "--settings", settings, "--workspace", str(fit / "workspace.json"),
@@ -181,6 +182,10 @@ def test_summary(pipeline, capsys):
     assert summary["best_beats_baseline"] is True
     assert summary["truth"] == {"mu": 1.0, "mass": 125.0}
     for row in summary["models"].values():
+        assert row["signal_truth"] == pytest.approx(row["signal_expected"])  # mu_true = 1
+        # mu s plus the spurious-signal nuisance's share, summed over the categories
+        assert row["signal_fitted"] == pytest.approx(sum(c["signal_fitted"] for c in row["categories"]))
+        assert row["signal_fitted"] == pytest.approx(row["mu"]["value"] * row["signal_expected"], rel=0.05)
         for key in ("mu", "mass", "Z_observed", "Z_expected", "binned", "pulls", "closure", "n_categories"):
             assert key in row
         assert {"value", "error", "errors68", "interval68", "interval95"} <= set(row["mu"])
@@ -189,10 +194,52 @@ def test_summary(pipeline, capsys):
     assert summary["closure_passed"] is True
     md = (pipeline / "summary.md").read_text()
     assert "Simulated dataset" in md and "| bdt (best) |" in md and "cutbased (baseline)" in md
+    assert "| cutbased | cat0 |" in md and "(±3 sigma)" in md  # the peak table
     # summary can be rebuilt from the files, with the model list given
     again = summarise(CFG, "H → γγ", "m_H", {"mu": 1.0, "mass": 125.0}, pipeline / "fit", ["bdt"])
     assert list(again["models"]) == ["bdt"] and "best_beats_baseline" not in again
     assert "bdt" in table(again)
+
+
+def test_peak_window_and_goodness_of_fit(pipeline):
+    for model in ("bdt", "cutbased"):
+        fit = _read(pipeline / "fit" / model / "fit.json")
+        sig = {c["name"]: c for c in _read(pipeline / "fit" / model / "signal_model.json")["categories"]}
+        for name, cat in fit["categories"].items():
+            # widths fixed to the MC's; the window is the fitted peak +- 3 of them
+            assert cat["sigma"]["value"] == pytest.approx(sig[name]["params"]["sigma"]) and cat["sigma"]["error"] == 0
+            peak = fit["model"]["parameters"]["mass"]["value"] + sig[name]["params"]["mass"] - CFG["fit"]["mass_value"]
+            assert cat["window"]["lo"] == pytest.approx(peak - 3 * cat["sigma"]["value"])
+            assert cat["window"]["hi"] == pytest.approx(peak + 3 * cat["sigma"]["value"])
+            # a DSCB with tails keeps most, not all, of its signal within 3 sigma
+            assert 0.85 * cat["signal_fitted"] < cat["window"]["signal"] < cat["signal_fitted"]
+            assert cat["window"]["s_over_b"] == pytest.approx(cat["window"]["signal"] / cat["window"]["background"])
+            # the model describes the data it was fitted to: 55 bins of 1 GeV less the free parameters
+            gof = cat["gof"]
+            assert gof["bins"] == 55 and gof["ndf"] < 55 and gof["p_value"] > 1e-3, (model, name, gof)
+
+
+def test_sweights_sum_to_the_yields_and_unfold_the_signal_score(pipeline):
+    for model in ("bdt", "cutbased"):
+        fit = _read(pipeline / "fit" / model / "fit.json")
+        table = pd.read_parquet(pipeline / "fit" / model / "sweights.parquet")
+        assert set(table["sample"]) == {"data"}
+        for name, rows in table.groupby("category"):
+            assert rows["sweight_signal"].sum() == pytest.approx(fit["categories"][name]["signal_fitted"], rel=1e-3)
+            assert rows["sweight_background"].sum() == pytest.approx(fit["categories"][name]["background_fitted"],
+                                                                     rel=1e-3)
+            assert len(rows) == fit["categories"][name]["n_data"]
+    # the score does not depend on the mass within signal or background: the sWeighted data's score
+    # has the signal MC's mean in each category (Beta(4, 1) cut to the category)
+    scores = {k: pd.read_parquet(pipeline / "scores" / "bdt" / f"{k}.parquet") for k in ("data", "ggH")}
+    table = pd.read_parquet(pipeline / "fit" / "bdt" / "sweights.parquet").merge(
+        scores["data"][["eventNumber", "score"]], on="eventNumber")
+    for cat in _read(pipeline / "optimise" / "bdt" / "selection.json")["categories"]:
+        rows = table[table["category"] == cat["name"]]
+        mc = scores["ggH"]["score"]
+        mc = mc[(mc > cat["lo"]) & (mc <= cat["hi"])]
+        unfolded = np.sum(rows["sweight_signal"] * rows["score"]) / rows["sweight_signal"].sum()
+        assert unfolded == pytest.approx(mc.mean(), abs=0.02), cat["name"]
 
 
 def test_prepare_uses_only_fit_splits_and_scales_mc():

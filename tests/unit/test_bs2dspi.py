@@ -155,9 +155,34 @@ def test_fom_curve_and_best_category_by_hand():
 def test_config_defaults_of_the_analysis(cfg):
     assert cfg["observable"]["sideband"] == "upper" and cfg["observable"]["sideband_gap"] == 180.0
     assert cfg["optimise"]["figure_of_merit"] == "s_over_sqrt_s_plus_b"
-    assert cfg["fit"]["signal_shape"] == "gauss" and cfg["fit"]["mass_value"] == 5366.9
+    assert cfg["fit"]["signal_shape"] == "dscb" and cfg["fit"]["mass_value"] == 5366.9
+    assert cfg["fit"]["width_floating"] and cfg["fit"]["sweights"] and cfg["optimise"]["window"] == "fitted_peak"
     assert "B_M" not in cfg["ml"]["features"]
     default = config.load(REPO / "config" / "config.yaml")
     assert default["observable"]["sideband"] == "both" and default["optimise"]["figure_of_merit"] == "asimov"
 
 
+
+
+def test_truth_is_the_true_signal_over_the_mc_expectation(cfg):
+    from colliderflow.analyses.bs2dspi.simulation import Bs2DspiSimulation
+
+    truth = Bs2DspiSimulation().truth(cfg)
+    # the test config's weight matches its simulation: 2000 per fb^-1 x 1 fb^-1 / 10000 MC candidates
+    assert truth == {"mu": pytest.approx(1.0), "mass": 5366.9, "width": 20.0, "signal_generated": 2000.0}
+    # a weight twice the simulation's: the MC expects twice the true signal, so mu_true is one half
+    doubled = {**cfg, "selection": {**cfg["selection"], "mc_candidate_weight": 0.4}}
+    assert Bs2DspiSimulation().truth(doubled)["mu"] == pytest.approx(0.5)
+    stronger = {**cfg, "simulate": {**cfg["simulate"], "signal_strength": 1.5}}
+    assert Bs2DspiSimulation().truth(stronger)["mu"] == pytest.approx(1.5)
+
+
+def test_a_dscb_fits_the_simulated_peak_core_where_a_gaussian_is_widened_by_the_tail(cfg):
+    from colliderflow.analyses.bs2dspi.simulation import b_mass
+    from colliderflow.stats.fit import fit_shape
+    from colliderflow.stats.shapes import get_shape
+
+    m = b_mass(np.random.default_rng(1), 20000, "signal", cfg["simulate"])
+    width = {name: fit_shape(get_shape(name, 5200.0, 5800.0), m).values["sigma"] for name in ("gauss", "dscb")}
+    assert width["dscb"] == pytest.approx(cfg["simulate"]["resolution"], rel=0.04)
+    assert width["gauss"] > 1.15 * cfg["simulate"]["resolution"]

@@ -179,3 +179,18 @@ def test_cli_model_and_cutbased(tmp_path):
     assert len(cb["categories"]) == 1 and cb["combined_z"] == pytest.approx(sel["inclusive"]["z"])
     # a missing input directory is a one-line user error
     assert cli.main(["optimise", "--model", "bdt", "--scores", str(tmp_path / "nope"), "--out", str(out)]) == 2
+
+
+def test_fitted_peak_window_is_the_peak_plus_minus_n_sigma():
+    frame = _synthetic()
+    cfg = {**CFG, "optimise": {"window": "fitted_peak", "n_categories": 1}}
+    fit_settings = config.section({"fit": {"signal_shape": "gauss", "window_n_sigma": 2.0}}, "fit")
+    sel = optimise_selection(config.section(cfg, "optimise"), OBSERVABLE, frame, "bdt", True, fit_settings)
+    # the signal MC is a Gaussian at 125 of width 1.7
+    assert sel["window"]["lo"] == pytest.approx(125.0 - 2 * 1.7, abs=0.1)
+    assert sel["window"]["hi"] == pytest.approx(125.0 + 2 * 1.7, abs=0.1)
+    assert sel["window"]["n_sigma"] == 2.0 and "gauss" in sel["window"]["method"]
+    # 95.4% of the 400 signal events inside (the inclusive selection)
+    assert sel["inclusive"]["s"] == pytest.approx(0.954 * 400.0, rel=0.05)
+    with pytest.raises(ValueError, match="fit settings"):
+        optimise_selection(config.section(cfg, "optimise"), OBSERVABLE, frame, "bdt", True)

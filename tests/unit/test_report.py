@@ -49,7 +49,10 @@ def test_selection_table_gives_the_figure_of_merit_and_s_over_b():
     from colliderflow.report import selection_table
 
     optimisation = {"figure_of_merit": "s_over_sqrt_s_plus_b", "threshold": 0.97, "threshold_z": 22.5,
-                    "window": [5345.2, 5388.4], "s_over_b_inclusive": 559.0 / 2086.0, "s_over_b_threshold": 553.0 / 49.5}
+                    "inclusive_fom": 10.97, "window": [5345.2, 5388.4], "s_inclusive": 559.0, "b_inclusive": 2086.0,
+                    "s_threshold": 553.0, "b_threshold": 49.5, "s_over_b_inclusive": 559.0 / 2086.0,
+                    "s_over_b_threshold": 553.0 / 49.5, "curve": "results/x/optimise/bdt/zcurve.png"}
     text = selection_table({"models": {"bdt": {"optimisation": optimisation}, "other": {}}})
-    assert text.splitlines()[2] == "| bdt | s_over_sqrt_s_plus_b | 22.50 (0.97) | 5345.2-5388.4 | 0.268 -> 11.2 |"
+    assert text.splitlines()[2] == ("| bdt | s_over_sqrt_s_plus_b: 10.97 -> 22.50 (0.97) | 5345.2-5388.4 | "
+                                    "559, 2086 -> 553, 49.5 | 0.268 -> 11.2 | results/x/optimise/bdt/zcurve.png |")
     assert selection_table({"models": {"other": {}}}) == ""

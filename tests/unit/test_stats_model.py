@@ -46,3 +46,24 @@ def test_as_data_keeps_the_range_and_drops_unit_weights():
     d = as_data(model, (x, np.array([1.0, 2.0, 0.5, 1.0, 1.0])))["fit"]
     assert d.w.tolist() == [2.0, 0.5] and d.sum_of_weights() == 2.5
     assert as_data(model, ChannelData(x[1:3], np.ones(2), True))["fit"].w is not None  # Asimov weights stay
+
+
+def test_a_floating_width_scale_measures_the_resolution_of_the_data():
+    # the data's peaks are 20% wider than the MC's: width_scale finds 1.2, and the channel depends on it
+    model = Model(category_spec(categories(), mass_value=125.0, mass_floating=True, width_floating=True))
+    truth = dict(model.values(), width_scale=1.2, mass=125.0, mu=1.0, nbkg_c0=4000.0, nbkg_c1=2000.0,
+                 slope_c0=-0.03, b1_c1=0.5, b2_c1=0.3)
+    rng = np.random.default_rng(5)
+    data = {}
+    for name in model.channels:
+        channel = model.channel(name)
+        yields = model.yields(truth)[name]
+        data[name] = np.concatenate([c.shape.sample(rng, rng.poisson(yields[key]), c.shape_dict(truth))
+                                     for key, c in (("signal", channel.signal), ("background", channel.background))])
+    result = fit(model, data)
+    assert result.values["width_scale"] == pytest.approx(1.2, abs=3 * result.errors["width_scale"])
+    assert 0.02 < result.errors["width_scale"] < 0.15
+    assert model.component_params(result.values)["c0"]["signal"]["sigma"] == pytest.approx(
+        1.7 * result.values["width_scale"])
+    assert {"width_scale", "mass", "mu", "nbkg_c0", "slope_c0"} == model.channel_params("c0")
+    assert "width_scale" not in category_spec(categories(), mass_value=125.0)["parameters"]  # fixed widths: no parameter

@@ -13,6 +13,8 @@ CASES = {
     "powerlaw": {"power": -4.0},
     "bernstein:3": {"b1": 0.5, "b2": 0.3, "b3": 0.2},
     "exppoly:2": {"a1": -2.0, "a2": 0.4},
+    "threshold": {"edge": 112.0, "smear": 2.0},
+    "exponential+threshold": {"slope": -0.03, "edge": 112.0, "smear": 2.0, "fraction": 0.3},
 }
 
 
@@ -39,7 +41,7 @@ def test_density_is_normalised_and_consistent(name):
     assert np.all(shape.density_from(np.array([LO - 1, HI + 1]), values) == 0)
 
 
-@pytest.mark.parametrize("name", ["dscb", "exppoly:2", "voigt"])
+@pytest.mark.parametrize("name", ["dscb", "exppoly:2", "voigt", "exponential+threshold"])
 def test_sampling_follows_the_cdf(name):
     shape = get_shape(name, LO, HI)
     values = CASES[name]
@@ -65,3 +67,20 @@ def test_bad_shape_names_and_ranges_name_the_problem():
         get_shape("gauss", 160.0, 105.0)
     with pytest.raises(KeyError, match="needs parameter"):
         get_shape("gauss", LO, HI).density_from([125.0], {"mass": 125.0})
+
+
+def test_threshold_is_a_smeared_step_and_a_sum_weighs_its_parts():
+    step = get_shape("threshold", LO, HI)
+    # far below the edge the density is flat, at the edge half of it, far above nothing
+    dens = step.density_from(np.array([106.0, 112.0, 125.0]), CASES["threshold"])
+    assert dens[1] == pytest.approx(0.5 * dens[0], rel=2e-3) and dens[2] < 1e-6 * dens[0]
+    total = get_shape("exponential+threshold", LO, HI)
+    x = np.array([110.0, 130.0])
+    values = CASES["exponential+threshold"]
+    np.testing.assert_allclose(total.density_from(x, values),
+                               0.7 * get_shape("exponential", LO, HI).density_from(x, CASES["exponential"])
+                               + 0.3 * step.density_from(x, CASES["threshold"]))
+    with pytest.raises(ValueError, match="two background shapes"):
+        get_shape("gauss+threshold", LO, HI)
+    with pytest.raises(ValueError, match="both parts"):
+        get_shape("exponential+exponential", LO, HI)

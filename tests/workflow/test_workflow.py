@@ -63,6 +63,14 @@ def test_full_run_writes_every_stage(run):
     summary = json.loads((results / "summary.json").read_text())
     assert summary["baseline"] == "cutbased" and "cutbased" in summary["models"]
     assert summary["closure_passed"] is True, "the fit closes on the simulated truth (mu, peak position)"
+    for name, row in summary["models"].items():
+        for cat in row["categories"] if row["fitted"] else []:
+            assert cat["gof"]["ndf"] > 0 and cat["window"]["signal"] > 0, (name, cat)
+        if row.get("sweights"):  # fit.sweights: the signal sWeights sum to the fitted signal
+            assert row["sweights"]["sum_signal"] == pytest.approx(row["signal_fitted"], rel=1e-3), name
+    if analysis == "bs2dspi":  # fit.sweights and a floating width by default; the truth knows the width
+        assert all(row.get("sweights") for row in summary["models"].values())
+        assert "N_S truth" in (results / "summary.md").read_text() and summary["truth"]["width"] == 20.0
     # every rule wrote its log and benchmark
     assert any((workdir / "logs" / "skim").rglob("*.log"))
     assert any((workdir / "benchmarks" / "skim").rglob("*.tsv"))

@@ -151,3 +151,30 @@ rule limit:
     shell:
         "colliderflow limit --settings {params.settings:q} --workspace {input.workspace} "
         "--out {output.json} --plot {output.plot} --label {params.label:q} 2> {log}"
+
+
+rule sweights:
+    input:
+        scores=lambda w: model_scores(w.model),
+        selection=f"{RESULTS}/optimise/{{model}}/selection.json",
+        fit=f"{INFERENCE}/fit.json",
+    output:
+        parquet=f"{INFERENCE}/sweights.parquet",
+    log:
+        f"logs/sweights/{{model}}.log",
+    benchmark:
+        f"benchmarks/sweights/{{model}}.tsv"
+    conda:
+        "../envs/colliderflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        code=stage_code("sweights"),
+        settings=INFERENCE_SETTINGS,
+        scores=lambda w, input: os.path.dirname(input.scores[0]),
+    shell:
+        "colliderflow sweights --settings {params.settings:q} --model {wildcards.model} "
+        "--scores {params.scores} --selection {input.selection} --fit {input.fit} "
+        "--out {output.parquet} 2> {log}"

@@ -26,7 +26,7 @@ rule optimise:
         runtime=15,
     params:
         code=stage_code("optimise"),
-        settings=settings("dataset", "lumi_fb", "observable", "optimise"),
+        settings=settings("dataset", "lumi_fb", "observable", "optimise", "fit"),
         scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
         "colliderflow optimise --configfile {input.catalogue} --settings {params.settings:q} "

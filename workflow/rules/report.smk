@@ -39,6 +39,11 @@ rule summary:
         ),
         limits=expand(f"{RESULTS}/inference/{{model}}/limits.json", model=MODELS),
         selections=expand(f"{RESULTS}/optimise/{{model}}/selection.json", model=MODELS),
+        # fit.sweights: the summary checks each model's sWeights against its fitted yields
+        sweights=expand(f"{RESULTS}/inference/{{model}}/sweights.parquet", model=MODELS)
+        if config["fit"]["sweights"]
+        else [],
+        catalogue=CATALOGUE,
     output:
         json=f"{RESULTS}/summary.json",
         md=report(
@@ -58,11 +63,12 @@ rule summary:
         runtime=5,
     params:
         code=stage_code("summary"),
-        settings=settings("dataset", "lumi_fb", "fit", "ml", "simulate"),
+        settings=settings("dataset", "lumi_fb", "selection", "fit", "ml", "simulate"),
         models=MODELS,
         fits=lambda w, input: os.path.dirname(os.path.dirname(input.fits[0])),
         optimise=lambda w, input: os.path.dirname(os.path.dirname(input.selections[0])),
     shell:
-        "colliderflow summary --settings {params.settings:q} --fits {params.fits} "
+        "colliderflow summary --configfile {input.catalogue} --settings {params.settings:q} "
+        "--fits {params.fits} "
         "--models {params.models} --optimise {params.optimise} --out {output.json} "
         "--markdown {output.md} > {log} 2>&1 && cat {output.md}"

@@ -6,10 +6,11 @@ Commands (one Snakemake rule each), per model, files under ``results/<analysis>/
 ``background-model``  per category: background function by spurious signal + F-test
 ``fit-categories``    simultaneous unbinned fit: mu, peak position, scans, q0/p0/Z, expected Z, p0 scan, plots
 ``workspace``         pyhf HistFactory workspace (then ``colliderflow limit``)
+``sweights``          the signal and background sWeights of every fitted data event (``fit.sweights``)
 ``fit``, ``limit``, ``validate-fit``  the same statistics on your own ntuples (``standalone``)
 
 The modules: ``inputs`` (events, splits, categories), ``models``, ``fit``, ``workspace``,
-``standalone``. The statistics are the generic ``colliderflow.stats`` library; what is
+``standalone``, ``splot``. The statistics are the generic ``colliderflow.stats`` library; what is
 analysis-shaped (the observable, the fit recipe's defaults) comes from the analysis object.
 """
 
@@ -59,6 +60,12 @@ def register(sub) -> None:
     p.add_argument("--fit", required=True, help="fit.json (the background parameters come from the data fit)")
     p.add_argument("--out", required=True, help="workspace.json to write (plain HistFactory JSON)")
     p.set_defaults(func=run_workspace)
+
+    p = sub.add_parser("sweights")
+    _add_events(p)
+    p.add_argument("--fit", required=True, help="fit.json (its fitted model gives the densities and yields)")
+    p.add_argument("--out", required=True, help="sweights.parquet to write")
+    p.set_defaults(func=run_sweights)
 
 
 # ----------------------------------------------------------------------------------------
@@ -136,4 +143,22 @@ def run_workspace(args) -> int:
     fit_payload = _read(args.fit, "fit")
     workspace.write(args.out, workspace.build(job.cfg["fit"], job.observable, job.part, signal, background,
                                               fit_payload))
+    return 0
+
+
+def run_sweights(args) -> int:
+    from ..io import atomic_path
+    from ..stats.model import Model
+    from .splot import event_sweights
+
+    job = _Job(args)
+    fit_payload = _read(args.fit, "fit")
+    if fit_payload["fitted"]:
+        table = event_sweights(Model(fit_payload["model"]), job.part, job.observable)
+    else:  # the rule's output all the same, empty: the summary says why
+        log.warning("%s: no fit was made (%s), so the sWeights table is empty", args.model, fit_payload.get("reason"))
+        table = event_sweights(None, job.part.iloc[:0], job.observable)
+    with atomic_path(args.out) as tmp:
+        table.to_parquet(tmp, index=False)
+    log.info("%s: sWeights of %d events, signal sum %.2f", args.model, len(table), table["sweight_signal"].sum())
     return 0

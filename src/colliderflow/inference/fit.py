@@ -21,6 +21,7 @@ import numpy as np
 
 from ..analyses import Observable
 from ..stats import binned, plots
+from ..stats.gof import poisson_chi2
 from ..stats.fit import fit, grid, profile_scan
 from ..stats.hypotest import asimov_data, discovery, expected_significance, p0_scan
 from ..stats.model import Model, category_spec
@@ -48,6 +49,7 @@ def category_model(fs: dict, observable: Observable, signal: dict, background: d
     spec = category_spec(
         cats, mass_value=fs["mass_value"], mass_floating=mass_floating, mass_limits=fs["mass_limits"],
         reference_mass=signal.get("reference_mass", fs["mass_value"]), mu_limits=fs["mu_limits"],
+        width_floating=fs["width_floating"],
     )
     return Model(spec)
 
@@ -124,6 +126,7 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
         # separate mu per category would need its own model; the fitted signal / expected is its analogue
         per_category[name]["signal_ratio"] = (per_category[name]["signal_fitted"] / per_category[name]["signal_expected"]
                                               if per_category[name]["signal_expected"] > 0 else None)
+        per_category[name].update(peak_summary(fs, observable, headline_model, headline, name, m))
 
     fit_payload = {
         "model_name": model_name,
@@ -149,6 +152,8 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
             "errors68": _asymmetric(mass_scan["interval68"], mh_hat),
             "mu_at_best_mass": float(best_float.values["mu"]),
         },
+        "width_scale": ({"value": float(headline.values["width_scale"]), "error": float(headline.errors["width_scale"])}
+                        if fs["width_floating"] else None),
         "fixed_mass": {"mass": fs["mass_value"], **best_fixed.to_dict()},
         "floating_mass": best_float.to_dict(),
         "scans": {"mu": mu_scan, "mu_expected": mu_scan_exp, "mass": mass_scan},
@@ -177,6 +182,36 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
         make_plots(observable, peak_label, Path(plot_dir), headline_model, headline.values, data_by_cat,
                    fit_payload, significance, simulated, cfg["lumi_fb"])
     return fit_payload, significance
+
+
+def peak_summary(fs: dict, observable: Observable, model: Model, result, name: str, data) -> dict:
+    """Of one category of the fitted ``model``: the signal width (the shape's ``sigma``, with
+    its error when ``fit.width_floating``), the fitted signal and background in the window of
+    ``fit.window_n_sigma`` widths around the fitted peak (with the data there), and the
+    goodness of fit of the binned projection (``stats.gof.poisson_chi2``, bins of
+    ``observable.bin_width``; ndf counts the free parameters the category depends on)."""
+    shape = model.component_params(result.values)[name]["signal"]
+    sigma_mc = shape["sigma"] / (result.values["width_scale"] if fs["width_floating"] else 1.0)
+    sigma_error = sigma_mc * result.errors["width_scale"] if fs["width_floating"] else 0.0
+    n = fs["window_n_sigma"]
+    lo, hi = observable.range
+    window = (max(shape["mass"] - n * shape["sigma"], lo), min(shape["mass"] + n * shape["sigma"], hi))
+    inside = model.expected_counts(name, list(window), result.values)
+    s, b = float(inside["signal"][0]), float(inside["background"][0])
+    edges = binned.make_edges(lo, hi, observable.bin_width)
+    expected = model.expected_counts(name, edges, result.values)
+    counts, _ = np.histogram(data, bins=edges)
+    n_free = len(model.channel_params(name) & set(result.free))
+    return {
+        "sigma": {"value": float(shape["sigma"]), "error": float(sigma_error),
+                  "source": "data fit (signal MC width times width_scale)" if fs["width_floating"]
+                  else "signal MC fit (fixed in the data fit)"},
+        "window": {"lo": float(window[0]), "hi": float(window[1]), "n_sigma": float(n), "signal": s,
+                   "background": b, "s_over_b": s / b if b > 0 else None,
+                   "n_data": int(np.count_nonzero((data >= window[0]) & (data < window[1])))},
+        "gof": {**poisson_chi2(counts, expected["signal"] + expected["background"], n_free),
+                "bin_width": float(observable.bin_width), "statistic": "Baker-Cousins Poisson chi2"},
+    }
 
 
 def too_few_events(cfg: dict, observable: Observable, part, signal: dict, model_name: str,
@@ -248,6 +283,8 @@ def make_plots(observable: Observable, peak_label: str, plot_dir: Path, model, v
             f"{name}: {cat['background_function']} background",
             f"$\\hat\\mu$ = {mu['value']:.2f} $\\pm$ {mu['error']:.2f} (all categories)",
             f"$N_S$ = {cat['signal_fitted']:.1f} (expected {cat['signal_expected']:.1f})",
+            f"$\\sigma$ = {cat['sigma']['value']:.3g} {observable.unit}, "
+            f"$\\chi^2$/ndf = {cat['gof']['chi2']:.1f}/{cat['gof']['ndf']}",
         ]
         plots.fit_plot(plot_dir / f"mass_{name}.png", edges, counts, np.sqrt(counts), cx,
                        (dens["signal"] + dens["background"]) * width, dens["background"] * width,

@@ -33,5 +33,8 @@ class Simulation(ABC):
 
     @abstractmethod
     def truth(self, cfg: dict) -> dict:
-        """What the simulation injects with this config: ``{"mu": signal strength, "mass": peak
-        position}``, which the summary's closure test compares the fit with."""
+        """What the simulation injects with this config, which the summary compares the fit with:
+        ``mu``, the true signal yield over the signal MC's expected yield (so the true signal
+        after any selection is mu times the MC's expectation there), ``mass``, the peak
+        position, and optionally ``width``, the true resolution of the peak (the observable's
+        unit), and other numbers the summary shows as they are."""

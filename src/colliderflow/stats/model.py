@@ -257,6 +257,14 @@ class Model:
                 other |= ch.background.refs() | set(_param_refs(ch.background.yield_map))
         return [n for n in self.names if n in sig and n not in other]
 
+    def channel_params(self, channel: str) -> set:
+        """Names of the parameters that the shapes and yields of ``channel`` depend on."""
+        ch = self.channel(channel)
+        out = set()
+        for comp in ch.components:
+            out |= comp.refs() | set(_param_refs(comp.yield_map))
+        return out
+
     # ---- evaluation ------------------------------------------------------------------
     def yields(self, values: Mapping) -> dict:
         """``{channel: {"signal": nu_s, "background": nu_b}}`` for given parameter values."""
@@ -391,7 +399,8 @@ def single_channel_spec(signal: str | None, background: str | None, lo: float, h
 
 def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu", mass_param: str = "mass",
                   mass_floating: bool = False, mass_limits=None, reference_mass: float | None = None,
-                  mu_limits=(-20.0, 20.0), mu_start: float = 1.0) -> dict:
+                  mu_limits=(-20.0, 20.0), mu_start: float = 1.0, width_floating: bool = False,
+                  width_param: str = "width_scale", width_limits=(0.5, 2.0)) -> dict:
     """Spec of the simultaneous multi-category fit: common ``mu`` and ``mass``, per-category background.
 
     Each category is a dict:
@@ -410,9 +419,11 @@ def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu",
     offset from the generated mass (``reference_mass``, default ``mass_value``) while the
     common ``mass`` moves all peaks together (fixed unless ``mass_floating``, within
     ``mass_limits``, default the span of the categories' ranges). The expected yield does not
-    change with ``mass``.
+    change with ``mass``. With ``width_floating`` every category's ``sigma`` is its fitted
+    value times a common free ``width_scale`` (within ``width_limits``): the data measure the
+    resolution, the MC keeps the tails and the categories' relative widths.
 
-    Parameter names: ``mu``, ``mass``, and per category ``nbkg_<name>``, ``<bkgparam>_<name>``
+    Parameter names: ``mu``, ``mass``, ``width_scale`` (only when floating), and per category ``nbkg_<name>``, ``<bkgparam>_<name>``
     (e.g. ``slope_cat0``, ``b2_cat1``), ``theta_ss_<name>``.
     """
     ref = float(mass_value if reference_mass is None else reference_mass)
@@ -422,6 +433,8 @@ def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu",
         poi: {"value": float(mu_start), "limits": list(mu_limits) if mu_limits else None},
         mass_param: {"value": float(mass_value), "limits": list(mass_limits), "fixed": not mass_floating},
     }
+    if width_floating:
+        params[width_param] = {"value": 1.0, "limits": list(width_limits)}
     channels = []
     for cat in categories:
         name = str(cat["name"])
@@ -433,6 +446,8 @@ def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu",
             raise KeyError(f"category {name!r}: signal shape {sshape.name!r} needs parameter(s) {missing}")
         smap = {p: float(sig["params"][p]) for p in sshape.params}
         smap["mass"] = {"param": mass_param, "offset": float(sig["params"]["mass"]) - ref}
+        if width_floating:
+            smap["sigma"] = {"param": width_param, "scale": float(sig["params"]["sigma"])}
         syield: dict = {"scale": float(sig["yield"]), "factors": [poi]}
         if cat.get("spurious") not in (None, 0, 0.0):
             width = float(cat["spurious"])

@@ -17,6 +17,12 @@ Background shapes, with ``t = (x - lo) / (hi - lo)`` in [0, 1]:
 ``powerlaw``        x ** ``power``
 ``bernstein:N``     sum_k b_k B_{k,N}(t), N = 1..5, b_0 = 1 fixed, ``b1``..``bN`` >= 0
 ``exppoly:N``       exp(``a1`` t + ... + ``aN`` t^N), N = 1..5
+``threshold``       a Gaussian-smeared step falling at ``edge`` with width ``smear``,
+                    Phi((edge - x) / smear): the upper edge of a partially
+                    reconstructed background (a decay with a particle missed lies below
+                    the parent's mass minus that particle's)
+``A+B``             two background shapes, e.g. ``exponential+threshold``:
+                    (1 - ``fraction``) f_A + ``fraction`` f_B, each normalised on the range
 ==================  =================================================================
 
 The pdfs come from numba-stats where it has them (norm, crystalball, crystalball_ex,
@@ -35,12 +41,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from scipy.special import ndtr
 
 # Each shape imports its numba-stats module when it is built: importing one loads its
 # compiled functions (about a second each), and a job uses few of the shapes.
 
 SIGNAL_SHAPES = ("dscb", "gauss", "voigt", "crystalball")
-BACKGROUND_SHAPES = ("exponential", "powerlaw", "bernstein:N", "exppoly:N")
+BACKGROUND_SHAPES = ("exponential", "powerlaw", "threshold", "bernstein:N", "exppoly:N", "A+B")
 MAX_POLY_DEGREE = 5
 
 # Grid used for numerical CDFs (sampling, bin integrals of shapes with no closed form).
@@ -416,8 +423,54 @@ def _exppoly(lo, hi, degree) -> Shape:
     return Shape(f"exppoly:{degree}", "background", params, lo, hi, raw, norm, None, limits, start, prepare)
 
 
+def _threshold(lo, hi) -> Shape:
+    span = hi - lo
+    root_two_pi = math.sqrt(2.0 * math.pi)
+
+    def raw(x, edge, smear):
+        return ndtr((edge - x) / smear)
+
+    def _antiderivative(u):  # G(u) = u Phi(u) + phi(u), so d/dx [-smear G((edge - x) / smear)] = Phi
+        return u * ndtr(u) + np.exp(-0.5 * u * u) / root_two_pi
+
+    def _int(x, edge, smear):
+        return smear * (_antiderivative((edge - lo) / smear) - _antiderivative((edge - np.asarray(x, float)) / smear))
+
+    def norm(edge, smear):
+        return float(_int(hi, edge, smear))
+
+    def start(x, w):
+        return {"edge": lo + 0.05 * span, "smear": 0.05 * span}
+
+    limits = {"edge": (lo - 0.5 * span, lo + 0.5 * span), "smear": (1e-3 * span, 0.2 * span)}
+    return Shape("threshold", "background", ("edge", "smear"), lo, hi, raw, norm, _int, limits, start)
+
+
+def _sum(first: Shape, second: Shape) -> Shape:
+    """(1 - fraction) first + fraction second, each normalised on the range."""
+    shared = set(first.params) & set(second.params)
+    if shared:
+        raise ValueError(f"shape {first.name}+{second.name}: both parts have the parameter(s) {sorted(shared)}")
+    k = first.npar
+    params = (*first.params, *second.params, "fraction")
+
+    def raw(x, *v):
+        return (1.0 - v[-1]) * first.density(x, *v[:k]) + v[-1] * second.density(x, *v[k:-1])
+
+    def cdf(x, *v):
+        return ((1.0 - v[-1]) * first.cdf(x, dict(zip(first.params, v[:k])))
+                + v[-1] * second.cdf(x, dict(zip(second.params, v[k:-1]))))
+
+    def start(x, w):
+        return {**first.start(x, w), **second.start(x, w), "fraction": 0.1}
+
+    limits = {**first.limits, **second.limits, "fraction": (0.0, 1.0)}
+    return Shape(f"{first.name}+{second.name}", "background", params, first.lo, first.hi, raw, lambda *v: 1.0, cdf,
+                 limits, start)
+
+
 _SIGNAL_FACTORIES = {"gauss": _gauss, "dscb": _dscb, "crystalball": _crystalball_shape, "voigt": _voigt_shape}
-_BACKGROUND_FACTORIES = {"exponential": _exponential, "powerlaw": _powerlaw}
+_BACKGROUND_FACTORIES = {"exponential": _exponential, "powerlaw": _powerlaw, "threshold": _threshold}
 _POLY_FACTORIES = {"bernstein": _bernstein, "exppoly": _exppoly}
 
 
@@ -431,6 +484,11 @@ def get_shape(name: str, lo: float, hi: float) -> Shape:
     if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
         raise ValueError(f"fit range [{lo}, {hi}] is empty: the upper edge must be above the lower edge")
     key = str(name).strip().lower()
+    if "+" in key:
+        parts = [get_shape(part, lo, hi) for part in key.split("+")]
+        if len(parts) != 2 or any(part.kind != "background" for part in parts):
+            raise ValueError(f"shape {name!r}: a sum is of two background shapes, e.g. exponential+threshold")
+        return _sum(*parts)
     if key in _SIGNAL_FACTORIES:
         return _SIGNAL_FACTORIES[key](lo, hi)
     if key in _BACKGROUND_FACTORIES:
@@ -443,7 +501,7 @@ def get_shape(name: str, lo: float, hi: float) -> Shape:
         return _POLY_FACTORIES[match.group(1)](lo, hi, degree)
     raise ValueError(
         f"unknown shape {name!r}; signal shapes: {', '.join(SIGNAL_SHAPES)}; "
-        f"background shapes: {', '.join(BACKGROUND_SHAPES)} (N = 1..{MAX_POLY_DEGREE})"
+        f"background shapes: {', '.join(BACKGROUND_SHAPES)} (N = 1..{MAX_POLY_DEGREE}; A+B: two of them)"
     )
 
 

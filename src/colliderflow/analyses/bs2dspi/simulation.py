@@ -146,7 +146,24 @@ def events(rng, counts: dict, sim: dict) -> dict:
 
 class Bs2DspiSimulation(Simulation):
     def truth(self, cfg: dict) -> dict:
-        return {"mu": float(cfg["simulate"]["signal_strength"]), "mass": float(cfg["simulate"]["bs_mass"])}
+        """mu: the expected true signal over the signal MC's expectation. The pseudo-data hold
+        ``yields_per_fb.signal * signal_strength * lumi_fb`` generated signal candidates; the
+        MC generates the same decay, ``mc_events`` per file, each weighing
+        ``selection.mc_candidate_weight``. Both go through the same selection, so after any cut
+        the expected true signal is mu times the MC's yield (the realised count fluctuates
+        around it by Poisson and binomial noise, which the fit's error covers). mu = the
+        signal strength when the weight matches the simulation (the defaults do). width: the
+        Gaussian core resolution (the radiative tail is extra)."""
+        sim, samples = cfg["simulate"], cfg["samples"]
+        data_lumi = sum(float(f.get("lumi_fb", cfg["lumi_fb"]))
+                        for spec in samples.values() if spec["kind"] == "data" for f in spec["files"])
+        mc_files = sum(len(spec["files"]) for spec in samples.values() if spec["kind"] == "signal")
+        if not mc_files:
+            raise ValueError("the bs2dspi truth needs a signal MC sample (samples: <name>: kind: signal)")
+        generated = sim["yields_per_fb"]["signal"] * sim["signal_strength"] * data_lumi
+        mc_yield = sim["mc_events"] * mc_files * cfg["selection"]["mc_candidate_weight"]
+        return {"mu": float(generated / mc_yield), "mass": float(sim["bs_mass"]), "width": float(sim["resolution"]),
+                "signal_generated": float(generated)}
 
     def simulate_file(self, cfg: dict, file_name: str, out_path) -> dict:
         start, cpu = time.perf_counter(), time.process_time()
