@@ -65,7 +65,8 @@ def chosen_sections(sections):
 def file_settings(*sections):
     """Like settings(), plus the job's own file ({wildcards.file}): its catalogue entry under
     its sample (kind, process). A skim or fetch job thus carries one entry, not the catalogue:
-    the plan grows linearly with the files, and adding a file reruns no other file's skim."""
+    the plan grows linearly with the files, and adding a file reruns no other file's skim.
+    """
 
     def params(wildcards):
         if wildcards.file not in FILES:
@@ -98,7 +99,8 @@ def model_settings(*sections):
 def stage_code(subcommand):
     """The digest of the files `colliderflow <subcommand>` runs (colliderflow.stage_code), for
     the rule's params: a code change reruns exactly the jobs that run that code. Name the
-    sub-command of the rule's shell (tests/unit/test_stage_code.py checks that they agree)."""
+    sub-command of the rule's shell (tests/unit/test_stage_code.py checks that they agree).
+    """
     return code_digest(subcommand, ANALYSIS)
 
 

@@ -40,9 +40,11 @@ rule summary:
         limits=expand(f"{RESULTS}/inference/{{model}}/limits.json", model=MODELS),
         selections=expand(f"{RESULTS}/optimise/{{model}}/selection.json", model=MODELS),
         # fit.sweights: the summary checks each model's sWeights against its fitted yields
-        sweights=expand(f"{RESULTS}/inference/{{model}}/sweights.parquet", model=MODELS)
-        if config["fit"]["sweights"]
-        else [],
+        sweights=(
+            expand(f"{RESULTS}/inference/{{model}}/sweights.parquet", model=MODELS)
+            if config["fit"]["sweights"]
+            else []
+        ),
         catalogue=CATALOGUE,
     output:
         json=f"{RESULTS}/summary.json",
