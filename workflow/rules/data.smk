@@ -2,6 +2,14 @@
 # by the analysis's embedded simulation (so real data can meet simulated MC).
 
 
+# cluster nodes often have no network: downloads run where Snakemake runs, unless the config
+# sends them to the nodes (execution.fetch_on_submit_host: false)
+if config["execution"]["fetch_on_submit_host"]:
+
+    localrules:
+        fetch,
+
+
 rule simulate:
     input:
         code=stage_code("simulate"),
