@@ -70,13 +70,8 @@ def local_run(tmp_path_factory) -> Path:
 # local_run first: the cluster starts after it
 def test_every_job_runs_through_sbatch_and_the_results_equal_a_local_run(local_run, slurm, tmp_path, report_figure):
     config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-
-    # on the cluster one signal file is fetched (a file:// copy of the local run's), which
-    # must happen on the submit host (execution.fetch_on_submit_host, true by default)
-    signal = next(spec for spec in config["samples"].values() if spec["kind"] == "signal")
-    fetched = signal["files"][0]
-    fetched["url"] = (local_run / "resources" / config["dataset"]["name"] / f"{fetched['name']}.root").as_uri()
     profile = site_profile(tmp_path / "profile", slurm.partition)
+    jobs_before = len(slurm.finished_jobs())
     started = time.monotonic()
     run = snakemake(tmp_path / "slurm", config, "--profile", str(profile), "--slurm-status-command", "squeue",
                     "--slurm-init-seconds-before-status-checks", "5")
@@ -87,8 +82,8 @@ def test_every_job_runs_through_sbatch_and_the_results_equal_a_local_run(local_r
     # each job Snakemake starts is announced as `rule X:` (submitted) or `localrule X:` (run here)
     submitted = re.findall(r"^rule (\w+):$", output, flags=re.MULTILINE)
     local = re.findall(r"^localrule (\w+):$", output, flags=re.MULTILINE)
-    assert sorted(local) == ["all", "fetch"], f"only the download and the target rule run outside Slurm: {local}"
-    jobs = slurm.finished_jobs()
+    assert local == ["all"], f"only the target rule runs outside Slurm: {local}"
+    jobs = slurm.finished_jobs()[jobs_before:]
     states = sorted({job["JobState"] for job in jobs})
     report_figure(f"Slurm test: {len(jobs)} jobs through sbatch ({', '.join(states)}), "
                   f"{len(local)} on the submit host ({', '.join(sorted(local))}), workflow {seconds:.0f} s")
@@ -103,4 +98,27 @@ def test_every_job_runs_through_sbatch_and_the_results_equal_a_local_run(local_r
 
     for name in ("summary.json", "summary.md"):
         on_slurm = (tmp_path / "slurm" / "results" / "hyy" / name).read_bytes()
-        assert on_slurm == (local_run / "results" / "hyy" / name).read_bytes(), f"{name} differs"
+        assert on_slurm == (local_run / "results" / "hyy" / name).read_bytes(), f"{name} differs from the local run's"
+
+
+@pytest.mark.parametrize("on_submit_host", [True, False])
+def test_downloads_run_on_the_submit_host_unless_the_config_says_otherwise(slurm, tmp_path, on_submit_host):
+    """One simulated file, then fetched through the profile from a file:// url."""
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    signal = next(spec for spec in config["samples"].values() if spec["kind"] == "signal")
+    name = signal["files"][0]["name"]
+    target = f"resources/{config['dataset']['name']}/{name}.root"
+    source = snakemake(tmp_path / "source", config, "--cores", "1", target)
+    assert source.returncode == 0, source.stderr[-6000:]
+
+    signal["files"][0]["url"] = (tmp_path / "source" / target).as_uri()
+    config["execution"] = {"fetch_on_submit_host": on_submit_host}
+    profile = site_profile(tmp_path / "profile", slurm.partition)
+    jobs_before = len(slurm.finished_jobs())
+    run = snakemake(tmp_path / "fetch", config, "--profile", str(profile), "--slurm-status-command", "squeue",
+                    "--slurm-init-seconds-before-status-checks", "2", target)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, f"{output[-6000:]}\n{slurm.logs()}"
+    assert re.findall(r"^(\w*rule) fetch:$", output, flags=re.MULTILINE) == ["localrule" if on_submit_host else "rule"]
+    assert len(slurm.finished_jobs()) - jobs_before == (0 if on_submit_host else 1)
+    assert (tmp_path / "fetch" / target).read_bytes() == (tmp_path / "source" / target).read_bytes()
