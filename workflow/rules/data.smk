@@ -29,6 +29,14 @@ rule catalogue:
             handle.write(params.samples)
 
 
+# cluster nodes often have no network: downloads run where Snakemake runs, unless the config
+# sends them to the nodes (execution.fetch_on_submit_host: false)
+if config["execution"]["fetch_on_submit_host"]:
+
+    localrules:
+        fetch,
+
+
 rule simulate:
     input:
         catalogue=CATALOGUE,

@@ -73,4 +73,4 @@ rule summary:
         "colliderflow summary --configfile {input.catalogue} --settings {params.settings:q} "
         "--fits {params.fits} "
         "--models {params.models} --optimise {params.optimise} --out {output.json} "
-        "--markdown {output.md} > {log} 2>&1 && cat {output.md}"
+        "--markdown {output.md} > {log} 2>&1"

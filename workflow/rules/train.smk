@@ -1,4 +1,6 @@
-# Classifiers: one training job per model (GPU where present), then scores for every sample.
+# Classifiers: one training job per model, then scores for every sample. Training uses a GPU
+# where the job finds one (ml.device: auto); a cluster profile asks for one with set-resources
+# (README.md, "On a cluster"), so no GPU limit serialises CPU trainings.
 
 
 rule train:
@@ -36,7 +38,6 @@ rule train:
     resources:
         mem_mb=8000,
         runtime=240,
-        gpu=1,
     params:
         code=stage_code("train"),
         settings=model_settings("dataset", "features", "observable"),
