@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -56,15 +55,12 @@ def site_profile(directory: Path, partition: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory) -> Path:
-    """The work directory of a local run of config/test.yaml."""
+def local_run(finished_run) -> Path:
+    """The work directory of the local run of config/test.yaml (shared with tests/workflow)."""
     reason = unavailable_reason()
     if reason:  # no cluster, no comparison: skip before the slow part
         pytest.skip(f"no Slurm test cluster on this machine: {reason}")
-    workdir = tmp_path_factory.mktemp("run") / "local"
-    run = snakemake(workdir, yaml.safe_load((REPO / "config" / "test.yaml").read_text()), "--cores", "2")
-    assert run.returncode == 0, run.stderr[-6000:]
-    return workdir
+    return finished_run("config/test.yaml")
 
 
 # local_run first: the cluster starts after it

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
 import yaml
-from workflow_runs import REPO, snakemake
+from workflow_runs import snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -118,12 +117,3 @@ def test_changing_one_model_retrains_only_that_model(run):
     assert jobs.get("train") == 1, jobs
     assert "skim" not in jobs and "features" not in jobs, jobs
     assert jobs.get("apply") == len(cfg["samples"]), jobs
-
-
-def test_slurm_profile_plans_the_whole_workflow(tmp_path):
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    shutil.copytree(REPO / "profiles", tmp_path / "profiles")
-    result = snakemake(tmp_path, "--profile", "profiles/slurm", "-n")
-    assert result.returncode == 0, result.stderr[-3000:]
-    jobs = planned_jobs(result)
-    assert {"simulate", "skim", "features", "train", "fit", "limit", "summary"} <= set(jobs), jobs

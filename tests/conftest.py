@@ -1,3 +1,5 @@
+"""Fixtures shared by the test folders: one full workflow run per test config and session."""
+
 from __future__ import annotations
 
 from pathlib import Path
