@@ -11,14 +11,13 @@ summary, by config only, and no colliderflow file may have changed.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from plugins import colliderflow_status, environment, install
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
@@ -44,30 +43,9 @@ CONFIG = {
 }
 
 
-def install(site: Path) -> Path:
-    """The package and its dist-info in ``site``, as an installer would leave them."""
-    shutil.copytree(PACKAGE, site / "toydimuon", ignore=shutil.ignore_patterns("__pycache__"))
-    info = site / "toydimuon-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toydimuon\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[colliderflow.analyses]\ndimuon = toydimuon:DimuonAnalysis\n")
-    return site
-
-
-def environment(site: Path) -> dict:
-    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
-    return dict(os.environ, PYTHONPATH=path, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-
-
-def colliderflow_status() -> str:
-    result = subprocess.run(["git", "status", "--porcelain", "src/", "workflow/"], cwd=REPO,
-                            capture_output=True, text=True, check=True)
-    return result.stdout
-
-
 @pytest.fixture
 def site(tmp_path):
-    return install(tmp_path / "site")
+    return install(tmp_path / "site", PACKAGE, "colliderflow.analyses", "dimuon = toydimuon:DimuonAnalysis")
 
 
 def test_registry_finds_the_installed_analysis(site, tmp_path):

@@ -10,29 +10,17 @@ unchanged workflow, and no colliderflow file may have changed.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-from test_external_analysis import colliderflow_status, environment
+from plugins import colliderflow_status, environment, install
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 PACKAGE = Path(__file__).resolve().parent / "toy_kind" / "toyfisher"
-
-
-def install(site: Path) -> Path:
-    """The package and its dist-info in ``site``, as an installer would leave them."""
-    shutil.copytree(PACKAGE, site / "toyfisher", ignore=shutil.ignore_patterns("__pycache__"))
-    info = site / "toyfisher-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toyfisher\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[colliderflow.models]\nfisher = toyfisher\n")
-    return site
 
 
 def config() -> dict:
@@ -47,7 +35,7 @@ def config() -> dict:
 
 @pytest.fixture
 def site(tmp_path):
-    return install(tmp_path / "site")
+    return install(tmp_path / "site", PACKAGE, "colliderflow.models", "fisher = toyfisher")
 
 
 def test_registry_and_schema_find_the_installed_kind(site, tmp_path):
