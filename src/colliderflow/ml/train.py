@@ -43,9 +43,10 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     kind = kinds.load(settings["type"])
     outdir = Path(outdir)
     modeldir = outdir / MODEL_DIR
-    modeldir.mkdir(parents=True, exist_ok=True)
+    # the inputs are checked (finite, non-empty) before anything is written
     events = data.load_events(features_dir, cfg, observable, with_objects=kinds.reads_objects(settings["type"]))
     sets = data.training_sets(events, ml, settings, observable)
+    modeldir.mkdir(parents=True, exist_ok=True)
     workdir = outdir / WORK_DIR
     workdir.mkdir(exist_ok=True)
     history = kind.train(settings, sets, ml, modeldir, workdir, on_epoch_end)
