@@ -38,3 +38,12 @@ class Simulation(ABC):
         after any selection is mu times the MC's expectation there), ``mass``, the peak
         position, and optionally ``width``, the true resolution of the peak (the observable's
         unit), and other numbers the summary shows as they are."""
+
+    @staticmethod
+    def catalogue_entry(cfg: dict, file_name: str) -> tuple[str, dict, dict]:
+        """(sample name, sample spec, file entry) of ``file_name`` in the config's catalogue."""
+        for sample, spec in cfg["samples"].items():
+            for entry in spec["files"]:
+                if entry["name"] == file_name:
+                    return sample, spec, entry
+        raise KeyError(f"file {file_name!r} is not in the sample catalogue (samples: ... files: - name:)")

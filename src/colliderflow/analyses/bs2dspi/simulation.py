@@ -168,10 +168,7 @@ class Bs2DspiSimulation(Simulation):
     def simulate_file(self, cfg: dict, file_name: str, out_path) -> dict:
         start, cpu = time.perf_counter(), time.process_time()
         sim = cfg["simulate"]
-        found = [(s, spec, f) for s, spec in cfg["samples"].items() for f in spec["files"] if f["name"] == file_name]
-        if not found:
-            raise KeyError(f"file {file_name!r} is not in the sample catalogue (samples: ... files: - name:)")
-        sample, spec, entry = found[0]
+        sample, spec, entry = self.catalogue_entry(cfg, file_name)
         seed = int.from_bytes(hashlib.sha256(f"{sim['seed']}:{file_name}".encode()).digest()[:8], "little")
         rng = np.random.default_rng(seed)
         mc = spec["kind"] != "data"

@@ -73,10 +73,7 @@ class DimuonSimulation(Simulation):
 
     def simulate_file(self, cfg: dict, file_name: str, out_path) -> dict:
         sim = cfg["simulate"]
-        found = [(s, spec, f) for s, spec in cfg["samples"].items() for f in spec["files"] if f["name"] == file_name]
-        if not found:
-            raise KeyError(f"file {file_name!r} is not in the sample catalogue (samples: ... files: - name:)")
-        sample, spec, entry = found[0]
+        sample, spec, entry = self.catalogue_entry(cfg, file_name)
         seed = int.from_bytes(hashlib.sha256(f"{sim['seed']}:{file_name}".encode()).digest()[:8], "little")
         rng = np.random.default_rng(seed)
         if spec["kind"] == "data":
