@@ -1,101 +1,48 @@
-"""The test workflow on a real Slurm cluster through profiles/slurm, against a local run.
+"""The test workflow on a real Slurm cluster through profiles/slurm.
 
-The cluster (tests/cluster/slurm_cluster.py) is private to the test: one node, one partition,
+The cluster (tests/slurm_cluster.py) is private to the test session: one node, one partition,
 no accounting database. The user's profile is profiles/slurm with the one change the README
-asks of a site, the partition; on the command line only what a cluster without slurmdbd needs
-(job status from squeue) and a short first status check, as the jobs here take seconds.
+asks of a site, the partition (tests/conftest.py: ``slurm``, ``slurm_run``). That its outputs
+equal a local run's, byte for byte, is tests/workflow/test_reproducible.py's check.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import yaml
-from slurm_cluster import SlurmCluster, unavailable_reason
+from slurm_cluster import SLURM_WITHOUT_ACCOUNTING, site_profile
 from test_profiles import SUBMIT_HOST_RULES
+from workflow_runs import REPO, snakemake
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(f"no Slurm test cluster on this machine: {reason}")
-    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
-    workdir.mkdir()
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"),
-           "--directory", str(workdir), "--configfile", "config.yaml", *args]
-    return subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1500)
-
-
-def site_profile(directory: Path, partition: str) -> Path:
-    """profiles/slurm as a user adapts it: their partition, nothing else."""
-    settings = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
-    settings["default-resources"]["slurm_partition"] = partition
-    directory.mkdir()
-    (directory / "config.yaml").write_text(yaml.safe_dump(settings))
-    return directory
-
-
-@pytest.fixture(scope="module")
-def local_run(finished_run) -> Path:
-    """The work directory of the local run of config/test.yaml (shared with tests/workflow)."""
-    reason = unavailable_reason()
-    if reason:  # no cluster, no comparison: skip before the slow part
-        pytest.skip(f"no Slurm test cluster on this machine: {reason}")
-    return finished_run("config/test.yaml")
-
-
-# local_run first: the cluster starts after it
-def test_every_job_runs_through_sbatch_and_the_results_equal_a_local_run(local_run, slurm, tmp_path, report_figure):
-    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    profile = site_profile(tmp_path / "profile", slurm.partition)
-    jobs_before = len(slurm.finished_jobs())
-    started = time.monotonic()
-    run = snakemake(tmp_path / "slurm", config, "--profile", str(profile), "--slurm-status-command", "squeue",
-                    "--slurm-init-seconds-before-status-checks", "5")
-    seconds = time.monotonic() - started
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, f"{output[-6000:]}\n{slurm.logs()}"
-
+def test_every_job_runs_through_sbatch(slurm_run, report_figure):
     # each job Snakemake starts is announced as `rule X:` (submitted) or `localrule X:` (run here)
-    submitted = re.findall(r"^rule (\w+):$", output, flags=re.MULTILINE)
-    local = re.findall(r"^localrule (\w+):$", output, flags=re.MULTILINE)
+    submitted = re.findall(r"^rule (\w+):$", slurm_run.output, flags=re.MULTILINE)
+    local = re.findall(r"^localrule (\w+):$", slurm_run.output, flags=re.MULTILINE)
     assert sorted(local) == sorted(SUBMIT_HOST_RULES), f"only {SUBMIT_HOST_RULES} run outside Slurm: {local}"
-    jobs = slurm.finished_jobs()[jobs_before:]
-    states = sorted({job["JobState"] for job in jobs})
-    report_figure(f"Slurm test: {len(jobs)} jobs through sbatch ({', '.join(states)}), "
-                  f"{len(local)} on the submit host ({', '.join(sorted(local))}), workflow {seconds:.0f} s")
-    assert len(jobs) == len(submitted) > 0, f"Slurm ran {len(jobs)} jobs, Snakemake submitted {len(submitted)}"
-    assert states == ["COMPLETED"], jobs
+    states = sorted({job["JobState"] for job in slurm_run.jobs})
+    report_figure(f"Slurm test: {len(slurm_run.jobs)} jobs through sbatch ({', '.join(states)}), "
+                  f"{len(local)} on the submit host ({', '.join(sorted(local))}), workflow {slurm_run.seconds:.0f} s")
+    assert len(slurm_run.jobs) == len(submitted) > 0, \
+        f"Slurm ran {len(slurm_run.jobs)} jobs, Snakemake submitted {len(submitted)}"
+    assert states == ["COMPLETED"], slurm_run.jobs
     steps = len(submitted) + len(local)
-    assert f"{steps} of {steps} steps (100%) done" in output
+    assert f"{steps} of {steps} steps (100%) done" in slurm_run.output
 
     # the summary table reaches the user (onsuccess), not only a batch log
-    summary_md = (tmp_path / "slurm" / "results" / "hyy" / "summary.md").read_text()
-    assert summary_md.strip() in run.stdout
+    summary_md = (slurm_run.workdir / "results" / "hyy" / "summary.md").read_text()
+    assert summary_md.strip() in slurm_run.stdout
 
-    for name in ("summary.json", "summary.md"):
-        on_slurm = (tmp_path / "slurm" / "results" / "hyy" / name).read_bytes()
-        assert on_slurm == (local_run / "results" / "hyy" / name).read_bytes(), f"{name} differs from the local run's"
+
+def run_config(workdir, config: dict, execution: tuple[str, ...], *targets: str):
+    """Snakemake on ``config`` (a dict, written to ``workdir``/config.yaml)."""
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    return snakemake(workdir, *targets, configfile="config.yaml", execution=execution)
 
 
 @pytest.mark.parametrize("on_submit_host", [True, False])
@@ -105,15 +52,15 @@ def test_downloads_run_on_the_submit_host_unless_the_config_says_otherwise(slurm
     signal = next(spec for spec in config["samples"].values() if spec["kind"] == "signal")
     name = signal["files"][0]["name"]
     target = f"resources/{config['dataset']['name']}/{name}.root"
-    source = snakemake(tmp_path / "source", config, "--cores", "1", target)
+    source = run_config(tmp_path / "source", config, ("--cores", "1"), target)
     assert source.returncode == 0, source.stderr[-6000:]
 
     signal["files"][0]["url"] = (tmp_path / "source" / target).as_uri()
     config["execution"] = {"fetch_on_submit_host": on_submit_host}
     profile = site_profile(tmp_path / "profile", slurm.partition)
     jobs_before = len(slurm.finished_jobs())
-    run = snakemake(tmp_path / "fetch", config, "--profile", str(profile), "--slurm-status-command", "squeue",
-                    "--slurm-init-seconds-before-status-checks", "2", target)
+    run = run_config(tmp_path / "fetch", config, ("--profile", str(profile), *SLURM_WITHOUT_ACCOUNTING,
+                                                  "--slurm-init-seconds-before-status-checks", "2"), target)
     output = run.stdout + run.stderr
     assert run.returncode == 0, f"{output[-6000:]}\n{slurm.logs()}"
     assert re.findall(r"^(\w*rule) fetch:$", output, flags=re.MULTILINE) == ["localrule" if on_submit_host else "rule"]

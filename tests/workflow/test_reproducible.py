@@ -1,7 +1,9 @@
 """Two clean runs of config/test.yaml, in two directories, write the same bytes.
 
 The first run is the one the other workflow tests share (conftest's ``finished_run``); the
-second is made here, so the proof costs one run of the test config. Every file the workflow
+second is the Slurm test's run through profiles/slurm (conftest's ``slurm_run``: so the check
+also shows that the cluster computes what a laptop does), or, where no test cluster can run,
+a second local run made here. Every file the workflow
 writes (``resources/`` and ``results/``) is compared, except those in ``MAY_DIFFER``, each
 with the reason. Logs and benchmarks hold times by nature and are not outputs.
 """
@@ -13,11 +15,12 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from slurm_cluster import unavailable_reason
 from workflow_runs import failure, full_run
 
 pytestmark = pytest.mark.workflow
 
-CONFIG = "config/test.yaml"
+CONFIG = "config/test.yaml"  # the config of conftest's slurm_run
 OUTPUT_FOLDERS = ("resources", "results")
 # Output files (globs relative to the work directory) whose bytes still differ from run to
 # run, and why. Scores, fits and everything else downstream of them are identical.
@@ -38,11 +41,19 @@ def may_differ(name: str) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in MAY_DIFFER)
 
 
-def test_two_clean_runs_write_the_same_bytes(finished_run, tmp_path):
-    first = checksums(finished_run(CONFIG))
+@pytest.fixture
+def second_run(request, tmp_path) -> Path:
+    """The work directory of a second clean run of CONFIG: on Slurm where it can run."""
+    if unavailable_reason() is None:
+        return request.getfixturevalue("slurm_run").workdir
     result = full_run(tmp_path, CONFIG)
     assert result.returncode == 0, failure(result)
-    second = checksums(tmp_path)
+    return tmp_path
+
+
+def test_two_clean_runs_write_the_same_bytes(finished_run, second_run):
+    first = checksums(finished_run(CONFIG))
+    second = checksums(second_run)
 
     assert sorted(first) == sorted(second), "the two runs wrote different sets of files"
     assert any(name.endswith(".root") for name in first) and any(name.endswith("fit.json") for name in first)

@@ -19,9 +19,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "sinfo", "srun")
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def unavailable_reason() -> str | None:
@@ -159,3 +162,16 @@ class SlurmCluster:
                 process.wait()
         self.processes.clear()
         SLURM_CONF.unlink(missing_ok=True)
+
+
+def site_profile(directory: Path, partition: str) -> Path:
+    """profiles/slurm as a user adapts it: their partition, nothing else."""
+    settings = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    settings["default-resources"]["slurm_partition"] = partition
+    directory.mkdir()
+    (directory / "config.yaml").write_text(yaml.safe_dump(settings))
+    return directory
+
+
+# What a cluster without slurmdbd needs on the command line: job status from squeue.
+SLURM_WITHOUT_ACCOUNTING = ("--slurm-status-command", "squeue")
