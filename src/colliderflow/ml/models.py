@@ -1,4 +1,4 @@
-"""Building blocks of the torch kinds (``mlp``, ``deepsets``, ``transformer``).
+"""Building blocks of the torch kinds (``mlp``, ``deepsets``, ``transformer``, ``graph``, ``cnn``).
 
 Each model holds its own input standardisation (means and widths from the training split, as
 buffers) and replaces missing values (NaN: events without jets) by the mean, so a saved model
@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+
+from .data import OBJECT_INPUTS
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "mish": nn.Mish, "silu": nn.SiLU}
 
@@ -66,6 +68,22 @@ def masked_pool(embedded: torch.Tensor, mask: torch.Tensor, pooling: str) -> tor
     if pooling == "mean":
         pooled = pooled / mask.sum(dim=1, keepdim=True).clamp_min(1.0)
     return pooled
+
+
+def object_field(objects: torch.Tensor, name: str) -> torch.Tensor:
+    """One field (``data.OBJECT_INPUTS``) of the raw object tensor (events, objects, fields)."""
+    return objects[..., OBJECT_INPUTS.index(name)]
+
+
+def object_types(objects: torch.Tensor) -> torch.Tensor:
+    """The one-hot type (events, objects, types) of the raw object tensor: one type per ``ml.objects`` prefix."""
+    return objects[..., len(OBJECT_INPUTS):]
+
+
+def abs_delta_phi(cos_a: torch.Tensor, sin_a: torch.Tensor, cos_b: torch.Tensor, sin_b: torch.Tensor) -> torch.Tensor:
+    """|Delta phi| in [0, pi] from the cosines and sines of two azimuths (broadcast): acos of
+    cos(a - b), so it wraps at pi without an atan2 (which ONNX lacks)."""
+    return torch.acos((cos_a * cos_b + sin_a * sin_b).clamp(-1.0, 1.0))
 
 
 def set_statistics(inputs: tuple[np.ndarray, ...]) -> dict:
