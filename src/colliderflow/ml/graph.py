@@ -58,15 +58,15 @@ class EdgeConv(nn.Module):
 class ObjectGraph(nn.Module):
     input_names = INPUTS
 
-    def __init__(self, n_features: int, n_object_fields: int, n_objects: int, edges: str, k: int, radius: float,
-                 convolutions: list[int], aggregation: str, pooling: str, head_hidden: list[int], dropout: float,
+    def __init__(self, n_features: int, n_objects: int, edges: str, k: int, radius: float, convolutions: list[int],
+                 aggregation: str, pooling: str, head_hidden: list[int], dropout: float, type_embedding: int,
                  n_outputs: int, feature_mean, feature_std, object_mean, object_std):
         super().__init__()
         self.edges, self.radius, self.pooling = edges, radius, pooling
         self.k = min(k, n_objects)  # top-k needs k <= the number of object slots
         self.scale = models.Standardise(feature_mean, feature_std)
-        self.scale_objects = models.Standardise(object_mean, object_std)
-        widths = [n_object_fields, *convolutions]
+        self.object_inputs = models.ObjectInputs(object_mean, object_std, type_embedding)
+        widths = [self.object_inputs.width, *convolutions]
         self.convolutions = nn.ModuleList(EdgeConv(n_in, n_out, aggregation) for n_in, n_out in zip(widths, widths[1:]))
         self.head = models.mlp([widths[-1] + n_features, *head_hidden, n_outputs], dropout, final_activation=False)
 
@@ -88,7 +88,7 @@ class ObjectGraph(nn.Module):
 
     def forward(self, features: torch.Tensor, objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         adjacency = self.adjacency(objects, mask)
-        x = self.scale_objects(objects)
+        x = self.object_inputs(objects)
         for convolution in self.convolutions:
             x = convolution(x, adjacency)
         pooled = models.masked_pool(x, mask, self.pooling)
@@ -98,7 +98,7 @@ class ObjectGraph(nn.Module):
 def spec(settings: dict, inputs: tuple) -> dict:
     """Constructor arguments: architecture from the settings, standardisation from the training inputs."""
     return {**models.set_statistics(inputs), "n_objects": inputs[1].shape[1], "dropout": settings["dropout"],
-            **{key: settings[key] for key in ("edges", "k", "radius", "aggregation", "pooling")},
+            **{key: settings[key] for key in ("edges", "k", "radius", "aggregation", "pooling", "type_embedding")},
             "convolutions": list(settings["convolutions"]), "head_hidden": list(settings["head_hidden"]),
             "n_outputs": 1}
 

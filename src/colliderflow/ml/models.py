@@ -92,8 +92,28 @@ def set_statistics(inputs: tuple[np.ndarray, ...]) -> dict:
     features, objects, mask = inputs
     mean, std = feature_statistics(features)
     object_mean, object_std = feature_statistics(objects, mask)
-    return {"n_features": features.shape[1], "n_object_fields": objects.shape[2], "feature_mean": mean.tolist(),
-            "feature_std": std.tolist(), "object_mean": object_mean.tolist(), "object_std": object_std.tolist()}
+    return {"n_features": features.shape[1], "feature_mean": mean.tolist(), "feature_std": std.tolist(),
+            "object_mean": object_mean.tolist(), "object_std": object_std.tolist()}
+
+
+class ObjectInputs(nn.Module):
+    """The objects as a set model reads them: every field standardised, or, with
+    ``type_embedding`` > 0, the fields standardised and the one-hot type replaced by a learned
+    embedding of that width (the type's index is the position of its 1; padding gets type 0,
+    which the model masks). ``width``: the number of values per object."""
+
+    def __init__(self, object_mean, object_std, type_embedding: int):
+        super().__init__()
+        n_fields = len(OBJECT_INPUTS) if type_embedding else len(object_mean)
+        self.scale = Standardise(object_mean[:n_fields], object_std[:n_fields])
+        self.embedding = nn.Embedding(len(object_mean) - n_fields, type_embedding) if type_embedding else None
+        self.width = n_fields + type_embedding
+
+    def forward(self, objects: torch.Tensor) -> torch.Tensor:
+        if self.embedding is None:
+            return self.scale(objects)
+        fields = self.scale(objects[..., :len(OBJECT_INPUTS)])
+        return torch.cat([fields, self.embedding(object_types(objects).argmax(dim=-1))], dim=-1)
 
 
 class ScoreModel(nn.Module):
