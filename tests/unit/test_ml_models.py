@@ -6,14 +6,17 @@ import pytest
 import torch
 
 from colliderflow.analyses.hyy import synthetic
-from colliderflow.ml import data, deepsets, kinds, mlp, models, transformer
+from colliderflow.ml import cnn, data, deepsets, graph, kinds, mlp, models, transformer
 from colliderflow.ml.losses import make_loss
 from colliderflow.ml.network import _Batches, export_onnx, fit, onnx_scores, predict_torch
 from colliderflow.ml.settings import model_settings
 
-KINDS = {"mlp": mlp.EventMLP, "deepsets": deepsets.DeepSets, "transformer": transformer.ObjectTransformer}
+KINDS = {"mlp": mlp.EventMLP, "deepsets": deepsets.DeepSets, "transformer": transformer.ObjectTransformer,
+         "graph": graph.ObjectGraph, "cnn": cnn.EventCNN}
 TINY = {"transformer": {"embed_dim": 8, "heads": 2, "layers": 1, "feedforward": 16, "head_hidden": [8]},
-        "deepsets": {"phi_hidden": [8], "latent": 8, "rho_hidden": [8]}, "mlp": {"hidden": [8, 8]}}
+        "deepsets": {"phi_hidden": [8], "latent": 8, "rho_hidden": [8]}, "mlp": {"hidden": [8, 8]},
+        "graph": {"convolutions": [8], "head_hidden": [8]},
+        "cnn": {"pixels_eta": 8, "pixels_phi": 8, "channels": [4], "head_hidden": [8]}}
 
 
 def _inputs(n=64, n_features=5, n_objects=6, n_fields=7, seed=0):
@@ -40,7 +43,8 @@ def _model(kind, inputs, **overrides):
 
 PARITY = [("mlp", {"activation": name}) for name in ("relu", "leaky_relu", "elu", "mish", "silu")] + [
     ("mlp", {"batch_norm": True}), ("deepsets", {"pooling": "sum"}), ("deepsets", {"pooling": "mean"}),
-    ("deepsets", {"pooling": "max"}), ("deepsets", {"type_embedding": 3}), ("transformer", {})]
+    ("deepsets", {"pooling": "max"}), ("deepsets", {"type_embedding": 3}), ("transformer", {}),
+    ("graph", {"edges": "radius", "aggregation": "mean"})]  # graph knn and cnn: tests/unit/test_ml_graph_cnn.py
 
 
 @pytest.mark.parametrize("kind, overrides", PARITY, ids=[f"{k}-{'-'.join(map(str, o.values()))}" for k, o in PARITY])
@@ -59,7 +63,8 @@ def test_onnx_scores_match_torch(kind, overrides, tmp_path):
 
 
 @pytest.mark.parametrize("kind, overrides", [("deepsets", {"pooling": p}) for p in ("sum", "mean", "max")]
-                         + [("transformer", {})])
+                         + [("transformer", {}), ("graph", {"edges": "radius"}),
+                            ("graph", {"edges": "full", "aggregation": "mean", "pooling": "sum"}), ("cnn", {})])
 def test_set_models_ignore_object_order_and_padding(kind, overrides):
     features, objects, mask = _inputs()
     model = _model(kind, (features, objects, mask), **overrides)
