@@ -52,7 +52,8 @@ class EventImage(nn.Module):
         cos, sin = models.object_field(objects, "cos_dphi"), models.object_field(objects, "sin_dphi")
         deta2 = (eta[..., None] - self.eta) ** 2  # (events, objects, pixels_eta)
         dphi2 = models.abs_delta_phi(cos[..., None], sin[..., None], self.cos_phi, self.sin_phi) ** 2
-        inside = (deta2[..., :, None] + dphi2[..., None, :] <= (radius**2)[..., None, None]) & (mask > 0)[..., None, None]
+        distance2 = deta2[..., :, None] + dphi2[..., None, :]  # (events, objects, pixels_eta, pixels_phi)
+        inside = (distance2 <= (radius**2)[..., None, None]) & (mask > 0)[..., None, None]
         return torch.einsum("eohw,eot->ethw", inside.float(), models.object_types(objects))
 
 
