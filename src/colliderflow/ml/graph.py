@@ -6,7 +6,7 @@ close in (eta, phi), per ``edges``: ``knn``, each object to itself and its ``k``
 others in Delta R (all of them where the event has fewer; equal distances all join);
 ``radius``, to every object within Delta R <= ``radius``; ``full``, to every object. Each
 layer replaces an object x_i by the ``aggregation`` (max or mean) over its edges (i, j) of
-h(x_i, x_j - x_i), h a linear layer and SiLU. The graph is built once per event from the
+h(x_i, x_j - x_i), h a linear layer and SiLU (``EdgeConv``). The graph is built once per event from the
 input positions inside ``forward`` with tensor operations (pairwise Delta R, top-k), so the
 ONNX export takes the same inputs as the other set models. The objects are pooled (sum, mean
 or max) and joined to the event-level features. Invariant under object order. Settings:
@@ -38,18 +38,21 @@ def delta_r2(objects: torch.Tensor) -> torch.Tensor:
 
 
 class EdgeConv(nn.Module):
-    """x_i -> aggregation over the edges (i, j) of h([x_i, x_j - x_i]); 0 for an object without edges."""
+    """x_i -> aggregation over the edges (i, j) of SiLU(Theta (x_j - x_i) + Phi x_i); 0 for an object without
+    edges. Written as SiLU(A x_i + B x_j) (A = Phi - Theta, B = Theta): two linear maps of the objects, then a
+    sum per pair, instead of a linear map of every pair's concatenated inputs (n times fewer products)."""
 
     def __init__(self, n_in: int, n_out: int, aggregation: str):
         super().__init__()
-        self.edge = models.mlp([2 * n_in, n_out], 0.0)
+        self.centre = nn.Linear(n_in, n_out)
+        self.neighbour = nn.Linear(n_in, n_out, bias=False)
+        self.activation = nn.SiLU()
         self.aggregation = aggregation
 
     def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
         """``x``: (events, objects, width); ``adjacency``: (events, objects, objects) float, 1 for an edge i -> j."""
-        events, n, width = x.shape
-        centre = x[:, :, None, :].expand(events, n, n, width)
-        messages = self.edge(torch.cat([centre, x[:, None, :, :] - centre], dim=-1))
+        events, n, _ = x.shape
+        messages = self.activation(self.centre(x)[:, :, None, :] + self.neighbour(x)[:, None, :, :])
         pooled = models.masked_pool(messages.reshape(events * n, n, -1), adjacency.reshape(events * n, n),
                                     self.aggregation)
         return pooled.reshape(events, n, -1)
