@@ -28,6 +28,8 @@ BUILT_IN_MODELS = {
     "mlp": "colliderflow.ml.mlp",
     "deepsets": "colliderflow.ml.deepsets",
     "transformer": "colliderflow.ml.transformer",
+    "graph": "colliderflow.ml.graph",
+    "cnn": "colliderflow.ml.cnn",
 }
 
 SCHEMA_FILE = "config.schema.yaml"

@@ -50,7 +50,7 @@ def test_model_settings_merge_and_refuse_foreign_keys():
         synthetic.default_config({"models": {"b": {"type": "bdt", "loss": "bce"}}})
     with pytest.raises(ConfigError, match=r"ml.models.b: .*'hidden' was unexpected"):
         synthetic.default_config({"models": {"b": {"type": "deepsets", "hidden": [8]}}})
-    with pytest.raises(ConfigError, match=r"ml.models.b.type: 'boosted' is not one of \['bdt', 'cutbased'"):
+    with pytest.raises(ConfigError, match=r"ml.models.b.type: 'boosted' is not one of \['bdt', 'cnn', 'cutbased'"):
         synthetic.default_config({"models": {"b": {"type": "boosted"}}})
     with pytest.raises(ConfigError, match="not defined"):
         model_settings(cfg, "nope")

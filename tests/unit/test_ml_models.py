@@ -6,14 +6,17 @@ import pytest
 import torch
 
 from colliderflow.analyses.hyy import synthetic
-from colliderflow.ml import deepsets, kinds, mlp, models, transformer
+from colliderflow.ml import cnn, data, deepsets, graph, kinds, mlp, models, transformer
 from colliderflow.ml.losses import make_loss
 from colliderflow.ml.network import _Batches, export_onnx, fit, onnx_scores, predict_torch
 from colliderflow.ml.settings import model_settings
 
-KINDS = {"mlp": mlp.EventMLP, "deepsets": deepsets.DeepSets, "transformer": transformer.ObjectTransformer}
+KINDS = {"mlp": mlp.EventMLP, "deepsets": deepsets.DeepSets, "transformer": transformer.ObjectTransformer,
+         "graph": graph.ObjectGraph, "cnn": cnn.EventCNN}
 TINY = {"transformer": {"embed_dim": 8, "heads": 2, "layers": 1, "feedforward": 16, "head_hidden": [8]},
-        "deepsets": {"phi_hidden": [8], "latent": 8, "rho_hidden": [8]}, "mlp": {"hidden": [8, 8]}}
+        "deepsets": {"phi_hidden": [8], "latent": 8, "rho_hidden": [8]}, "mlp": {"hidden": [8, 8]},
+        "graph": {"convolutions": [8], "head_hidden": [8]},
+        "cnn": {"pixels_eta": 8, "pixels_phi": 8, "channels": [4], "head_hidden": [8]}}
 
 
 def _inputs(n=64, n_features=5, n_objects=6, n_fields=7, seed=0):
@@ -40,7 +43,8 @@ def _model(kind, inputs, **overrides):
 
 PARITY = [("mlp", {"activation": name}) for name in ("relu", "leaky_relu", "elu", "mish", "silu")] + [
     ("mlp", {"batch_norm": True}), ("deepsets", {"pooling": "sum"}), ("deepsets", {"pooling": "mean"}),
-    ("deepsets", {"pooling": "max"}), ("transformer", {})]
+    ("deepsets", {"pooling": "max"}), ("deepsets", {"type_embedding": 3}), ("transformer", {}),
+    ("graph", {"edges": "radius", "aggregation": "mean"})]  # graph knn and cnn: tests/unit/test_ml_graph_cnn.py
 
 
 @pytest.mark.parametrize("kind, overrides", PARITY, ids=[f"{k}-{'-'.join(map(str, o.values()))}" for k, o in PARITY])
@@ -59,7 +63,8 @@ def test_onnx_scores_match_torch(kind, overrides, tmp_path):
 
 
 @pytest.mark.parametrize("kind, overrides", [("deepsets", {"pooling": p}) for p in ("sum", "mean", "max")]
-                         + [("transformer", {})])
+                         + [("transformer", {}), ("graph", {"edges": "radius"}),
+                            ("graph", {"edges": "full", "aggregation": "mean", "pooling": "sum"}), ("cnn", {})])
 def test_set_models_ignore_object_order_and_padding(kind, overrides):
     features, objects, mask = _inputs()
     model = _model(kind, (features, objects, mask), **overrides)
@@ -71,6 +76,24 @@ def test_set_models_ignore_object_order_and_padding(kind, overrides):
     np.testing.assert_allclose(predict_torch(model, (features, junk, mask), 64), reference, rtol=1e-5)
     # the objects matter
     assert np.max(np.abs(predict_torch(model, (features, objects * 2, mask), 64) - reference)) > 1e-4
+
+
+def test_type_embedding_replaces_the_one_hot():
+    """Objects of one type get the same learned vector, of another type another; the other fields stay."""
+    n_types, width = 3, 4
+    types = np.eye(n_types, dtype=np.float32)[[0, 2, 2, 1]]
+    fields = np.random.default_rng(0).normal(size=(4, len(data.OBJECT_INPUTS))).astype(np.float32)
+    objects = torch.from_numpy(np.concatenate([fields, types], axis=1)[None])
+    mean, std = np.zeros(objects.shape[-1]), np.ones(objects.shape[-1])
+    torch.manual_seed(0)
+    embedded = models.ObjectInputs(mean, std, width)(objects)[0].detach()
+    assert embedded.shape == (4, len(data.OBJECT_INPUTS) + width)
+    np.testing.assert_array_equal(embedded[:, :len(data.OBJECT_INPUTS)], fields)
+    vectors = embedded[:, len(data.OBJECT_INPUTS):]
+    assert torch.equal(vectors[1], vectors[2]) and not torch.equal(vectors[0], vectors[1])
+    assert not torch.equal(vectors[0], vectors[3])
+    one_hot = models.ObjectInputs(mean, std, 0)
+    assert one_hot.width == objects.shape[-1] and torch.equal(one_hot(objects), objects)
 
 
 def test_transformer_heads_must_divide_the_width():

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 META_COLUMNS = ("eventNumber", "sample", "process", "kind", "label", "split", "weight")
 OBJECT_FIELDS = ("pt", "eta", "phi", "e", "btag")  # btag optional; pt, eta, phi, e required
+# the fields of one object in the model input (``_object_tensor``), then its one-hot type
+OBJECT_INPUTS = ("log_pt", "eta", "cos_dphi", "sin_dphi", "log_e", "btag")
 SPLITS = ("train", "val", "test")
 
 
@@ -213,7 +215,7 @@ def _object_columns(ml: dict, available: set[str]) -> list[str | None]:
 
 def n_object_fields(ml: dict) -> int:
     """Per-object inputs: log pT, eta, cos dphi, sin dphi, log E, btag, one-hot type."""
-    return 6 + len(ml["objects"])
+    return len(OBJECT_INPUTS) + len(ml["objects"])
 
 
 def _object_tensor(table, ml: dict, observable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,25 +22,25 @@ POSITIVE_WEIGHTS = False
 class DeepSets(nn.Module):
     input_names = INPUTS
 
-    def __init__(self, n_features: int, n_object_fields: int, phi_hidden: list[int], latent: int,
-                 rho_hidden: list[int], pooling: str, dropout: float,
-                 feature_mean, feature_std, object_mean, object_std):
+    def __init__(self, n_features: int, phi_hidden: list[int], latent: int, rho_hidden: list[int], pooling: str,
+                 dropout: float, type_embedding: int, feature_mean, feature_std, object_mean, object_std):
         super().__init__()
         self.pooling = pooling
         self.scale = models.Standardise(feature_mean, feature_std)
-        self.scale_objects = models.Standardise(object_mean, object_std)
-        self.phi = models.mlp([n_object_fields, *phi_hidden, latent], 0.0)
+        self.object_inputs = models.ObjectInputs(object_mean, object_std, type_embedding)
+        self.phi = models.mlp([self.object_inputs.width, *phi_hidden, latent], 0.0)
         self.rho = models.mlp([latent + n_features, *rho_hidden, 1], dropout, final_activation=False)
 
     def forward(self, features: torch.Tensor, objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        pooled = models.masked_pool(self.phi(self.scale_objects(objects)), mask, self.pooling)
+        pooled = models.masked_pool(self.phi(self.object_inputs(objects)), mask, self.pooling)
         return self.rho(torch.cat([pooled, self.scale(features)], dim=-1)).squeeze(-1)
 
 
 def spec(settings: dict, inputs: tuple) -> dict:
     """Constructor arguments: architecture from the settings, standardisation from the training inputs."""
     return {**models.set_statistics(inputs), "phi_hidden": list(settings["phi_hidden"]), "latent": settings["latent"],
-            "rho_hidden": list(settings["rho_hidden"]), "pooling": settings["pooling"], "dropout": settings["dropout"]}
+            "rho_hidden": list(settings["rho_hidden"]), "pooling": settings["pooling"], "dropout": settings["dropout"],
+            "type_embedding": settings["type_embedding"]}
 
 
 def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:

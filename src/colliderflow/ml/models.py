@@ -1,4 +1,4 @@
-"""Building blocks of the torch kinds (``mlp``, ``deepsets``, ``transformer``).
+"""Building blocks of the torch kinds (``mlp``, ``deepsets``, ``transformer``, ``graph``, ``cnn``).
 
 Each model holds its own input standardisation (means and widths from the training split, as
 buffers) and replaces missing values (NaN: events without jets) by the mean, so a saved model
@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+
+from .data import OBJECT_INPUTS
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "mish": nn.Mish, "silu": nn.SiLU}
 
@@ -68,14 +70,50 @@ def masked_pool(embedded: torch.Tensor, mask: torch.Tensor, pooling: str) -> tor
     return pooled
 
 
+def object_field(objects: torch.Tensor, name: str) -> torch.Tensor:
+    """One field (``data.OBJECT_INPUTS``) of the raw object tensor (events, objects, fields)."""
+    return objects[..., OBJECT_INPUTS.index(name)]
+
+
+def object_types(objects: torch.Tensor) -> torch.Tensor:
+    """The one-hot type (events, objects, types) of the raw object tensor: one type per ``ml.objects`` prefix."""
+    return objects[..., len(OBJECT_INPUTS):]
+
+
+def abs_delta_phi(cos_a: torch.Tensor, sin_a: torch.Tensor, cos_b: torch.Tensor, sin_b: torch.Tensor) -> torch.Tensor:
+    """|Delta phi| in [0, pi] from the cosines and sines of two azimuths (broadcast): acos of
+    cos(a - b), so it wraps at pi without an atan2 (which ONNX lacks)."""
+    return torch.acos((cos_a * cos_b + sin_a * sin_b).clamp(-1.0, 1.0))
+
+
 def set_statistics(inputs: tuple[np.ndarray, ...]) -> dict:
     """Standardisation constructor arguments of a set model from its training inputs
     (features, objects, mask)."""
     features, objects, mask = inputs
     mean, std = feature_statistics(features)
     object_mean, object_std = feature_statistics(objects, mask)
-    return {"n_features": features.shape[1], "n_object_fields": objects.shape[2], "feature_mean": mean.tolist(),
-            "feature_std": std.tolist(), "object_mean": object_mean.tolist(), "object_std": object_std.tolist()}
+    return {"n_features": features.shape[1], "feature_mean": mean.tolist(), "feature_std": std.tolist(),
+            "object_mean": object_mean.tolist(), "object_std": object_std.tolist()}
+
+
+class ObjectInputs(nn.Module):
+    """The objects as a set model reads them: every field standardised, or, with
+    ``type_embedding`` > 0, the fields standardised and the one-hot type replaced by a learned
+    embedding of that width (the type's index is the position of its 1; padding gets type 0,
+    which the model masks). ``width``: the number of values per object."""
+
+    def __init__(self, object_mean, object_std, type_embedding: int):
+        super().__init__()
+        n_fields = len(OBJECT_INPUTS) if type_embedding else len(object_mean)
+        self.scale = Standardise(object_mean[:n_fields], object_std[:n_fields])
+        self.embedding = nn.Embedding(len(object_mean) - n_fields, type_embedding) if type_embedding else None
+        self.width = n_fields + type_embedding
+
+    def forward(self, objects: torch.Tensor) -> torch.Tensor:
+        if self.embedding is None:
+            return self.scale(objects)
+        fields = self.scale(objects[..., :len(OBJECT_INPUTS)])
+        return torch.cat([fields, self.embedding(object_types(objects).argmax(dim=-1))], dim=-1)
 
 
 class ScoreModel(nn.Module):

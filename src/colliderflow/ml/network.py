@@ -1,6 +1,6 @@
 """The torch kinds' shared machinery: the training loop, saving, ONNX export, prediction.
 
-A torch kind (``mlp``, ``deepsets``, ``transformer``, or a user's) defines its ``nn.Module``
+A torch kind (``mlp``, ``deepsets``, ``transformer``, ``graph``, ``cnn``, or a user's) defines its ``nn.Module``
 and a ``spec(settings, train_inputs) -> kwargs`` (architecture from its settings,
 standardisation from the training inputs), and hands both to ``train`` and ``load`` here.
 

@@ -51,20 +51,20 @@ class EncoderLayer(nn.Module):
 class ObjectTransformer(nn.Module):
     input_names = INPUTS
 
-    def __init__(self, n_features: int, n_object_fields: int, embed_dim: int, heads: int, layers: int,
-                 feedforward: int, head_hidden: list[int], dropout: float,
+    def __init__(self, n_features: int, embed_dim: int, heads: int, layers: int, feedforward: int,
+                 head_hidden: list[int], dropout: float, type_embedding: int,
                  feature_mean, feature_std, object_mean, object_std):
         super().__init__()
         self.scale = models.Standardise(feature_mean, feature_std)
-        self.scale_objects = models.Standardise(object_mean, object_std)
-        self.embed = nn.Linear(n_object_fields, embed_dim)
+        self.object_inputs = models.ObjectInputs(object_mean, object_std, type_embedding)
+        self.embed = nn.Linear(self.object_inputs.width, embed_dim)
         self.token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.layers = nn.ModuleList(EncoderLayer(embed_dim, heads, feedforward, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(embed_dim)
         self.head = models.mlp([embed_dim + n_features, *head_hidden, 1], dropout, final_activation=False)
 
     def forward(self, features: torch.Tensor, objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        embedded = self.embed(self.scale_objects(objects))
+        embedded = self.embed(self.object_inputs(objects))
         x = torch.cat([self.token.expand(embedded.shape[0], -1, -1), embedded], dim=1)
         valid = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
         keys = valid > 0
@@ -80,7 +80,7 @@ def spec(settings: dict, inputs: tuple) -> dict:
         raise ConfigError(f"model {settings['name']}: embed_dim {settings['embed_dim']} is not a multiple of heads "
                           f"{settings['heads']} (ml.transformer or its ml.models entry)")
     return {**models.set_statistics(inputs), "dropout": settings["dropout"],
-            **{key: settings[key] for key in ("embed_dim", "heads", "layers", "feedforward")},
+            **{key: settings[key] for key in ("embed_dim", "heads", "layers", "feedforward", "type_embedding")},
             "head_hidden": list(settings["head_hidden"])}
 
 
