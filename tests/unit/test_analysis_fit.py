@@ -217,6 +217,14 @@ def test_peak_window_and_goodness_of_fit(pipeline):
             # the model describes the data it was fitted to: 55 bins of 1 GeV less the free parameters
             gof = cat["gof"]
             assert gof["bins"] == 55 and gof["ndf"] < 55 and gof["p_value"] > 1e-3, (model, name, gof)
+        # all categories together: chi2 and bins add, the shared mu (and the free parameters) count once
+        combined, cats = fit["gof"], fit["categories"].values()
+        assert combined["chi2"] == pytest.approx(sum(c["gof"]["chi2"] for c in cats))
+        assert combined["bins"] == 55 * len(cats)
+        assert combined["ndf"] == combined["bins"] - len(fit["model"]["parameters"]) + sum(
+            1 for p in fit["model"]["parameters"].values() if p.get("fixed"))
+        assert combined["p_value"] > 1e-3
+        assert _read(pipeline / "summary.json")["models"][model]["gof"] == combined
 
 
 def test_sweights_sum_to_the_yields_and_unfold_the_signal_score(pipeline):
@@ -262,9 +270,10 @@ def test_fit_json_model_drives_pseudo_experiments(pipeline, tmp_path):
     # fit.json carries the fitted model like `colliderflow fit` does, so validate-fit can use it
     out = tmp_path / "pulls.json"
     assert cli.main(["validate-fit", "--model", str(pipeline / "fit" / "bdt" / "fit.json"), "--toys", "3",
-                     "--out", str(out)]) == 0
+                     "--float", "mass", "--param", "mu", "--param", "mass", "--out", str(out)]) == 0
     pulls = _read(out)
-    assert pulls["param"] == "mu" and pulls["n_valid"] >= 2
+    assert set(pulls["params"]) == {"mu", "mass"} and pulls["n_valid"] >= 2
+    assert pulls["params"]["mass"]["truth"] == CFG["fit"]["mass_value"]
 
 
 def test_background_template_choice():
