@@ -28,7 +28,8 @@ FIT_EPILOG = """\
 parameter names (for --set, --fix, --float, and in fit.json):
   signal_yield, background_yield (events);
   signal  gauss: mass sigma | dscb: mass sigma alpha_lo n_lo alpha_hi n_hi |
-          crystalball: mass sigma alpha n | voigt: mass sigma width (Breit-Wigner full width);
+          crystalball: mass sigma alpha n | voigt: mass sigma width (Breit-Wigner full width) |
+          A+B, e.g. crystalball+gauss: A's parameters, B's with the suffix _2 but mass (shared), fraction;
   background  exponential: slope (exp(slope*x)) | powerlaw: power (x**power) |
           bernstein:N: b1..bN (b0 = 1) | exppoly:N: a1..aN (exp(a1 t + ... + aN t^N), t in [0, 1] on the range).
 
@@ -56,7 +57,8 @@ def register(sub) -> None:
     p.add_argument("--observable", required=True, help="column to fit (e.g. an invariant mass)")
     p.add_argument("--weight", help="column of per-event weights (errors: sandwich estimate)")
     p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="fit range (default: observable.range)")
-    p.add_argument("--signal", help="signal shape: dscb, gauss, voigt, crystalball, or none")
+    p.add_argument("--signal", help="signal shape: dscb, gauss, voigt, crystalball, a sum of two (crystalball+gauss), "
+                                    "or none")
     p.add_argument("--signal-model", help="JSON of a previous signal fit (shape parameters fixed; see below)")
     p.add_argument("--background", default="exponential",
                    help="background shape: exponential, powerlaw, bernstein:N, exppoly:N (N=1..5), or none")
@@ -229,7 +231,8 @@ def run_fit(args) -> int:
         raise ValueError("--signal none and --background none: nothing to fit")
     if signal is not None and not is_signal_shape(signal):
         get_shape(signal, lo, hi)  # raises for unknown names
-        raise ValueError(f"--signal {signal!r} is a background shape; signal shapes: dscb, gauss, voigt, crystalball")
+        raise ValueError(f"--signal {signal!r} is a background shape; signal shapes: dscb, gauss, voigt, crystalball, "
+                         "or the sum of two (e.g. crystalball+gauss)")
     if background is not None and is_signal_shape(background):
         raise ValueError(f"--background {background!r} is a signal shape; background shapes: exponential, "
                          "powerlaw, bernstein:N, exppoly:N")
