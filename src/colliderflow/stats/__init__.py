@@ -6,9 +6,10 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
 
 ``shapes``
     ``get_shape(name, lo, hi) -> Shape`` (``dscb gauss voigt crystalball exponential powerlaw
-    bernstein:N exppoly:N``); ``Shape.params``, ``.density(x, *values)``, ``.density_from(x, dict)``,
-    ``.cdf(x, dict)``, ``.bin_integrals(edges, dict)``, ``.sample(rng, n, dict)``, ``.start(x, w)``,
-    ``.limits``.
+    threshold bernstein:N exppoly:N``, and ``A+B`` sums of two signal or two background shapes);
+    ``Shape.params``, ``.density(x, *values)``, ``.density_from(x, dict)``, ``.cdf(x, dict)``,
+    ``.bin_integrals(edges, dict)``, ``.sample(rng, n, dict)``, ``.start(x, w)``, ``.limits``,
+    ``.widths``.
 ``model``
     ``Model(spec)``, ``category_spec(categories, mass_value=, mass_floating=, ...) -> spec``,
     ``single_channel_spec(signal, background, lo, hi, ...) -> spec``; ``ChannelData``,
