@@ -92,10 +92,9 @@ def main(argv=None) -> int:
         }
         print(json.dumps(report, indent=1))
     t = time.perf_counter()
-    pulls = pull_study(model, truth, args.toys, seed=args.seed)
+    pulls = pull_study(model, truth, args.toys, seed=args.seed)["params"][model.poi]
     report["timing_s"]["pull_study"] = time.perf_counter() - t
-    report["pulls"] = {k: v for k, v in pulls.items() if k not in ("fitted", "errors", "pulls")}
-    report["pulls"]["pulls"] = pulls["pulls"]
+    report["pulls"] = {k: v for k, v in pulls.items() if k not in ("fitted", "errors")}
     with open(args.out, "w") as handle:
         json.dump(report, handle, indent=1)
     summary = {k: v for k, v in report["pulls"].items() if k != "pulls"}

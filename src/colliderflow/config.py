@@ -221,6 +221,12 @@ def relation_errors(cfg: dict, given: set[str]) -> list[str]:
         interval(f"fit.{scan} (lo, hi)", (fit[scan]["lo"], fit[scan]["hi"]), closed=True)
     if {"fit", "observable"} <= given and not obs["range"][0] <= fit["mass_value"] < obs["range"][1]:
         errors.append(f"fit.mass_value {fit['mass_value']} is outside observable.range {obs['range']}")
+    if fit["signal_fit_range"] is not None and interval("fit.signal_fit_range", fit["signal_fit_range"]) and (
+            {"fit", "observable"} <= given):
+        (lo, hi), (slo, shi) = obs["range"], fit["signal_fit_range"]
+        if not lo <= slo < shi <= hi:
+            errors.append(f"fit.signal_fit_range {fit['signal_fit_range']} must lie inside observable.range "
+                          f"{obs['range']} (the events outside it are not read)")
     if {"dataset", "samples"} <= given:
         data_files = [e for spec in cfg["samples"].values() if spec["kind"] == "data" for e in spec["files"]]
         fetched = [e["name"] for e in data_files if e.get("url")]

@@ -111,6 +111,7 @@ def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None
         "mu": fit.get("mu"),
         "mass": fit.get("mass"),
         "mass_floating": fit.get("mass_floating"),
+        "gof": fit.get("gof"),
         "Z_observed": sig["Z_observed"],
         "Z_expected": sig["Z_expected"],
         "p0": sig["p0"],

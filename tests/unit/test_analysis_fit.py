@@ -217,6 +217,14 @@ def test_peak_window_and_goodness_of_fit(pipeline):
             # the model describes the data it was fitted to: 55 bins of 1 GeV less the free parameters
             gof = cat["gof"]
             assert gof["bins"] == 55 and gof["ndf"] < 55 and gof["p_value"] > 1e-3, (model, name, gof)
+        # all categories together: chi2 and bins add, the shared mu (and the free parameters) count once
+        combined, cats = fit["gof"], fit["categories"].values()
+        assert combined["chi2"] == pytest.approx(sum(c["gof"]["chi2"] for c in cats))
+        assert combined["bins"] == 55 * len(cats)
+        assert combined["ndf"] == combined["bins"] - len(fit["model"]["parameters"]) + sum(
+            1 for p in fit["model"]["parameters"].values() if p.get("fixed"))
+        assert combined["p_value"] > 1e-3
+        assert _read(pipeline / "summary.json")["models"][model]["gof"] == combined
 
 
 def test_sweights_sum_to_the_yields_and_unfold_the_signal_score(pipeline):
@@ -262,9 +270,10 @@ def test_fit_json_model_drives_pseudo_experiments(pipeline, tmp_path):
     # fit.json carries the fitted model like `colliderflow fit` does, so validate-fit can use it
     out = tmp_path / "pulls.json"
     assert cli.main(["validate-fit", "--model", str(pipeline / "fit" / "bdt" / "fit.json"), "--toys", "3",
-                     "--out", str(out)]) == 0
+                     "--float", "mass", "--param", "mu", "--param", "mass", "--out", str(out)]) == 0
     pulls = _read(out)
-    assert pulls["param"] == "mu" and pulls["n_valid"] >= 2
+    assert set(pulls["params"]) == {"mu", "mass"} and pulls["n_valid"] >= 2
+    assert pulls["params"]["mass"]["truth"] == CFG["fit"]["mass_value"]
 
 
 def test_background_template_choice():
@@ -282,3 +291,45 @@ def test_background_template_choice():
     template, info = background_template(fs, OBSERVABLE, "c", (big_mc[:100], np.ones(100)), (data, None))
     assert info["template"] == "sideband_fit" and info["function"] == fs["sideband_template_function"]
     assert template.w.sum() == pytest.approx(data.size, rel=0.05)
+
+
+def test_signal_sum_fitted_on_its_own_range_drives_the_category_fit_and_workspace():
+    """fit.signal_shape crystalball+gauss fitted on fit.signal_fit_range [115, 135]: the yield is
+    the MC's in the observable range, the shape is normalised there in the data fit (which finds
+    mu ~ 1 at m_H ~ 125 with a common width scale on both widths), and the workspace takes it."""
+    from colliderflow.inference import workspace
+    from colliderflow.inference.fit import category_model
+    from colliderflow.inference.models import signal_model
+    from colliderflow.stats.fit import fit
+
+    settings = json.loads(json.dumps(SETTINGS))
+    settings["fit"].update(signal_shape="crystalball+gauss", signal_fit_range=[115.0, 135.0], width_floating=True)
+    cfg = config.validate(settings)
+    frames = synthetic(seed=8)
+    mc = frames["ggH"][:10_000].assign(weight=TRUE_YIELD / 10_000)  # a third of the MC; no background MC
+    part = pd.concat([frames["data"], mc], ignore_index=True)
+    part = part[OBSERVABLE.in_range(part["m_yy"].to_numpy())].assign(category=0).reset_index(drop=True)
+    part.attrs.update(categories=["all"], observable="m_yy", splits=["train", "val", "test"], data_fraction=1.0)
+    signal = signal_model(cfg, OBSERVABLE, part, "bdt")
+    cat = signal["categories"][0]
+    assert signal["shape"] == "crystalball+gauss" and signal["fit_range"] == [115.0, 135.0]
+    assert signal["range"] == list(OBSERVABLE.range)
+    mc = part[part["kind"] == "signal"]
+    assert cat["yield"] == pytest.approx(mc["weight"].sum())  # the whole observable range, not the fit range
+    assert abs(cat["params"]["mass"] - 125.0) < 0.1 and {"sigma_2", "fraction"} <= set(cat["params"])
+    background = {"categories": [{"name": "all", "choice": "exponential", "spurious_signal": 0.0}]}
+    model = category_model(cfg["fit"], OBSERVABLE, signal, background, mass_floating=True)
+    shapes = model.spec["channels"][0]["signal"]["params"]
+    assert shapes["sigma"]["param"] == shapes["sigma_2"]["param"] == "width_scale"
+    data = part[part["kind"] == "data"]["m_yy"].to_numpy()
+    best = fit(model, {"all": data})
+    assert best.valid
+    assert abs(best.values["mu"] - 1.0) < 3 * best.errors["mu"]
+    assert abs(best.values["mass"] - 125.0) < 3 * best.errors["mass"]
+    # normalised on the observable range: the fitted signal density integrates to the signal yield there
+    x = np.linspace(*OBSERVABLE.range, 20001)
+    density = model.densities("all", x, best.values)["signal"]
+    assert np.trapezoid(density, x) == pytest.approx(model.yields(best.values)["all"]["signal"], rel=1e-4)
+    payload = {"fitted": True, "model": model.with_values(best.values).to_spec()}
+    ws = workspace.build(cfg["fit"], OBSERVABLE, part, signal, background, payload)
+    assert [c["name"] for c in ws["channels"]] == ["all"]

@@ -69,7 +69,33 @@ def test_signal_model_then_sb_fit_then_validate(files, capsys):
     code, _ = _run(["validate-fit", "--model", str(out), "--toys", "5", "--seed", "3", "--out", str(val)], capsys)
     assert code == 0
     v = json.loads(val.read_text())
-    assert v["param"] == "signal_yield" and v["n_valid"] == 5 and len(v["pulls"]) == 5
+    assert list(v["params"]) == ["signal_yield"] and v["n_valid"] == 5 and len(v["params"]["signal_yield"]["pulls"]) == 5
+
+
+def test_validate_fit_floats_a_fixed_parameter_and_pulls_several(files, capsys):
+    """The category fit's fit.json fixes the peak position unless fit.mass_floating: --float mass
+    frees it in the toys' fits, and --param gives the pulls of mu and mass from the same toys."""
+    from colliderflow.stats.model import Model, category_spec
+
+    cat = {"name": "c0", "range": [105.0, 160.0],
+           "signal": {"shape": "gauss", "params": {"mass": 124.8, "sigma": 1.7}, "yield": 300.0},
+           "background": {"shape": "exponential", "params": {"slope": -0.03}, "yield": 3000.0}}
+    spec = category_spec([cat], mass_value=125.0, mass_limits=(115.0, 135.0))
+    assert Model(spec).is_fixed("mass")
+    model_file = files / "fixed_mass_model.json"
+    model_file.write_text(json.dumps({"model": spec}))
+    val = files / "val_mass.json"
+    code, err = _run(["validate-fit", "--model", str(model_file), "--toys", "4", "--param", "mass",
+                      "--out", str(val)], capsys)
+    assert code == 2 and "let them float with --float" in err
+    code, _ = _run(["validate-fit", "--model", str(model_file), "--toys", "4", "--seed", "2", "--float", "mass",
+                    "--param", "mu", "--param", "mass", "--out", str(val), "--plot", str(files / "pulls.png")], capsys)
+    assert code == 0
+    v = json.loads(val.read_text())
+    assert v["floated"] == ["mass"] and v["n_valid"] == 4
+    assert v["params"]["mass"]["truth"] == 125.0 and len(v["params"]["mass"]["pulls"]) == 4
+    assert len(set(v["params"]["mass"]["fitted"])) == 4  # the peak really floats
+    assert (files / "mu_pulls.png").is_file() and (files / "mass_pulls.png").is_file()
 
 
 @pytest.mark.parametrize("override, extra, message", [

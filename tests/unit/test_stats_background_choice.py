@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from colliderflow.stats import background_choice as bc
 from colliderflow.stats.shapes import get_shape
@@ -27,9 +28,15 @@ def test_spurious_signal_of_the_true_function_is_zero_and_wrong_ones_are_not():
     assert 10 < wrong["error"][4] < 100
 
 
+def _data():
+    """Data drawn from the template's function, for the F-test (the smooth template has no
+    statistical errors to test against)."""
+    return get_shape("exppoly:2", LO, HI).sample(np.random.default_rng(5), 20000, {"a1": -2.2, "a2": 0.8}), None
+
+
 def test_choice_records_the_numbers_and_prefers_fewest_parameters():
     res = bc.choose_background(_template(), ["exponential", "bernstein:1", "exppoly:2", "bernstein:4"], "dscb",
-                               SIGNAL, 100.0, LO, HI, MASSES)
+                               SIGNAL, 100.0, LO, HI, MASSES, ftest_data=_data())
     assert res["passed"] is True
     assert res["choice"] == "exppoly:2"  # the simplest passing function (exponential and bernstein:1 fail)
     assert res["candidates"]["exponential"]["passed"] is False
@@ -38,7 +45,7 @@ def test_choice_records_the_numbers_and_prefers_fewest_parameters():
     for entry in res["candidates"].values():
         for key in ("signal", "error", "max_abs_signal", "max_ratio_to_error", "fraction_of_signal", "chi2", "ndf"):
             assert key in entry
-    # bernstein:4 passes too, has more parameters; the F-test on a smooth template does not prefer it
+    # bernstein:4 passes too, has more parameters; the F-test on data of exppoly:2 does not prefer it
     assert res["ftest"] and res["ftest"][0]["from"] == "exppoly:2" and res["ftest"][0]["switched"] is False
 
 
@@ -53,6 +60,44 @@ def test_ftest_switches_when_the_extra_parameters_are_needed():
     assert res["choice"] == "bernstein:3"
 
 
+def _weighted_toy_fits(n_toys, seed):
+    """Minimum deviances of background-only fits to toys of weighted MC drawn from an exponential
+    (weights Gamma-distributed, mean 1, sum w^2 / sum w = 1.5, independent of the mass), with
+    the sums of squared weights (``binned_chi2_fit``) and, as the F-test used to, with the sums
+    of weights taken as Poisson counts (sum w^2 = sum w per event)."""
+    shape = get_shape("exponential", LO, HI)
+    rng = np.random.default_rng(seed)
+    out = {"weighted": [], "as_counts": [], "ftest_p": []}
+    for _ in range(n_toys):
+        x = shape.sample(rng, 20000, {"slope": -0.03})
+        w = rng.gamma(2.0, 0.5, x.size)
+        simple = bc.binned_chi2_fit(x, w, "exponential", LO, HI, 1.0)
+        nested = bc.binned_chi2_fit(x, w, "exppoly:2", LO, HI, 1.0)
+        out["weighted"].append(simple["chi2"])
+        out["as_counts"].append(bc.binned_chi2_fit(x, w, "exponential", LO, HI, 1.0, weights_squared=w)["chi2"])
+        out["ftest_p"].append(bc.f_test(simple["chi2"], 2, nested["chi2"], 3, simple["nbins"])["p_value"])
+    return {k: np.array(v) for k, v in out.items()}, simple["ndf"]
+
+
+def test_binned_fit_of_weighted_mc_is_calibrated():
+    """On weighted toys from the true function the minimum of the weighted ExtendedBinnedNLL is
+    chi^2(ndf)-distributed and the F-test's p-value under the null is uniform; with the sums of
+    weights taken as counts the statistic is 1.5 times too large (sum w^2 / sum w), so its
+    p-values (the candidates' chi2_p_value) were wrong."""
+    fits, ndf = _weighted_toy_fits(60, seed=11)
+    weighted = fits["weighted"]
+    assert abs(weighted.mean() - ndf) < 4 * np.sqrt(2 * ndf / weighted.size)
+    assert stats.kstest(stats.chi2.sf(weighted, ndf), "uniform").pvalue > 1e-3
+    assert fits["as_counts"].mean() == pytest.approx(1.5 * ndf, rel=0.12)
+    assert stats.kstest(stats.chi2.sf(fits["as_counts"], ndf), "uniform").pvalue < 1e-6
+    assert stats.kstest(fits["ftest_p"], "uniform").pvalue > 1e-3
+
+
+def test_binned_fit_refuses_a_template_without_errors():
+    with pytest.raises(ValueError, match="no sum of squared weights"):
+        bc.binned_chi2_fit(_template().x, _template().w, "exponential", LO, HI, 1.0, weights_squared=_template().w2)
+
+
 def test_f_test_closed_form():
     out = bc.f_test(120.0, 2, 100.0, 3, 53)
     assert out["F"] == pytest.approx((20.0 / 1) / (100.0 / 50))
@@ -61,7 +106,8 @@ def test_f_test_closed_form():
 
 def test_no_passing_function_is_flagged():
     res = bc.choose_background(_template(), ["exponential", "bernstein:1"], "dscb", SIGNAL, 100.0, LO, HI, MASSES,
-                               criteria={"max_fraction_of_signal": 0.0, "max_fraction_of_error": 0.0})
+                               criteria={"max_fraction_of_signal": 0.0, "max_fraction_of_error": 0.0},
+                               ftest_data=_data())
     assert res["passed"] is False and res["choice"] in ("exponential", "bernstein:1")
 
 
@@ -109,7 +155,8 @@ def test_no_valid_candidate_gives_a_finite_capped_spurious_signal():
 def test_spurious_signal_is_capped_at_the_expected_signal():
     # a wrong function on a large smooth template with a tiny expected signal: S_spur >> S
     res = bc.choose_background(_template(), ["exponential"], "dscb", SIGNAL, 1.0, LO, HI, MASSES,
-                               criteria={"max_fraction_of_signal": 0.0, "max_fraction_of_error": 0.0})
+                               criteria={"max_fraction_of_signal": 0.0, "max_fraction_of_error": 0.0},
+                               ftest_data=_data())
     assert res["candidates"]["exponential"]["max_abs_signal"] > 1.0
     assert res["spurious_signal"] == pytest.approx(1.0) and res["spurious_signal_capped"] is True
     assert any("capped" in w for w in res["warnings"])

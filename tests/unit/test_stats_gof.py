@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from colliderflow.stats.gof import poisson_chi2
+from colliderflow.stats.gof import combined_chi2, poisson_chi2
 
 
 def test_poisson_chi2_follows_its_distribution_for_the_true_model():
@@ -25,3 +25,14 @@ def test_poisson_chi2_known_values_and_empty_bins():
     with pytest.raises(ValueError, match="expects none"):
         poisson_chi2([1, 0], [0.0, 1.0], n_free=0)
     assert poisson_chi2([1, 2], [1.0, 2.0], n_free=2)["chi2_ndf"] is None
+
+
+def test_combined_chi2_adds_channels_and_counts_shared_parameters_once():
+    first = poisson_chi2([0, 4, 0], [1.0, 4.0, 0.0], n_free=2)
+    second = poisson_chi2([3, 5, 7], [3.0, 5.0, 6.0], n_free=2)
+    combined = combined_chi2([first, second], n_free=3)  # e.g. a shared mu and one normalisation each
+    assert combined["chi2"] == pytest.approx(first["chi2"] + second["chi2"])
+    assert combined["bins"] == 5 and combined["ndf"] == 2
+    assert combined["p_value"] == pytest.approx(stats.chi2.sf(combined["chi2"], 2))
+    with pytest.raises(ValueError, match="no channels"):
+        combined_chi2([], n_free=0)

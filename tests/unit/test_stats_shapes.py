@@ -15,6 +15,9 @@ CASES = {
     "exppoly:2": {"a1": -2.0, "a2": 0.4},
     "threshold": {"edge": 112.0, "smear": 2.0},
     "exponential+threshold": {"slope": -0.03, "edge": 112.0, "smear": 2.0, "fraction": 0.3},
+    "crystalball+gauss": {"mass": 125.0, "sigma": 1.5, "alpha": 1.2, "n": 4.0, "sigma_2": 3.0, "fraction": 0.25},
+    "dscb+voigt": {"mass": 125.0, "sigma": 1.5, "alpha_lo": 1.5, "n_lo": 5.0, "alpha_hi": 1.8, "n_hi": 10.0,
+                   "sigma_2": 2.0, "width_2": 0.5, "fraction": 0.3},
 }
 
 
@@ -41,7 +44,7 @@ def test_density_is_normalised_and_consistent(name):
     assert np.all(shape.density_from(np.array([LO - 1, HI + 1]), values) == 0)
 
 
-@pytest.mark.parametrize("name", ["dscb", "exppoly:2", "voigt", "exponential+threshold"])
+@pytest.mark.parametrize("name", ["dscb", "exppoly:2", "voigt", "exponential+threshold", "crystalball+gauss"])
 def test_sampling_follows_the_cdf(name):
     shape = get_shape(name, LO, HI)
     values = CASES[name]
@@ -80,7 +83,35 @@ def test_threshold_is_a_smeared_step_and_a_sum_weighs_its_parts():
     np.testing.assert_allclose(total.density_from(x, values),
                                0.7 * get_shape("exponential", LO, HI).density_from(x, CASES["exponential"])
                                + 0.3 * step.density_from(x, CASES["threshold"]))
-    with pytest.raises(ValueError, match="two background shapes"):
+    with pytest.raises(ValueError, match="two background shapes .* or of two signal shapes"):
         get_shape("gauss+threshold", LO, HI)
     with pytest.raises(ValueError, match="both parts"):
         get_shape("exponential+exponential", LO, HI)
+
+
+def test_a_signal_sum_is_one_function_on_any_range():
+    """crystalball+gauss: one peak, the parts normalised on the real line, so the shape fitted on
+    one range is the same function (up to its normalisation) on another, and a fit on a narrow
+    range finds the parameters of events drawn on a wide one."""
+    from colliderflow.stats.fit import fit_shape
+
+    values = CASES["crystalball+gauss"]
+    wide, narrow = get_shape("crystalball+gauss", LO, HI), get_shape("crystalball+gauss", 115.0, 135.0)
+    assert wide.params == ("mass", "sigma", "alpha", "n", "sigma_2", "fraction")
+    assert wide.widths == ("sigma", "sigma_2") and wide.kind == "signal"
+    x = np.linspace(115.0, 135.0, 9)
+    ratio = wide.density_from(x, values) / narrow.density_from(x, values)
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-10)
+    assert ratio[0] == pytest.approx(float(np.diff(wide.cdf(np.array([115.0, 135.0]), values))[0]))
+    # the parts on the real line: 3/4 of the Crystal Ball and 1/4 of the Gaussian (which has no tail)
+    from numba_stats import crystalball, norm
+    expected = 0.75 * crystalball.pdf(x, 1.2, 4.0, 125.0, 1.5) + 0.25 * norm.pdf(x, 125.0, 3.0)
+    np.testing.assert_allclose(wide.density_from(x, values) * float(wide._norm(*wide.values_tuple(values))),
+                               expected, rtol=1e-10)
+    rng = np.random.default_rng(1)
+    sample = wide.sample(rng, 40_000, values)
+    weights = rng.gamma(4.0, 0.25, sample.size)
+    fitted = fit_shape(narrow, sample, weights)
+    assert fitted.valid
+    for name in ("mass", "sigma", "sigma_2", "fraction"):
+        assert abs(fitted.values[name] - values[name]) < 4 * fitted.errors[name], name

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from stats_models import TRUTH, sb_model
 
 from colliderflow.stats.toys import generate, pull_study
@@ -14,7 +15,11 @@ def test_generate_draws_poisson_yields_inside_each_range():
 
 def test_pull_study_reports_mean_and_width():
     model = sb_model(**TRUTH)
-    res = pull_study(model, TRUTH, 30, seed=3, param="signal_yield")
-    assert res["n_valid"] == 30 and len(res["pulls"]) == 30
-    assert abs(res["pull_mean"]) < 4 * res["pull_mean_error"]
-    assert 0.6 < res["pull_width"] < 1.5
+    res = pull_study(model, TRUTH, 30, seed=3, params=["signal_yield", "mass"])
+    assert res["n_valid"] == 30
+    for name in ("signal_yield", "mass"):
+        pull = res["params"][name]
+        assert len(pull["pulls"]) == 30 and pull["truth"] == TRUTH[name]
+        assert abs(pull["pull_mean"]) < 4 * pull["pull_mean_error"]
+        assert 0.6 < pull["pull_width"] < 1.5
+        assert pull["pull_width_error"] == pytest.approx(pull["pull_width"] / np.sqrt(58))

@@ -65,6 +65,8 @@ def test_full_run_writes_every_stage(run):
     for name, row in summary["models"].items():
         for cat in row["categories"] if row["fitted"] else []:
             assert cat["gof"]["ndf"] > 0 and cat["window"]["signal"] > 0, (name, cat)
+        if row["fitted"]:  # the goodness of fit of all categories together
+            assert row["gof"]["ndf"] > 0 and 0 <= row["gof"]["p_value"] <= 1, (name, row["gof"])
         if row.get("sweights"):  # fit.sweights: the signal sWeights sum to the fitted signal
             assert row["sweights"]["sum_signal"] == pytest.approx(row["signal_fitted"], rel=1e-3), name
     if analysis == "bs2dspi":  # fit.sweights and a floating width by default; the truth knows the width

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..analyses import Observable
 from ..stats import binned, plots
-from ..stats.gof import poisson_chi2
+from ..stats.gof import combined_chi2, poisson_chi2
 from ..stats.fit import fit, grid, profile_scan
 from ..stats.hypotest import asimov_data, discovery, expected_significance, p0_scan
 from ..stats.model import Model, category_spec
@@ -138,6 +138,9 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
         "data_fraction": part.attrs["data_fraction"],
         "lumi_fb_fitted": signal.get("lumi_fb_fitted"),
         "categories": per_category,
+        # all categories together: the sum of their chi2, the shared parameters counted once
+        "gof": {**combined_chi2([c["gof"] for c in per_category.values()], len(headline.free)),
+                "bin_width": float(observable.bin_width), "statistic": "Baker-Cousins Poisson chi2"},
         "mu": {
             "value": float(mu_hat),
             "error": float(mu_err),

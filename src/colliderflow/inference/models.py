@@ -22,14 +22,20 @@ log = logging.getLogger(__name__)
 
 
 def signal_model(cfg: dict, observable: Observable, part: pd.DataFrame, model_name: str) -> dict:
-    """Shape fit (``fit.signal_shape``) to the weighted signal MC of each category, and the
-    expected signal yield there (sum of weights, for the luminosity share of the fitted data).
+    """Shape fit (``fit.signal_shape``) to the weighted signal MC of each category on
+    ``fit.signal_fit_range`` (default the observable's range), and the expected signal yield
+    there (sum of weights in the observable's range, for the luminosity share of the fitted data).
 
-    Weighted fit errors are the sandwich estimate, so they reflect the MC's effective size.
+    The shape's parameters do not depend on the range it is normalised on (a sum's fraction
+    included, ``stats.shapes``), so the data fit takes them and normalises the shape on the
+    observable's range. Weighted fit errors are the sandwich estimate, so they reflect the
+    MC's effective size.
     """
     fs = cfg["fit"]
     lo, hi = observable.range
-    shape = get_shape(fs["signal_shape"], lo, hi)
+    fit_range = tuple(fs["signal_fit_range"] or (lo, hi))  # inside the range: config.relation_errors
+    shape = get_shape(fs["signal_shape"], *fit_range)
+    data_range_shape = get_shape(fs["signal_shape"], lo, hi)
     signal = category_arrays(part, "signal")
     sig_rows = part[part["kind"] == "signal"]
     categories = []
@@ -53,7 +59,7 @@ def signal_model(cfg: dict, observable: Observable, part: pd.DataFrame, model_na
             "yield_by_process": {str(p): float(v) for p, v in by_process.items()},
             "n_mc": int(m.size),
             "n_effective": float(res.extra["n_effective"]),
-            "sigma_68": _interval_width(shape, params, 0.683),
+            "sigma_68": _interval_width(data_range_shape, params, 0.683),
         })
         log.info("signal %s: mass = %.3f %s, sigma = %.3f %s, yield %.2f (%d MC events)", name,
                  params["mass"], observable.unit, params["sigma"], observable.unit, w.sum(), m.size)
@@ -61,6 +67,7 @@ def signal_model(cfg: dict, observable: Observable, part: pd.DataFrame, model_na
         "model": model_name,
         "shape": shape.name,
         "range": [lo, hi],
+        "fit_range": list(fit_range),
         "reference_mass": fs["mass_value"],
         "splits": part.attrs["splits"],
         "data_fraction": part.attrs["data_fraction"],

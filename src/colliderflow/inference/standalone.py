@@ -28,7 +28,8 @@ FIT_EPILOG = """\
 parameter names (for --set, --fix, --float, and in fit.json):
   signal_yield, background_yield (events);
   signal  gauss: mass sigma | dscb: mass sigma alpha_lo n_lo alpha_hi n_hi |
-          crystalball: mass sigma alpha n | voigt: mass sigma width (Breit-Wigner full width);
+          crystalball: mass sigma alpha n | voigt: mass sigma width (Breit-Wigner full width) |
+          A+B, e.g. crystalball+gauss: A's parameters, B's with the suffix _2 but mass (shared), fraction;
   background  exponential: slope (exp(slope*x)) | powerlaw: power (x**power) |
           bernstein:N: b1..bN (b0 = 1) | exppoly:N: a1..aN (exp(a1 t + ... + aN t^N), t in [0, 1] on the range).
 
@@ -56,7 +57,8 @@ def register(sub) -> None:
     p.add_argument("--observable", required=True, help="column to fit (e.g. an invariant mass)")
     p.add_argument("--weight", help="column of per-event weights (errors: sandwich estimate)")
     p.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="fit range (default: observable.range)")
-    p.add_argument("--signal", help="signal shape: dscb, gauss, voigt, crystalball, or none")
+    p.add_argument("--signal", help="signal shape: dscb, gauss, voigt, crystalball, a sum of two (crystalball+gauss), "
+                                    "or none")
     p.add_argument("--signal-model", help="JSON of a previous signal fit (shape parameters fixed; see below)")
     p.add_argument("--background", default="exponential",
                    help="background shape: exponential, powerlaw, bernstein:N, exppoly:N (N=1..5), or none")
@@ -85,15 +87,25 @@ def register(sub) -> None:
 
     p = sub.add_parser("validate-fit",
                        description="Throw pseudo-experiments from a fitted model (the `model` of a fit.json, or a "
-                                   "model spec JSON), fit each, and report the pull of the POI (mean ~ 0, width ~ 1).")
+                                   "model spec JSON), fit each, and report the pulls of the POI or of the --param "
+                                   "parameters (mean ~ 0, width ~ 1), with their errors. E.g. the closure of mu "
+                                   "and the peak position of the category fit: --model fit.json --float mass "
+                                   "--param mu --param mass.")
     p.add_argument("--model", required=True, help="fit.json (with a `model`) or a model spec JSON")
-    p.add_argument("--out", required=True, help="output JSON with the pulls and their mean and width")
+    p.add_argument("--out", required=True,
+                   help="output JSON: n_toys, n_valid, params {name: truth, pulls, pull_mean(_error), "
+                        "pull_width(_error), ...}")
     p.add_argument("--toys", type=int, help="number of pseudo-experiments (default: fit.validation_toys)")
     p.add_argument("--seed", type=int, help="random seed (default: fit.validation_seed)")
-    p.add_argument("--param", help="parameter whose pull is reported (default: the model's POI)")
+    p.add_argument("--param", action="append", default=[],
+                   help="parameter whose pull is reported, repeatable (default: the model's POI)")
+    p.add_argument("--float", action="append", default=[], metavar="NAME",
+                   help="let a parameter the model fixes float in the fits of the toys (e.g. mass: the fit.json of "
+                        "the category fit fixes it at fit.mass_value unless fit.mass_floating); its stored value "
+                        "stays the truth")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="true value of a parameter for the pseudo-experiments (e.g. mu=0)")
-    p.add_argument("--plot", help="output figure of the pull distribution")
+    p.add_argument("--plot", help="output figure of the pull distribution (one panel per --param: NAME_<file>)")
     p.add_argument("--label", default="Open Data Simulation", help="label text on the plot")
     _config.add_arguments(p)
     p.set_defaults(func=run_validate)
@@ -219,7 +231,8 @@ def run_fit(args) -> int:
         raise ValueError("--signal none and --background none: nothing to fit")
     if signal is not None and not is_signal_shape(signal):
         get_shape(signal, lo, hi)  # raises for unknown names
-        raise ValueError(f"--signal {signal!r} is a background shape; signal shapes: dscb, gauss, voigt, crystalball")
+        raise ValueError(f"--signal {signal!r} is a background shape; signal shapes: dscb, gauss, voigt, crystalball, "
+                         "or the sum of two (e.g. crystalball+gauss)")
     if background is not None and is_signal_shape(background):
         raise ValueError(f"--background {background!r} is a signal shape; background shapes: exponential, "
                          "powerlaw, bernstein:N, exppoly:N")
@@ -374,26 +387,37 @@ def run_validate(args) -> int:
     if "channels" not in spec or "parameters" not in spec:
         raise KeyError(f"{path} holds neither a model spec nor a fit.json with a 'model'")
     model = Model(spec)
+    model.check_names(args.float, "--float")
+    model = model.with_values({}, fixed={name: False for name in args.float})
     values = model.values()
     truth = parse_assignments(args.set)
-    unknown = [n for n in truth if n not in values]
-    if unknown:
-        raise KeyError(f"--set: unknown parameter(s) {unknown}; the model's parameters are {model.names}")
+    model.check_names(truth, "--set")
     values.update(truth)
     missing = [n for n, v in values.items() if v is None]
     if missing:
         raise ValueError(f"model in {path} has no values for {missing}: use a fitted model or --set")
-    param = args.param or model.poi
-    if param is None or param not in model.names:
-        raise KeyError(f"--param {param!r}: the model's parameters are {model.names}")
+    params = args.param or [model.poi]
+    if None in params:
+        raise KeyError(f"the model in {path} has no POI: name the parameters with --param; its parameters are "
+                       f"{model.names}")
+    model.check_names(params, "--param")
+    fixed = [p for p in params if model.is_fixed(p)]
+    if fixed:
+        raise ValueError(f"--param {fixed}: fixed in the model of {path}, so they have no pull; let them float "
+                         "with --float")
     n_toys = args.toys if args.toys is not None else fs["validation_toys"]
     seed = args.seed if args.seed is not None else fs["validation_seed"]
-    result = pull_study(model, values, n_toys, seed=seed, param=param)
+    result = pull_study(model, values, n_toys, seed=seed, params=params)
     result["seed"] = seed
+    result["floated"] = list(args.float)
     write_json(args.out, result, cfg or None, inputs=[path])
-    log.info("validate-fit: %d/%d toys converged; pull of %s: mean %.3f +- %.3f, width %.3f +- %.3f",
-             result["n_valid"], n_toys, param, result["pull_mean"], result["pull_mean_error"],
-             result["pull_width"], result["pull_width_error"])
+    for name, pull in result["params"].items():
+        log.info("validate-fit: %d/%d toys converged; pull of %s: mean %.3f +- %.3f, width %.3f +- %.3f",
+                 result["n_valid"], n_toys, name, pull["pull_mean"], pull["pull_mean_error"],
+                 pull["pull_width"], pull["pull_width_error"])
     if args.plot:
-        plots.pull_plot(args.plot, result["pulls"], param=param, label=args.label)
+        plot = Path(args.plot)
+        for name, pull in result["params"].items():
+            target = plot if len(params) == 1 else plot.with_name(f"{name}_{plot.name}")
+            plots.pull_plot(target, pull["pulls"], param=name, label=args.label)
     return 0

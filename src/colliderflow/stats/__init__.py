@@ -6,9 +6,10 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
 
 ``shapes``
     ``get_shape(name, lo, hi) -> Shape`` (``dscb gauss voigt crystalball exponential powerlaw
-    bernstein:N exppoly:N``); ``Shape.params``, ``.density(x, *values)``, ``.density_from(x, dict)``,
-    ``.cdf(x, dict)``, ``.bin_integrals(edges, dict)``, ``.sample(rng, n, dict)``, ``.start(x, w)``,
-    ``.limits``.
+    threshold bernstein:N exppoly:N``, and ``A+B`` sums of two signal or two background shapes);
+    ``Shape.params``, ``.density(x, *values)``, ``.density_from(x, dict)``, ``.cdf(x, dict)``,
+    ``.bin_integrals(edges, dict)``, ``.sample(rng, n, dict)``, ``.start(x, w)``, ``.limits``,
+    ``.widths``.
 ``model``
     ``Model(spec)``, ``category_spec(categories, mass_value=, mass_floating=, ...) -> spec``,
     ``single_channel_spec(signal, background, lo, hi, ...) -> spec``; ``ChannelData``,
@@ -27,10 +28,11 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
     ``asimov_data(model, values)``, ``expected_significance(model, values) -> {"q0", "p0", "Z"}``;
     ``p0_scan(model, data, masses, expected_values=) -> dict``.
 ``toys``
-    ``generate(model, values, rng)``, ``pull_study(model, values, n_toys) -> dict``.
+    ``generate(model, values, rng)``, ``pull_study(model, values, n_toys, params=) -> dict``.
 ``background_choice``
     ``binned_points(x, w, lo, hi, bin_width)``, ``template_from_function(...)``,
-    ``binned_chi2_fit(x, w, background, lo, hi, bin_width, blind)`` (``iminuit.cost.ExtendedBinnedNLL``),
+    ``binned_chi2_fit(x, w, background, lo, hi, bin_width, blind, weights_squared=)`` (``iminuit.cost.ExtendedBinnedNLL``
+    with sums of weights and of squared weights for weighted samples),
     ``choose_background(template, candidates, signal_shape, signal_params, expected_signal,
     lo, hi, mass_points, criteria=, ftest_threshold=, ftest_data=, blind=) -> dict``.
 ``binned``

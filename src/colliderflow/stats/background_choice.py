@@ -181,29 +181,46 @@ def spurious_signal(template: ChannelData, background: str, signal_shape: str, s
 
 
 def binned_chi2_fit(x, weights, background: str, lo: float, hi: float, bin_width: float = 1.0,
-                    blind=None) -> dict:
-    """Background-only binned Poisson fit; returns ``{"chi2", "ndf", "p_value", "params", "nbins"}``.
+                    blind=None, weights_squared=None) -> dict:
+    """Background-only binned Poisson fit; returns ``{"chi2", "ndf", "p_value", "params", "nbins", "valid"}``.
 
-    The cost is ``iminuit.cost.ExtendedBinnedNLL`` of the histogram (sums of weights), whose
-    minimum chi2 is the Poisson deviance 2 sum(nu - n + n ln(n/nu)) (the likelihood-ratio
-    chi^2 of Baker and Cousins) over the bins outside the ``blind`` window (masked);
-    ndf = bins - npar - 1.
+    The cost is ``iminuit.cost.ExtendedBinnedNLL``, whose minimum is the Poisson deviance
+    2 sum(nu - n + n ln(n/nu)) (the likelihood-ratio chi^2 of Baker and Cousins) over the bins
+    outside the ``blind`` window (masked); ndf = bins - npar - 1. Unweighted events
+    (``weights`` None) are counts. Weighted events are given to it as sums of weights and sums
+    of squared weights per bin: it then scales each bin to the equivalent Poisson counts
+    (sum w)^2 / sum w^2 (Bohm and Zech), so the minimum stays chi^2-distributed whatever the
+    weights; sums of weights taken as counts would scale the deviance by about
+    sum w^2 / sum w. ``weights_squared``: the sum of squared weights of each point when the
+    points are themselves sums (the fine bins of ``binned_points``); default ``weights**2``.
+    A weighted sample with no sum of squared weights anywhere (an exact template such as
+    ``template_from_function``) has no statistical error to test against: ValueError.
     """
     shape = get_shape(background, lo, hi)
     n_bins = max(int(round((hi - lo) / bin_width)), 1)
     edges = np.linspace(lo, hi, n_bins + 1)
     x = np.asarray(x, dtype=float)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    w = None if weights is None else np.asarray(weights, dtype=float)
     counts, _ = np.histogram(x, bins=edges, weights=w)
+    n = counts
+    if w is not None:
+        w2 = w**2 if weights_squared is None else np.asarray(weights_squared, dtype=float)
+        sum_w2, _ = np.histogram(x, bins=edges, weights=w2)
+        if not np.any(sum_w2 > 0):
+            raise ValueError(f"binned fit of {shape.name}: the weighted sample has no sum of squared weights in "
+                             f"any bin (an exact template): there is no statistical error to fit against; fit "
+                             f"the data or the MC itself")
+        n = np.stack([counts, sum_w2], axis=-1)
 
     def expected_below(xe, *par):  # par: norm, then the shape's parameters
         return par[0] * shape.cdf(xe, dict(zip(shape.params, par[1:])))
 
     names = ["norm", *shape.params]
-    cost = ExtendedBinnedNLL(counts, edges, expected_below, name=names)
+    cost = ExtendedBinnedNLL(n, edges, expected_below, name=names)
     if blind is not None:
         cost.mask = (edges[1:] <= blind[0]) | (edges[:-1] >= blind[1])
-    start = shape.start(x[(x >= lo) & (x <= hi)], w[(x >= lo) & (x <= hi)])
+    inside = (x >= lo) & (x <= hi)
+    start = shape.start(x[inside], None if w is None else w[inside])
     m = Minuit(cost, max(counts.sum(), 1.0), *[start[p] for p in shape.params])
     m.limits["norm"] = (0.0, None)
     for p in shape.params:
@@ -238,9 +255,10 @@ def choose_background(template: ChannelData, candidates, signal_shape: str, sign
     """Run the spurious-signal test on every candidate and choose one (module docstring).
 
     ``template``: ChannelData (``binned_points`` of the MC, or ``template_from_function``).
-    ``ftest_data``: ``(x, w)`` for the F-test (default: the template's points and weights),
-    with bins of ``ftest_bin_width`` outside ``blind`` ([lo, hi] window, e.g. the signal
-    region when fitting data sidebands).
+    ``ftest_data``: ``(x, w)`` for the F-test (default: the template's points with their
+    sums of weights and of squared weights, see ``binned_chi2_fit``), with bins of
+    ``ftest_bin_width`` outside ``blind`` ([lo, hi] window, e.g. the signal region when
+    fitting data sidebands).
     Only candidates whose template fits are valid at every mass point can pass. The
     returned ``spurious_signal`` is always finite and at most ``expected_signal`` (capped,
     with ``spurious_signal_capped`` True and a line in ``warnings``, when the choice's
@@ -258,7 +276,7 @@ def choose_background(template: ChannelData, candidates, signal_shape: str, sign
     expected_signal = float(expected_signal)
     if not (math.isfinite(expected_signal) and expected_signal > 0):
         raise ValueError(f"the spurious-signal test needs a positive, finite expected signal; got {expected_signal}")
-    fx, fw = (template.x, template.w) if ftest_data is None else ftest_data
+    fx, fw, fw2 = (template.x, template.w, template.w2) if ftest_data is None else (*ftest_data, None)
     results = {}
     warnings: list[str] = []
     for name in candidates:
@@ -277,7 +295,7 @@ def choose_background(template: ChannelData, candidates, signal_shape: str, sign
         allowed = [crit["max_fraction_of_signal"] * expected_signal,
                    crit["max_fraction_of_error"] * res["max_abs_signal"] / max(ratio, 1e-300)]
         res["allowed"] = float(max(allowed) if crit["mode"] == "or" else min(allowed))
-        chi = binned_chi2_fit(fx, fw, name, lo, hi, ftest_bin_width, blind)
+        chi = binned_chi2_fit(fx, fw, name, lo, hi, ftest_bin_width, blind, weights_squared=fw2)
         res.update(chi2=chi["chi2"], ndf=chi["ndf"], nbins=chi["nbins"], chi2_p_value=chi["p_value"])
         results[res["background"]] = res
         log.info("background %-12s S_spur = %8.2f (%.1f%% of S, %.2f sigma_S, %d invalid points) %s",

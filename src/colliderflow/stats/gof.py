@@ -37,3 +37,18 @@ def poisson_chi2(counts, expected, n_free: int) -> dict:
     ndf = int(n.size - n_free)
     return {"chi2": chi2, "ndf": ndf, "chi2_ndf": chi2 / ndf if ndf >= 1 else None,
             "p_value": float(stats.chi2.sf(chi2, ndf)) if ndf >= 1 else None, "bins": int(n.size)}
+
+
+def combined_chi2(per_channel, n_free: int) -> dict:
+    """Goodness of fit of a simultaneous fit of several channels: the sum of the channels'
+    ``poisson_chi2`` (independent Poisson bins, so the chi2 add) against ndf = all bins used
+    minus the ``n_free`` parameters of the whole fit (a parameter shared by channels, such as a
+    common signal strength, is counted once). Same keys as ``poisson_chi2``."""
+    per_channel = list(per_channel)
+    if not per_channel:
+        raise ValueError("no channels to combine")
+    chi2 = float(sum(c["chi2"] for c in per_channel))
+    bins = int(sum(c["bins"] for c in per_channel))
+    ndf = bins - int(n_free)
+    return {"chi2": chi2, "ndf": ndf, "chi2_ndf": chi2 / ndf if ndf >= 1 else None,
+            "p_value": float(stats.chi2.sf(chi2, ndf)) if ndf >= 1 else None, "bins": bins}

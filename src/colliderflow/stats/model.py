@@ -419,8 +419,8 @@ def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu",
     offset from the generated mass (``reference_mass``, default ``mass_value``) while the
     common ``mass`` moves all peaks together (fixed unless ``mass_floating``, within
     ``mass_limits``, default the span of the categories' ranges). The expected yield does not
-    change with ``mass``. With ``width_floating`` every category's ``sigma`` is its fitted
-    value times a common free ``width_scale`` (within ``width_limits``): the data measure the
+    change with ``mass``. With ``width_floating`` every category's ``sigma`` (each of the
+    shape's ``widths``) is its fitted value times a common free ``width_scale`` (within ``width_limits``): the data measure the
     resolution, the MC keeps the tails and the categories' relative widths.
 
     Parameter names: ``mu``, ``mass``, ``width_scale`` (only when floating), and per category ``nbkg_<name>``, ``<bkgparam>_<name>``
@@ -447,7 +447,8 @@ def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu",
         smap = {p: float(sig["params"][p]) for p in sshape.params}
         smap["mass"] = {"param": mass_param, "offset": float(sig["params"]["mass"]) - ref}
         if width_floating:
-            smap["sigma"] = {"param": width_param, "scale": float(sig["params"]["sigma"])}
+            for width in sshape.widths:
+                smap[width] = {"param": width_param, "scale": float(sig["params"][width])}
         syield: dict = {"scale": float(sig["yield"]), "factors": [poi]}
         if cat.get("spurious") not in (None, 0, 0.0):
             width = float(cat["spurious"])

@@ -8,7 +8,16 @@ Signal shapes (parameter names are the public contract of ``colliderflow fit --s
                ``alpha_hi``, ``n_hi`` (tails start ``alpha`` sigmas from the peak)
 ``crystalball``  ``mass``, ``sigma``, ``alpha``, ``n`` (low-side tail)
 ``voigt``      ``mass``, ``sigma`` (Gaussian resolution), ``width`` (Breit-Wigner full width)
+``A+B``        two signal shapes on one peak, e.g. ``crystalball+gauss`` (the core and a
+               wider Gaussian): ``mass`` shared, A's other parameters, B's with the
+               suffix ``_2`` (``sigma_2``), and ``fraction``, B's share of the whole pdf on
+               the real line: (1 - fraction) f_A + fraction f_B with f_A, f_B normalised on
+               the real line, so a sum fitted on one range is the same function on another
+               (``sigma`` is A's, the core's)
 =============  ======================================================================
+
+The signal shapes' ``widths`` are their resolution parameters (``sigma``; ``sigma``,
+``sigma_2`` of a sum): those a common width scale multiplies.
 
 Background shapes, with ``t = (x - lo) / (hi - lo)`` in [0, 1]:
 
@@ -23,6 +32,7 @@ Background shapes, with ``t = (x - lo) / (hi - lo)`` in [0, 1]:
                     the parent's mass minus that particle's)
 ``A+B``             two background shapes, e.g. ``exponential+threshold``:
                     (1 - ``fraction``) f_A + ``fraction`` f_B, each normalised on the range
+                    (a background is not carried from one range to another)
 ==================  =================================================================
 
 The pdfs come from numba-stats where it has them (norm, crystalball, crystalball_ex,
@@ -46,7 +56,7 @@ from scipy.special import ndtr
 # Each shape imports its numba-stats module when it is built: importing one loads its
 # compiled functions (about a second each), and a job uses few of the shapes.
 
-SIGNAL_SHAPES = ("dscb", "gauss", "voigt", "crystalball")
+SIGNAL_SHAPES = ("dscb", "gauss", "voigt", "crystalball", "A+B")
 BACKGROUND_SHAPES = ("exponential", "powerlaw", "threshold", "bernstein:N", "exppoly:N", "A+B")
 MAX_POLY_DEGREE = 5
 
@@ -87,6 +97,7 @@ class Shape:
     # Optional: given fixed x (all inside the range), precompute what does not depend on the
     # parameters and return f(*values) -> raw density at x (e.g. the Bernstein basis matrix).
     _prepare: Callable | None = field(default=None, repr=False)
+    widths: tuple[str, ...] = ()  # the resolution parameters of a signal shape (module docstring)
 
     # ---- evaluation -------------------------------------------------------------------
     def evaluator(self, x) -> Callable:
@@ -218,7 +229,7 @@ def _gauss(lo, hi) -> Shape:
         return _norm.cdf(x, mass, sigma) - _norm.cdf(np.array([lo]), mass, sigma)[0]
 
     return Shape("gauss", "signal", ("mass", "sigma"), lo, hi, raw, norm, cdf,
-                 _signal_limits(lo, hi), _peak_start(lo, hi))
+                 _signal_limits(lo, hi), _peak_start(lo, hi), widths=("sigma",))
 
 
 def _dscb(lo, hi) -> Shape:
@@ -247,7 +258,7 @@ def _dscb(lo, hi) -> Shape:
 
     limits = _signal_limits(lo, hi)
     limits.update(alpha_lo=(0.05, 10.0), n_lo=(1.01, 200.0), alpha_hi=(0.05, 10.0), n_hi=(1.01, 200.0))
-    return Shape("dscb", "signal", params, lo, hi, raw, norm, cdf, limits, start)
+    return Shape("dscb", "signal", params, lo, hi, raw, norm, cdf, limits, start, widths=("sigma",))
 
 
 def _crystalball_shape(lo, hi) -> Shape:
@@ -273,7 +284,7 @@ def _crystalball_shape(lo, hi) -> Shape:
 
     limits = _signal_limits(lo, hi)
     limits.update(alpha=(0.05, 10.0), n=(1.01, 200.0))
-    return Shape("crystalball", "signal", params, lo, hi, raw, norm, cdf, limits, start)
+    return Shape("crystalball", "signal", params, lo, hi, raw, norm, cdf, limits, start, widths=("sigma",))
 
 
 def _voigt_shape(lo, hi) -> Shape:
@@ -297,7 +308,7 @@ def _voigt_shape(lo, hi) -> Shape:
 
     limits = _signal_limits(lo, hi)
     limits["width"] = (1e-6, 0.5 * (hi - lo))
-    return Shape("voigt", "signal", ("mass", "sigma", "width"), lo, hi, raw, norm, None, limits, start)
+    return Shape("voigt", "signal", ("mass", "sigma", "width"), lo, hi, raw, norm, None, limits, start, widths=("sigma",))
 
 
 def _signal_limits(lo, hi) -> dict:
@@ -469,6 +480,48 @@ def _sum(first: Shape, second: Shape) -> Shape:
                  limits, start)
 
 
+def _signal_sum(first: Shape, second: Shape) -> Shape:
+    """(1 - fraction) first + fraction second on one peak (the module docstring): the parts'
+    pdfs on the real line (every signal shape's ``_raw`` is one), normalised together on the
+    range, so ``fraction`` and the parts' parameters do not depend on the range."""
+    own = tuple(p for p in second.params if p != "mass")
+    renamed = {p: f"{p}_2" for p in own}
+    k = first.npar
+    params = (*first.params, *renamed.values(), "fraction")
+
+    def split(v):
+        named_first = dict(zip(first.params, v[:k]))
+        named_second = {"mass": named_first["mass"], **dict(zip(own, v[k:-1]))}
+        return tuple(named_first[p] for p in first.params), tuple(named_second[p] for p in second.params), v[-1]
+
+    def raw(x, *v):
+        a, b, fraction = split(v)
+        return (1.0 - fraction) * first._raw(x, *a) + fraction * second._raw(x, *b)
+
+    def norm(*v):
+        a, b, fraction = split(v)
+        return (1.0 - fraction) * first._norm(*a) + fraction * second._norm(*b)
+
+    cdf = None
+    if first._cdf is not None and second._cdf is not None:
+        def cdf(x, *v):
+            a, b, fraction = split(v)
+            return (1.0 - fraction) * first._cdf(x, *a) + fraction * second._cdf(x, *b)
+
+    def start(x, w):
+        out = first.start(x, w)
+        # the second part starts twice as wide, so that the two are not the same function
+        wide = {**second.start(x, w), "sigma": 2.0 * out["sigma"]}
+        out.update({renamed[p]: wide[p] for p in own}, fraction=0.2)
+        return out
+
+    limits = {**first.limits, **{renamed[p]: second.limits[p] for p in own if p in second.limits},
+              "fraction": (0.0, 1.0)}
+    widths = (*first.widths, *(renamed[p] for p in second.widths if p in renamed))
+    return Shape(f"{first.name}+{second.name}", "signal", params, first.lo, first.hi, raw, norm, cdf, limits, start,
+                 widths=widths)
+
+
 _SIGNAL_FACTORIES = {"gauss": _gauss, "dscb": _dscb, "crystalball": _crystalball_shape, "voigt": _voigt_shape}
 _BACKGROUND_FACTORIES = {"exponential": _exponential, "powerlaw": _powerlaw, "threshold": _threshold}
 _POLY_FACTORIES = {"bernstein": _bernstein, "exppoly": _exppoly}
@@ -486,9 +539,11 @@ def get_shape(name: str, lo: float, hi: float) -> Shape:
     key = str(name).strip().lower()
     if "+" in key:
         parts = [get_shape(part, lo, hi) for part in key.split("+")]
-        if len(parts) != 2 or any(part.kind != "background" for part in parts):
-            raise ValueError(f"shape {name!r}: a sum is of two background shapes, e.g. exponential+threshold")
-        return _sum(*parts)
+        kinds = {part.kind for part in parts}
+        if len(parts) != 2 or len(kinds) != 1:
+            raise ValueError(f"shape {name!r}: a sum is of two background shapes (e.g. exponential+threshold) or "
+                             f"of two signal shapes (e.g. crystalball+gauss)")
+        return _signal_sum(*parts) if kinds == {"signal"} else _sum(*parts)
     if key in _SIGNAL_FACTORIES:
         return _SIGNAL_FACTORIES[key](lo, hi)
     if key in _BACKGROUND_FACTORIES:
@@ -501,9 +556,10 @@ def get_shape(name: str, lo: float, hi: float) -> Shape:
         return _POLY_FACTORIES[match.group(1)](lo, hi, degree)
     raise ValueError(
         f"unknown shape {name!r}; signal shapes: {', '.join(SIGNAL_SHAPES)}; "
-        f"background shapes: {', '.join(BACKGROUND_SHAPES)} (N = 1..{MAX_POLY_DEGREE}; A+B: two of them)"
+        f"background shapes: {', '.join(BACKGROUND_SHAPES)} (N = 1..{MAX_POLY_DEGREE}; A+B: two of the same kind)"
     )
 
 
 def is_signal_shape(name: str) -> bool:
-    return str(name).strip().lower() in _SIGNAL_FACTORIES
+    """Whether ``name`` is a signal shape or a sum of two (the name is not checked further)."""
+    return all(part.strip() in _SIGNAL_FACTORIES for part in str(name).strip().lower().split("+"))

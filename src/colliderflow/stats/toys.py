@@ -36,23 +36,25 @@ def generate(model: Model, values: Mapping, rng: np.random.Generator) -> dict:
     return out
 
 
-def pull_study(model: Model, values: Mapping, n_toys: int, *, seed: int = 1, param: str | None = None,
+def pull_study(model: Model, values: Mapping, n_toys: int, *, seed: int = 1, params=None,
                strategy: int = 0, progress_every: int = 50) -> dict:
     """Throw ``n_toys`` pseudo-experiments from ``model`` at ``values`` and fit each.
 
-    Pull of ``param`` (default the POI) = (fitted - true) / HESSE error. For a frequentist
-    ensemble the global observables of Gaussian-constrained parameters (the spurious-signal
-    nuisances) are drawn too, around the true values, and each toy is fitted with its own
-    constraint centres. Returns
-    ``{"param", "truth", "n_toys", "n_valid", "fitted": [...], "errors": [...], "pulls": [...],
-    "pull_mean", "pull_mean_error", "pull_width", "pull_width_error", "mean_fitted", "std_fitted",
-    "mean_error"}``; only converged fits count.
+    Pull of each parameter of ``params`` (default the POI), all from the same toys:
+    (fitted - true) / HESSE error. For a frequentist ensemble the global observables of
+    Gaussian-constrained parameters (the spurious-signal nuisances) are drawn too, around the
+    true values, and each toy is fitted with its own constraint centres. Only toys whose fit
+    converged with a positive error of every parameter count. Returns ``{"n_toys", "n_valid",
+    "params": {name: {"truth", "fitted": [...], "errors": [...], "pulls": [...], "pull_mean",
+    "pull_mean_error", "pull_width", "pull_width_error", "mean_fitted", "std_fitted",
+    "mean_error"}}}``; the errors of the mean and width are those of a Gaussian sample,
+    width / sqrt(n) and width / sqrt(2 (n - 1)).
     """
-    param = param or model.poi
-    model.check_names([param], "pull_study")
+    params = [model.poi] if params is None else list(params)
+    model.check_names(params, "pull_study")
     rng = np.random.default_rng(seed)
-    truth = float(values[param])
-    fitted, errs = [], []
+    fitted = {p: [] for p in params}
+    errs = {p: [] for p in params}
     n_valid = 0
     constraints = model.constraints()
     for i in range(int(n_toys)):
@@ -62,19 +64,23 @@ def pull_study(model: Model, values: Mapping, n_toys: int, *, seed: int = 1, par
             toy_model = model.with_constraint_means(
                 {n: float(values[n]) + sigma * rng.normal() for n, (_, sigma) in constraints.items()})
         r = fit(toy_model, toy, start=values, errors="hesse", strategy=strategy)
-        if r.valid and r.errors[param] > 0:
+        if r.valid and all(r.errors[p] > 0 for p in params):
             n_valid += 1
-            fitted.append(r.values[param])
-            errs.append(r.errors[param])
+            for p in params:
+                fitted[p].append(r.values[p])
+                errs[p].append(r.errors[p])
         if progress_every and (i + 1) % progress_every == 0:
             log.info("pseudo-experiments: %d/%d", i + 1, n_toys)
-    fitted, errs = np.array(fitted), np.array(errs)
-    pulls = (fitted - truth) / errs if n_valid else np.zeros(0)
+    return {"n_toys": int(n_toys), "n_valid": int(n_valid),
+            "params": {p: _pull_summary(float(values[p]), np.array(fitted[p]), np.array(errs[p])) for p in params}}
+
+
+def _pull_summary(truth: float, fitted: np.ndarray, errs: np.ndarray) -> dict:
+    pulls = (fitted - truth) / errs
     n = max(pulls.size, 1)
     width = float(np.std(pulls, ddof=1)) if pulls.size > 1 else float("nan")
     return {
-        "param": param, "truth": truth, "n_toys": int(n_toys), "n_valid": int(n_valid),
-        "fitted": fitted.tolist(), "errors": errs.tolist(), "pulls": pulls.tolist(),
+        "truth": truth, "fitted": fitted.tolist(), "errors": errs.tolist(), "pulls": pulls.tolist(),
         "pull_mean": float(np.mean(pulls)) if pulls.size else float("nan"),
         "pull_mean_error": width / math.sqrt(n),
         "pull_width": width,
