@@ -48,8 +48,9 @@ rule summary:
         catalogue=CATALOGUE,
     output:
         json=f"{RESULTS}/summary.json",
-        md=report(
-            f"{RESULTS}/summary.md",
+        md=f"{RESULTS}/summary.md",
+        html=report(
+            f"{RESULTS}/summary.html",
             caption="../report/summary.rst",
             category="5. Summary",
         ),
@@ -73,4 +74,4 @@ rule summary:
         "colliderflow summary --configfile {input.catalogue} --settings {params.settings:q} "
         "--fits {params.fits} "
         "--models {params.models} --optimise {params.optimise} --out {output.json} "
-        "--markdown {output.md} > {log} 2>&1"
+        "--markdown {output.md} --html {output.html} > {log} 2>&1"
