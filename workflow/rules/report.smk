@@ -110,7 +110,7 @@ rule hepdata:
         settings=settings("dataset", "lumi_fb", "observable", "fit", "report"),
         models=MODELS,
         fits=lambda w, input: os.path.dirname(os.path.dirname(input.fits[0])),
-        scores=f"{RESULTS}/scores",
+        scores=lambda w, input: os.path.dirname(os.path.dirname(input.scores[0])),
         optimise=lambda w, input: os.path.dirname(os.path.dirname(input.selections[0])),
     shell:
         "colliderflow hepdata --settings {params.settings:q} --fits {params.fits} "
