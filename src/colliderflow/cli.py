@@ -51,6 +51,8 @@ STAGES: dict[str, Stage] = {
     "limit": Stage("colliderflow.inference.standalone",
                    "CLs, upper limit and discovery p0 from a pyhf workspace"),
     "summary": Stage("colliderflow.report", "headline numbers of every model: summary.json, summary.md, a table"),
+    "hepdata": Stage("colliderflow.hepdata",
+                     "the HEPData record: spectra with the fit, scans, p0, limits, results, workspaces; validated"),
     "fit": Stage("colliderflow.inference.standalone",
                  "extended unbinned S+B fit of one observable in a Parquet file"),
     "validate-fit": Stage("colliderflow.inference.standalone",

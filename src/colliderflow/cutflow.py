@@ -7,7 +7,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from . import config
-from .io import atomic_path, read_json, skim_files, write_json
+from .document import write_markdown_and_html
+from .io import read_json, skim_files, write_json
 
 
 def merge_cutflows(paths: list[str | Path]) -> dict:
@@ -77,6 +78,7 @@ def register(sub) -> None:
     inputs.add_argument("--inputs", nargs="+", help="<file>.cutflow.json of the skims")
     inputs.add_argument("--skims", help="the skim folder: every <sample>/<file>.cutflow.json of the config's catalogue")
     parser.add_argument("--out-md", required=True, help="Markdown table")
+    parser.add_argument("--out-html", help="the table as an HTML page (what the Snakemake report shows)")
     parser.add_argument("--out-json", required=True, help="merged cutflow JSON")
     parser.set_defaults(func=_run)
 
@@ -86,8 +88,8 @@ def _run(args) -> int:
     inputs = args.inputs or skim_files(cfg, args.skims, ".cutflow.json")
     merged = merge_cutflows(inputs)
     simulated = cfg["dataset"]["simulated"]
-    with atomic_path(args.out_md) as tmp:
-        tmp.write_text(markdown_table(merged, simulated))
+    text = markdown_table(merged, simulated)
+    write_markdown_and_html(args.out_md, args.out_html, text)
     write_json(args.out_json, {"simulated": simulated, "samples": merged}, cfg, inputs=inputs)
-    print(markdown_table(merged, simulated))
+    print(text)
     return 0

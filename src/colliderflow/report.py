@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_path, read_json
+from .io import read_json
 
 log = logging.getLogger(__name__)
 
@@ -285,11 +285,6 @@ def markdown(summary: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_markdown(path: str | Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
-
-
 # --------------------------------------------------------------------------- the spectrum
 
 
@@ -421,6 +416,7 @@ def register(sub) -> None:
     p.add_argument("--optimise", help="directory holding <model>/selection.json (adds the optimisation Z)")
     p.add_argument("--out", required=True, help="summary.json to write")
     p.add_argument("--markdown", help="summary.md to write (default: next to --out)")
+    p.add_argument("--html", help="the same tables as an HTML page (what the Snakemake report shows)")
     p.set_defaults(func=run_summary)
 
     p = sub.add_parser("plot-spectrum")
@@ -433,6 +429,7 @@ def register(sub) -> None:
 
 def run_summary(args) -> int:
     from . import analyses, config
+    from .document import write_markdown_and_html
     from .io import write_json
 
     cfg = config.load(args.configfile, args.settings)
@@ -443,7 +440,7 @@ def run_summary(args) -> int:
     inputs = sorted(str(p) for n in result["models"] for p in (Path(args.fits) / n).glob("*.json"))
     write_json(args.out, result, cfg, inputs=inputs)
     text = markdown(result)
-    write_markdown(args.markdown or Path(args.out).with_name("summary.md"), text)
+    write_markdown_and_html(args.markdown or Path(args.out).with_name("summary.md"), args.html, text)
     print(text)
     return 0
 

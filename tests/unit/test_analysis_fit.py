@@ -333,3 +333,73 @@ def test_signal_sum_fitted_on_its_own_range_drives_the_category_fit_and_workspac
     payload = {"fitted": True, "model": model.with_values(best.values).to_spec()}
     ws = workspace.build(cfg["fit"], OBSERVABLE, part, signal, background, payload)
     assert [c["name"] for c in ws["channels"]] == ["all"]
+
+
+def _hepdata(pipeline, out_dir, settings=SETTINGS):
+    return cli.main(["hepdata", "--settings", json.dumps(settings), "--fits", str(pipeline / "fit"),
+                     "--scores", str(pipeline / "scores"), "--optimise", str(pipeline / "optimise"),
+                     "--models", "bdt", "cutbased", "--out", str(out_dir / "hepdata"),
+                     "--archive", str(out_dir / "hepdata.tar.gz")])
+
+
+def test_hepdata_record_holds_the_fit_results_and_validates(pipeline, tmp_path):
+    import yaml
+    from hepdata_validator.full_submission_validator import FullSubmissionValidator
+
+    assert _hepdata(pipeline, tmp_path / "a") == 0
+    record = tmp_path / "a" / "hepdata"
+    validator = FullSubmissionValidator()
+    assert validator.validate(archive=str(tmp_path / "a" / "hepdata.tar.gz")), validator.get_messages()
+    docs = [d for d in yaml.safe_load_all((record / "submission.yaml").read_text()) if d]
+    tables = {d["name"]: yaml.safe_load((record / d["data_file"]).read_text()) for d in docs if "data_file" in d}
+    per_model = ["mu scan", "peak scan", "p0 scan", "CLs scan", "cat0 spectrum", "cat1 spectrum"]
+    assert set(tables) == {f"{m} {t}" for m in ("bdt", "cutbased") for t in per_model
+                           if t != "cat1 spectrum" or m == "bdt"} | {"Results per model", "Upper limits on mu"}
+    # each model's workspace rides along, byte for byte
+    for model in ("bdt", "cutbased"):
+        assert (record / f"{model}_workspace.json").read_bytes() == (pipeline / "fit" / model / "workspace.json").read_bytes()
+    resources = [r for r in docs[0]["additional_resources"] if r.get("type") == "HistFactory"]
+    assert [r["location"] for r in resources] == ["bdt_workspace.json", "cutbased_workspace.json"]
+
+    def column(table, name):
+        variable = next(v for v in table["dependent_variables"] if v["header"]["name"] == name)
+        return variable, [v["value"] for v in variable["values"]]
+
+    fit = _read(pipeline / "fit" / "bdt" / "fit.json")
+    spectrum = tables["bdt cat0 spectrum"]
+    data, counts = column(spectrum, "Data")
+    assert sum(counts) == fit["categories"]["cat0"]["n_data"]
+    _, total = column(spectrum, "Signal + background fit")
+    cat = fit["categories"]["cat0"]
+    assert sum(total) == pytest.approx(cat["signal_fitted"] + cat["background_fitted"], rel=1e-3)
+    assert spectrum["independent_variables"][0]["header"] == {"name": "$m_{\\gamma\\gamma}$", "units": "GeV"}
+    qualifiers = {q["name"]: q["value"] for q in data["qualifiers"]}
+    assert qualifiers["SQRT(S)"] == 13000.0 and qualifiers["Category"] == "cat0" and qualifiers["Model"] == "bdt"
+    assert qualifiers["LUMINOSITY"] == pytest.approx(fit["lumi_fb_fitted"], rel=1e-3)
+    _, scan = column(tables["bdt mu scan"], r"$-2\Delta\ln L$ observed")
+    assert scan == pytest.approx(fit["scans"]["mu"]["dnll2"], rel=1e-4, abs=1e-6)
+    results = tables["Results per model"]
+    assert [v["value"] for v in results["independent_variables"][0]["values"]] == ["bdt", "cutbased"]
+    mu, values = column(results, r"$\mu$")
+    assert values[0] == pytest.approx(fit["mu"]["value"], rel=1e-4)
+    assert mu["values"][0]["errors"][0]["asymerror"] == pytest.approx(
+        {"minus": fit["mu"]["errors68"][0], "plus": fit["mu"]["errors68"][1]}, rel=1e-3)
+    _, z = column(results, "Z observed")
+    assert z[1] == pytest.approx(_read(pipeline / "fit" / "cutbased" / "significance.json")["Z_observed"], rel=1e-4)
+    limits = _read(pipeline / "fit" / "bdt" / "limits.json")["upper_limit"]
+    expected, medians = column(tables["Upper limits on mu"], "95% CL upper limit on $\\mu$ expected")
+    assert medians[0] == pytest.approx(limits["expected"][2], rel=1e-4)
+    assert expected["values"][0]["errors"][1]["asymerror"]["plus"] == pytest.approx(
+        limits["expected"][4] - limits["expected"][2], rel=1e-3)
+    # the same inputs give the same bytes (no time in the archive)
+    assert _hepdata(pipeline, tmp_path / "b") == 0
+    assert (tmp_path / "a" / "hepdata.tar.gz").read_bytes() == (tmp_path / "b" / "hepdata.tar.gz").read_bytes()
+
+
+def test_hepdata_needs_the_centre_of_mass_energy():
+    from colliderflow.hepdata import make_record
+
+    cfg = json.loads(json.dumps(CFG))
+    del cfg["dataset"]["sqrt_s_tev"]
+    with pytest.raises(ValueError, match="dataset.sqrt_s_tev is not set"):
+        make_record(cfg, analyses.get("hyy"), {})

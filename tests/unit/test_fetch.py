@@ -616,7 +616,8 @@ def test_atlas_2025_catalogue_validates_and_lists_the_real_skim():
     with open(ATLAS_2025) as handle:
         raw = yaml.safe_load(handle)
     cfg = config.validate(raw, str(ATLAS_2025))
-    assert cfg["dataset"] == {"name": "atlas-2025", "simulated": False, "lumi_known": True}
+    assert cfg["dataset"] == {"name": "atlas-2025", "simulated": False, "lumi_known": True,
+                              "sqrt_s_tev": 13.0}
     assert cfg["lumi_fb"] == 36.1
     data = cfg["samples"]["data"]["files"]
     periods = [re.search(r"(data1[56]_period[A-Z])", f["name"]).group(1) for f in data]

@@ -72,6 +72,15 @@ def test_full_run_writes_every_stage(run):
     if analysis == "bs2dspi":  # fit.sweights and a floating width by default; the truth knows the width
         assert all(row.get("sweights") for row in summary["models"].values())
         assert "N_S truth" in (results / "summary.md").read_text() and summary["truth"]["width"] == 20.0
+    # the report's tables as HTML pages too
+    for page in ("cutflow.html", "models/comparison.html", "summary.html"):
+        assert "<table>" in (results / page).read_text(), page
+    if analysis == "hyy":  # report.hepdata in config/test.yaml: the record validates
+        from hepdata_validator.full_submission_validator import FullSubmissionValidator
+
+        validator = FullSubmissionValidator()
+        assert validator.validate(archive=str(results / "hepdata.tar.gz")), validator.get_messages()
+        assert {f"{m}_workspace.json" for m in summary["models"]} <= {p.name for p in (results / "hepdata").iterdir()}
     # every rule wrote its log and benchmark
     assert any((workdir / "logs" / "skim").rglob("*.log"))
     assert any((workdir / "benchmarks" / "skim").rglob("*.tsv"))
@@ -119,3 +128,21 @@ def test_changing_one_model_retrains_only_that_model(run):
     assert jobs.get("train") == 1, jobs
     assert "skim" not in jobs and "features" not in jobs, jobs
     assert jobs.get("apply") == len(cfg["samples"]), jobs
+
+
+def test_the_snakemake_report_shows_the_tables_inline(finished_run, tmp_path):
+    """`snakemake --report` embeds the summary, cutflow and comparison tables as HTML pages
+    (shown in a frame; a Markdown result would only be a download link)."""
+    import base64
+
+    workdir = finished_run("config/test.yaml")
+    result = snakemake(workdir, "--report", str(tmp_path / "report.html"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (tmp_path / "report.html").read_text()
+    pages = {match.group(1): base64.b64decode(match.group(2)).decode()
+             for match in re.finditer(r"data:text/html;charset=utf8;filename=([\w.]+);base64,([A-Za-z0-9+/=]+)", report)}
+    assert {"summary.html", "cutflow.html", "comparison.html"} <= set(pages), sorted(pages)
+    summary = json.loads((workdir / "results" / "hyy" / "summary.json").read_text())
+    mu = summary["models"]["cutbased"]["mu"]["value"]
+    assert f"<td>cutbased (baseline)</td>\n<td>1</td>\n<td>{mu:.2f} " in pages["summary.html"]
+    assert "<td>trigger</td>" in pages["cutflow.html"] and "<td>bdt</td>" in pages["comparison.html"]

@@ -128,6 +128,14 @@ def final_outputs():
         f"{RESULTS}/models/comparison.md",
     ]
     if not config["dataset"]["lumi_known"]:
+        if config["report"]["hepdata"]:
+            raise ValueError(
+                "report.hepdata needs the data's luminosity (dataset.lumi_known: true): "
+                "without it there are no limits to publish; set report.hepdata: false"
+            )
         # without the data's luminosity there is no limit or summary to make: stop at the fits
         return targets + expand(f"{RESULTS}/inference/{{model}}/fit.json", model=MODELS)
-    return targets + [f"{RESULTS}/summary.json"]
+    targets.append(f"{RESULTS}/summary.json")
+    if config["report"]["hepdata"]:
+        targets.append(f"{RESULTS}/hepdata.tar.gz")
+    return targets

@@ -48,8 +48,9 @@ rule summary:
         catalogue=CATALOGUE,
     output:
         json=f"{RESULTS}/summary.json",
-        md=report(
-            f"{RESULTS}/summary.md",
+        md=f"{RESULTS}/summary.md",
+        html=report(
+            f"{RESULTS}/summary.html",
             caption="../report/summary.rst",
             category="5. Summary",
         ),
@@ -73,4 +74,45 @@ rule summary:
         "colliderflow summary --configfile {input.catalogue} --settings {params.settings:q} "
         "--fits {params.fits} "
         "--models {params.models} --optimise {params.optimise} --out {output.json} "
-        "--markdown {output.md} > {log} 2>&1"
+        "--markdown {output.md} --html {output.html} > {log} 2>&1"
+
+
+rule hepdata:
+    input:
+        fits=expand(f"{RESULTS}/inference/{{model}}/fit.json", model=MODELS),
+        significance=expand(
+            f"{RESULTS}/inference/{{model}}/significance.json", model=MODELS
+        ),
+        limits=expand(f"{RESULTS}/inference/{{model}}/limits.json", model=MODELS),
+        workspaces=expand(f"{RESULTS}/inference/{{model}}/workspace.json", model=MODELS),
+        selections=expand(f"{RESULTS}/optimise/{{model}}/selection.json", model=MODELS),
+        # the data of each category, selected as the fit selects them
+        scores=[p for model in MODELS for p in model_scores(model)],
+    output:
+        record=directory(f"{RESULTS}/hepdata"),
+        archive=report(
+            f"{RESULTS}/hepdata.tar.gz",
+            caption="../report/hepdata.rst",
+            category="5. Summary",
+        ),
+    log:
+        "logs/hepdata.log",
+    benchmark:
+        "benchmarks/hepdata.tsv"
+    conda:
+        "../envs/colliderflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    params:
+        code=stage_code("hepdata"),
+        settings=settings("dataset", "lumi_fb", "observable", "fit", "report"),
+        models=MODELS,
+        fits=lambda w, input: os.path.dirname(os.path.dirname(input.fits[0])),
+        scores=lambda w, input: os.path.dirname(os.path.dirname(input.scores[0])),
+        optimise=lambda w, input: os.path.dirname(os.path.dirname(input.selections[0])),
+    shell:
+        "colliderflow hepdata --settings {params.settings:q} --fits {params.fits} "
+        "--scores {params.scores} --optimise {params.optimise} --models {params.models} "
+        "--out {output.record} --archive {output.archive} > {log} 2>&1"

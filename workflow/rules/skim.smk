@@ -34,8 +34,9 @@ rule cutflow_table:
         ],
         catalogue=CATALOGUE,
     output:
-        md=report(
-            f"{RESULTS}/cutflow.md",
+        md=f"{RESULTS}/cutflow.md",
+        html=report(
+            f"{RESULTS}/cutflow.html",
             caption="../report/cutflow.rst",
             category="1. Selection",
         ),
@@ -57,4 +58,4 @@ rule cutflow_table:
     shell:
         "colliderflow cutflow --configfile {input.catalogue} --settings {params.settings:q} "
         "--skims {params.skims} "
-        "--out-md {output.md} --out-json {output.json} 2> {log}"
+        "--out-md {output.md} --out-html {output.html} --out-json {output.json} 2> {log}"

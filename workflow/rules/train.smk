@@ -82,8 +82,9 @@ rule compare_models:
         metrics=expand(f"{RESULTS}/models/{{model}}/metrics.json", model=MODELS),
         catalogue=CATALOGUE,
     output:
-        md=report(
-            f"{RESULTS}/models/comparison.md",
+        md=f"{RESULTS}/models/comparison.md",
+        html=report(
+            f"{RESULTS}/models/comparison.html",
             caption="../report/comparison.rst",
             category="2. Classifiers",
             subcategory="Comparison",
@@ -114,5 +115,5 @@ rule compare_models:
     shell:
         "colliderflow compare --configfile {input.catalogue} --settings {params.settings:q} "
         "--models-dir {params.models_dir} "
-        "--models {params.models} --out-md {output.md} "
+        "--models {params.models} --out-md {output.md} --out-html {output.html} "
         "--out-json {output.json} --plots {params.plots} 2> {log}"

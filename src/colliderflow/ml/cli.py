@@ -32,6 +32,7 @@ def register(sub) -> None:
     compare.add_argument("--models-dir", required=True, help="folder holding one folder per model")
     compare.add_argument("--models", nargs="*", help="model names (default: ml.enabled; ml.baseline always)")
     compare.add_argument("--out-md", required=True, help="Markdown table")
+    compare.add_argument("--out-html", help="the table as an HTML page (what the Snakemake report shows)")
     compare.add_argument("--out-json", required=True, help="JSON table")
     compare.add_argument("--plots", required=True, help="folder for roc.png and zcurve.png")
     compare.set_defaults(func=run_compare)
@@ -74,5 +75,6 @@ def run_compare(args) -> int:
     from .compare import compare
 
     cfg = _config(args)
-    compare(args.models_dir, cfg, _observable(cfg), args.out_md, args.out_json, args.plots, args.models)
+    compare(args.models_dir, cfg, _observable(cfg), args.out_md, args.out_json, args.plots, args.models,
+            out_html=args.out_html)
     return 0

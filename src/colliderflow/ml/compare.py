@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import io
+from ..document import write_markdown_and_html
 from . import plots
 from .settings import baseline as baseline_of
 
@@ -94,9 +95,10 @@ def _cell(value) -> str:
 
 
 def compare(models_dir, cfg: dict, observable: "Observable", out_md, out_json, plots_dir,
-            names: list[str] | None = None) -> list[dict]:
-    """Table (Markdown, JSON) and overlaid ROC and Z curves of the models ``names`` (default
-    ``ml.enabled``) and the baseline ``ml.baseline``, from their metrics.json in ``models_dir``."""
+            names: list[str] | None = None, out_html=None) -> list[dict]:
+    """Table (Markdown, JSON, and HTML given ``out_html``) and overlaid ROC and Z curves of the
+    models ``names`` (default ``ml.enabled``) and the baseline ``ml.baseline``, from their
+    metrics.json in ``models_dir``."""
     ml = cfg["ml"]
     baseline = baseline_of(ml)
     names = list(ml["enabled"]) if names is None else list(names)
@@ -105,8 +107,7 @@ def compare(models_dir, cfg: dict, observable: "Observable", out_md, out_json, p
     table = rows(metrics, baseline, ml)
     inputs = [Path(models_dir) / n / "metrics.json" for n in names]
     io.write_json(out_json, {"baseline": baseline, "models": table}, cfg, inputs=inputs)
-    with io.atomic_path(out_md) as tmp:
-        tmp.write_text(markdown(table, cfg, observable))
+    write_markdown_and_html(out_md, out_html, markdown(table, cfg, observable))
     plots_dir = Path(plots_dir)
     plots.roc_curves({n: (m["roc_curve"]["background_efficiency"], m["roc_curve"]["signal_efficiency"])
                       for n, m in metrics.items()}, plots_dir / "roc.png", cfg)
