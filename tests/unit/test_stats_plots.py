@@ -24,7 +24,8 @@ def test_every_plot_writes_a_file(tmp_path):
              "impact_postfit": [0.04 * i, -0.03 * i]} for i in range(3)]
     plots.impact_plot(tmp_path / "impacts.png", rows)
     plots.impact_plot(tmp_path / "no_impacts.png", [])
+    plots.note_plot(tmp_path / "note.png", "no fit: 3 data events")
     for name in ("scan.png", "p0.png", "cls.pdf", "pulls.png", "contour.png", "mu_categories.png", "impacts.png",
-                 "no_impacts.png"):
+                 "no_impacts.png", "note.png"):
         assert (tmp_path / name).stat().st_size > 1000
     assert not list(tmp_path.glob(".*tmp"))

@@ -195,14 +195,16 @@ def channel_poi_plot(path, names, values, intervals, combined, *, p_value=None, 
     n = len(names)
     fig, ax = plt.subplots(figsize=(8, 2.0 + 0.6 * n))
     value, lo, hi = combined
-    ax.axvspan(lo, hi, color="lightgrey", label=f"Combined: {value:.2f} $^{{+{hi - value:.2f}}}_{{-{value - lo:.2f}}}$")
-    ax.axvline(value, color="k", lw=1)
+    if lo is not None and hi is not None:
+        ax.axvspan(lo, hi, color="lightgrey",
+                   label=f"Combined: {value:.2f} $^{{+{hi - value:.2f}}}_{{-{value - lo:.2f}}}$")
+    ax.axvline(value, color="k", lw=1, label=None if lo is not None and hi is not None else f"Combined: {value:.2f}")
     y = np.arange(n)[::-1]
     iv = np.array([[np.nan if e is None else e for e in pair] for pair in intervals], dtype=float)
     ax.errorbar(values, y, xerr=[np.asarray(values) - iv[:, 0], iv[:, 1] - np.asarray(values)], fmt="ko", ms=6,
                 capsize=3, label="Per category (68% CL)")
     ax.set_yticks(y, names)
-    ax.set_ylim(-1, n + 0.8)
+    ax.set_ylim(-0.8, n + 1.6)
     ax.set_xlabel(xlabel)
     title = "" if p_value is None else f"compatibility p = {p_value:.3g}"
     ax.legend(loc="upper right", title=title)
@@ -231,7 +233,10 @@ def impact_plot(path, rows, *, poi_label="$\\mu$", label="Open Data", lumi_fb=No
                  label=f"{'Pre' if pre else 'Post'}-fit impact, $\\theta = \\hat\\theta - \\sigma$", **kwargs)
     reach = max([abs(v) for r in rows for v in (*r["impact_prefit"], *r["impact_postfit"])] or [1.0]) * 1.2
     top.set_xlim(-reach, reach)
+    top.ticklabel_format(axis="x", style="plain", useOffset=False)
     top.set_xlabel(f"$\\Delta${poi_label}")
+    ax.set_zorder(top.get_zorder() + 1)  # the pulls in front of the bars
+    ax.patch.set_visible(False)
     ax.errorbar([r["pull"] for r in rows], y, xerr=[r["constraint"] for r in rows], fmt="ko", ms=5, capsize=2,
                 label="Pull")
     ax.set_xlim(-2.5, 2.5)
@@ -242,8 +247,16 @@ def impact_plot(path, rows, *, poi_label="$\\mu$", label="Open Data", lumi_fb=No
     ax.set_yticks(y, [r["param"] for r in rows])
     ax.set_ylim(-1, n + 1.5)
     handles = top.get_legend_handles_labels()[0] + ax.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, loc="upper right", fontsize="x-small", ncol=2)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / n), fontsize="small", ncol=2)
     if not rows:
         ax.text(0.5, 0.5, "no constrained parameters", transform=ax.transAxes, ha="center")
     _label(ax, label, lumi_fb, loc=4)
+    _save(fig, path)
+
+
+def note_plot(path, text: str):
+    """A figure that only says ``text``: the place of a plot that has nothing to show."""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
     _save(fig, path)
