@@ -150,3 +150,11 @@ def test_channel_compatibility_is_the_likelihood_ratio_computed_by_hand(counts):
         assert row["interval68"] == pytest.approx(poisson_edges(n, 1.0, s), abs=2e-3)
     if counts == (30, 60):  # the counts in the ratio of the expectations: identical mu, q = 0, p = 1
         assert out["q"] == pytest.approx(0.0, abs=1e-4) and out["p_value"] > 0.99
+
+
+def test_one_channel_has_no_compatibility_p_value():
+    model = counting_channels({"c": 5.0})
+    x = np.random.default_rng(6).uniform(0, 1, 20)
+    out = channel_compatibility(model, x, best=fit(model, x))
+    assert out["ndf"] == 0 and out["p_value"] is None and out["q"] == pytest.approx(0.0, abs=1e-6)
+    assert out["channels"]["c"]["value"] == pytest.approx(4.0, rel=1e-4)

@@ -33,14 +33,12 @@ LEVEL_2D_95 = float(_sps.chi2.ppf(0.95, 2))  # 5.99
 
 def minimum(model: Model, data, best: FitResult) -> Minuit:
     """Minuit at the minimum of ``best`` (its free parameters, started at its values), after
-    a MIGRAD that only confirms the minimum; RuntimeError if it is not valid."""
+    a MIGRAD that only confirms the minimum (``Minuit.valid`` says whether it did)."""
     data = as_data(model, data)
     cost = ModelCost(model, data)
     steps = {n: best.errors[n] for n in best.free if best.errors.get(n, 0.0) > 0}
     m = _minuit(cost, model.names, best.values, model, set(model.names) - set(best.free), 1, steps)
     m.migrad()
-    if not m.valid:
-        raise RuntimeError(f"the minimum of the fit is not valid (EDM {m.fmin.edm:.3g}); intervals need a converged fit")
     return m
 
 
@@ -49,7 +47,7 @@ def minos(model: Model, data, params, *, best: FitResult, levels=(LEVEL_68, LEVE
 
     Returns ``{param: {"value", "intervals": [[lo, hi] per level], "levels", "valid"}}``; an
     edge is None where MINOS did not find the crossing (e.g. it lies beyond the parameter's
-    limit), and ``valid`` is False then.
+    limit, or the fit's minimum is not valid), and ``valid`` is False then.
     """
     params = list(params)
     model.check_names(params, "minos")
@@ -57,8 +55,13 @@ def minos(model: Model, data, params, *, best: FitResult, levels=(LEVEL_68, LEVE
     if fixed:
         raise ValueError(f"minos: parameter(s) {fixed} are fixed in the fit; MINOS needs free parameters")
     m = minimum(model, data, best)
-    out = {p: {"value": float(m.values[p]), "levels": [float(v) for v in levels], "intervals": [], "valid": True}
+    out = {p: {"value": float(m.values[p]), "levels": [float(v) for v in levels], "intervals": [], "valid": m.valid}
            for p in params}
+    if not m.valid:  # MINOS needs a valid minimum: no intervals, said plainly
+        log.warning("MINOS of %s: the fit's minimum is not valid (EDM %.3g); no intervals", params, m.fmin.edm)
+        for p in params:
+            out[p]["intervals"] = [[None, None] for _ in levels]
+        return out
     for level in levels:
         m.minos(*params, cl=float(_sps.chi2.cdf(level, 1)))
         for p in params:
@@ -86,6 +89,8 @@ def contour(model: Model, data, x: str, y: str, *, best: FitResult, levels=(LEVE
     if fixed:
         raise ValueError(f"contour: parameter(s) {fixed} are fixed in the fit; the contour needs free parameters")
     m = minimum(model, data, best)
+    if not m.valid:
+        raise RuntimeError(f"the {x}-{y} contour needs a valid minimum; the fit's is not (EDM {m.fmin.edm:.3g})")
     contours = []
     for level in levels:
         cl = float(_sps.chi2.cdf(level, 2))
