@@ -41,7 +41,8 @@ def mu_mass_contour(fit_payload: dict, part, peak_label: str, unit: str, simulat
     best = fit(model, data)
     result = contour(model, data, MU, MASS, best=best, size=size)
     plots.contour_plot(plot, result["contours"], result["best"], xlabel="$\\mu$", ylabel=f"{peak_label} [{unit}]",
-                       reference=(1.0, fit_payload["fixed_mass"]["mass"]), label=plot_label(simulated),
+                       reference=(1.0, fit_payload["fixed_mass"]["mass"]),
+                       reference_label="$\\mu$ = 1 at the nominal peak", label=plot_label(simulated),
                        lumi_fb=_lumi(fit_payload, lumi_fb))
     return {"model": fit_payload["model_name"], "fitted": True, **result}
 

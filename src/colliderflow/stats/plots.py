@@ -167,7 +167,7 @@ def pull_plot(path, pulls, *, param="$\\mu$", label="Open Data Simulation", bins
 
 
 def contour_plot(path, contours, best, *, xlabel="$\\mu$", ylabel="peak position [GeV]", reference=None,
-                 label="Open Data", lumi_fb=None):
+                 reference_label="Reference", label="Open Data", lumi_fb=None):
     """Likelihood contours of two parameters (``contours``: ``[{"cl", "points": [[x, y], ...]}]``,
     innermost first) around the best fit ``best`` = (x, y); ``reference``: a point to mark (e.g. the SM)."""
     _style()
@@ -178,7 +178,7 @@ def contour_plot(path, contours, best, *, xlabel="$\\mu$", ylabel="peak position
         ax.plot(pts[:, 0], pts[:, 1], "k" + style, lw=2, label=f"{100 * c['cl']:.0f}% CL")
     ax.plot(*best, "k+", ms=14, mew=2, label="Best fit")
     if reference is not None:
-        ax.plot(*reference, "r*", ms=14, label="Reference")
+        ax.plot(*reference, "r*", ms=14, label=reference_label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.margins(0.25)
