@@ -181,7 +181,9 @@ def contour_plot(path, contours, best, *, xlabel="$\\mu$", ylabel="peak position
         ax.plot(*reference, "r*", ms=14, label=reference_label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.margins(0.25)
+    ax.margins(0.15)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.4 * (hi - lo))  # room for the legend above the contours
     ax.legend(loc="upper right")
     _label(ax, label, lumi_fb)
     _save(fig, path)
