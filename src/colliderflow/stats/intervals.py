@@ -33,12 +33,14 @@ LEVEL_2D_95 = float(_sps.chi2.ppf(0.95, 2))  # 5.99
 
 def minimum(model: Model, data, best: FitResult) -> Minuit:
     """Minuit at the minimum of ``best`` (its free parameters, started at its values), after
-    a MIGRAD that only confirms the minimum (``Minuit.valid`` says whether it did)."""
+    a MIGRAD that only confirms the minimum (``Minuit.valid`` says whether it did) and a HESSE:
+    MINOS steps from the covariance, and MIGRAD's approximate one can leave it without a crossing."""
     data = as_data(model, data)
     cost = ModelCost(model, data)
     steps = {n: best.errors[n] for n in best.free if best.errors.get(n, 0.0) > 0}
     m = _minuit(cost, model.names, best.values, model, set(model.names) - set(best.free), 1, steps)
     m.migrad()
+    m.hesse()
     return m
 
 
