@@ -206,6 +206,7 @@ def channel_poi_plot(path, names, values, intervals, combined, *, p_value=None, 
     ax.errorbar(values, y, xerr=[np.asarray(values) - iv[:, 0], iv[:, 1] - np.asarray(values)], fmt="ko", ms=6,
                 capsize=3, label="Per category (68% CL)")
     ax.set_yticks(y, names)
+    ax.margins(x=0.1)
     ax.set_ylim(-0.8, n + 1.6)
     ax.set_xlabel(xlabel)
     title = "" if p_value is None else f"compatibility p = {p_value:.3g}"
