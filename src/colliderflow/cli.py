@@ -48,6 +48,8 @@ STAGES: dict[str, Stage] = {
                             "simultaneous unbinned fit of all categories: mu, peak position, Z, p0 scan"),
     "workspace": Stage("colliderflow.inference", "pyhf HistFactory workspace, one channel per category"),
     "sweights": Stage("colliderflow.inference", "signal and background sWeights of every fitted data event"),
+    "contour": Stage("colliderflow.inference", "likelihood contours of mu and the peak position at 68 and 95 percent CL"),
+    "impacts": Stage("colliderflow.inference", "nuisance-parameter pulls and pre-/post-fit impacts on mu, ranked"),
     "limit": Stage("colliderflow.inference.standalone",
                    "CLs, upper limit and discovery p0 from a pyhf workspace"),
     "summary": Stage("colliderflow.report", "headline numbers of every model: summary.json, summary.md, a table"),

@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 
+import numpy as np
 import pytest
 import yaml
 from workflow_runs import snakemake
@@ -84,6 +85,44 @@ def test_full_run_writes_every_stage(run):
     # every rule wrote its log and benchmark
     assert any((workdir / "logs" / "skim").rglob("*.log"))
     assert any((workdir / "benchmarks" / "skim").rglob("*.tsv"))
+
+
+def test_fit_intervals_contour_and_impacts(run):
+    analysis, workdir, _ = run
+    inference = workdir / "results" / analysis / "inference"
+    models = sorted(p for p in inference.iterdir() if p.is_dir())
+    assert models
+    for model in models:
+        fit, contour, impacts = (json.loads((model / f"{name}.json").read_text())
+                                 for name in ("fit", "contour", "impacts"))
+        for plot in ("contour.png", "impacts.png"):
+            assert (model / plot).stat().st_size > 5_000, (model, plot)
+        if not fit["fitted"]:
+            assert contour["fitted"] is False and impacts["fitted"] is False
+            continue
+        for key in ("mu", "mass"):
+            minos, scan = fit[key], fit["scans"][key]
+            assert minos["interval_method"] == "minos"
+            lo, hi = minos["interval68"]
+            assert lo < minos["value"] < hi and minos["interval95"][0] < lo and hi < minos["interval95"][1]
+            # the scan interpolates its crossings between grid points: close to MINOS, not equal
+            for edge, scan_edge in zip(minos["interval68"], scan["interval68"]):
+                if scan_edge is not None:
+                    assert edge == pytest.approx(scan_edge, abs=0.2 * minos["error"]), (model, key)
+        compatibility = fit["category_compatibility"]
+        assert compatibility["ndf"] == len(fit["categories"]) - 1
+        assert compatibility["p_value"] is None if compatibility["ndf"] == 0 else 0 < compatibility["p_value"] <= 1
+        for cat in fit["categories"].values():
+            assert cat["mu"]["interval68"][0] < cat["mu"]["value"] < cat["mu"]["interval68"][1], (model, cat["mu"])
+        assert (model / "plots" / "mu_categories.png").is_file()
+        # the 2D 68% region projects onto a wider mu range than the 1D 68% interval (2.30 > 1)
+        assert [c["level"] for c in contour["contours"]] == pytest.approx([2.30, 5.99], abs=0.01)
+        inner = np.array(contour["contours"][0]["points"])
+        assert inner[:, 0].min() < fit["mu"]["interval68"][0] and inner[:, 0].max() > fit["mu"]["interval68"][1]
+        constrained = {n for n, p in fit["model"]["parameters"].items() if p.get("constraint") and not p.get("fixed")}
+        assert {r["param"] for r in impacts["parameters"]} == constrained
+        for row in impacts["parameters"]:
+            assert 0 < row["constraint"] <= 1.05 and all(np.isfinite(row["impact_prefit"] + row["impact_postfit"]))
 
 
 def test_rerun_plans_nothing(run):

@@ -127,6 +127,8 @@ def final_outputs():
         f"{RESULTS}/cutflow.md",
         f"{RESULTS}/models/comparison.md",
     ]
+    # the fit's contour and impacts: a few seconds each per model
+    targets += expand(f"{RESULTS}/inference/{{model}}/{{study}}.json", model=MODELS, study=["contour", "impacts"])
     if not config["dataset"]["lumi_known"]:
         if config["report"]["hepdata"]:
             raise ValueError(

@@ -1,5 +1,6 @@
 # Inference per model (the cut-based baseline is one): signal and background models per
-# category, the simultaneous unbinned fit, the pyhf workspace and CLs limits.
+# category, the simultaneous unbinned fit, its mu - peak contour and nuisance impacts (separate
+# jobs: they refit many times), the pyhf workspace and CLs limits.
 
 INFERENCE = f"{RESULTS}/inference/{{model}}"
 INFERENCE_SETTINGS = settings("dataset", "lumi_fb", "observable", "fit")
@@ -92,6 +93,72 @@ rule fit:
         "--scores {params.scores} --selection {input.selection} --signal-model {input.signal_model} "
         "--background-model {input.background_model} --out {output.fit} "
         "--significance {output.significance} --plots {output.plots} 2> {log}"
+
+
+rule contour:
+    input:
+        scores=lambda w: model_scores(w.model),
+        selection=f"{RESULTS}/optimise/{{model}}/selection.json",
+        fit=f"{INFERENCE}/fit.json",
+    output:
+        json=f"{INFERENCE}/contour.json",
+        plot=report(
+            f"{INFERENCE}/contour.png",
+            caption="../report/contour.rst",
+            category="4. Fit",
+            subcategory="{model}",
+        ),
+    log:
+        f"logs/contour/{{model}}.log",
+    benchmark:
+        f"benchmarks/contour/{{model}}.tsv"
+    conda:
+        "../envs/colliderflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        code=stage_code("contour"),
+        settings=INFERENCE_SETTINGS,
+        scores=lambda w, input: os.path.dirname(input.scores[0]),
+    shell:
+        "colliderflow contour --settings {params.settings:q} --model {wildcards.model} "
+        "--scores {params.scores} --selection {input.selection} --fit {input.fit} "
+        "--out {output.json} --plot {output.plot} 2> {log}"
+
+
+rule impacts:
+    input:
+        scores=lambda w: model_scores(w.model),
+        selection=f"{RESULTS}/optimise/{{model}}/selection.json",
+        fit=f"{INFERENCE}/fit.json",
+    output:
+        json=f"{INFERENCE}/impacts.json",
+        plot=report(
+            f"{INFERENCE}/impacts.png",
+            caption="../report/impacts.rst",
+            category="4. Fit",
+            subcategory="{model}",
+        ),
+    log:
+        f"logs/impacts/{{model}}.log",
+    benchmark:
+        f"benchmarks/impacts/{{model}}.tsv"
+    conda:
+        "../envs/colliderflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        code=stage_code("impacts"),
+        settings=INFERENCE_SETTINGS,
+        scores=lambda w, input: os.path.dirname(input.scores[0]),
+    shell:
+        "colliderflow impacts --settings {params.settings:q} --model {wildcards.model} "
+        "--scores {params.scores} --selection {input.selection} --fit {input.fit} "
+        "--out {output.json} --plot {output.plot} 2> {log}"
 
 
 rule workspace:

@@ -7,10 +7,12 @@ Commands (one Snakemake rule each), per model, files under ``results/<analysis>/
 ``fit-categories``    simultaneous unbinned fit: mu, peak position, scans, q0/p0/Z, expected Z, p0 scan, plots
 ``workspace``         pyhf HistFactory workspace (then ``colliderflow limit``)
 ``sweights``          the signal and background sWeights of every fitted data event (``fit.sweights``)
+``contour``           the 68%/95% CL contours of mu and the peak position (``studies``)
+``impacts``           nuisance-parameter pulls and pre-/post-fit impacts on mu, the ranking plot (``studies``)
 ``fit``, ``limit``, ``validate-fit``  the same statistics on your own ntuples (``standalone``)
 
-The modules: ``inputs`` (events, splits, categories), ``models``, ``fit``, ``workspace``,
-``standalone``, ``splot``. The statistics are the generic ``colliderflow.stats`` library; what is
+The modules: ``inputs`` (events, splits, categories), ``models``, ``fit``, ``studies``,
+``workspace``, ``standalone``, ``splot``. The statistics are the generic ``colliderflow.stats`` library; what is
 analysis-shaped (the observable, the fit recipe's defaults) comes from the analysis object.
 """
 
@@ -49,7 +51,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="fit.json to write")
     p.add_argument("--significance", required=True, help="significance.json to write")
     p.add_argument("--plots",
-                   help="directory for mass_<category>.png, mu_scan.png, mass_scan.png, p0_scan.png "
+                   help="directory for mass_<category>.png, mu_scan.png, mass_scan.png, mu_categories.png, p0_scan.png "
                         "(no plots without it)")
     p.set_defaults(func=run_fit)
 
@@ -60,6 +62,16 @@ def register(sub) -> None:
     p.add_argument("--fit", required=True, help="fit.json (the background parameters come from the data fit)")
     p.add_argument("--out", required=True, help="workspace.json to write (plain HistFactory JSON)")
     p.set_defaults(func=run_workspace)
+
+    for name, func, what in (("contour", run_contour, "contour"), ("impacts", run_impacts, "impacts")):
+        p = sub.add_parser(name)
+        _add_events(p)
+        p.add_argument("--fit", required=True, help="fit.json (its fitted model is the start)")
+        p.add_argument("--out", required=True, help=f"{what}.json to write")
+        p.add_argument("--plot", required=True, help=f"{what}.png to write")
+        if name == "contour":
+            p.add_argument("--points", type=int, default=40, help="points on each contour (default 40)")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("sweights")
     _add_events(p)
@@ -143,6 +155,29 @@ def run_workspace(args) -> int:
     fit_payload = _read(args.fit, "fit")
     workspace.write(args.out, workspace.build(job.cfg["fit"], job.observable, job.part, signal, background,
                                               fit_payload))
+    return 0
+
+
+def run_contour(args) -> int:
+    from ..io import write_json
+    from .studies import mu_mass_contour
+
+    job = _Job(args)
+    fit_payload = _read(args.fit, "fit")
+    result = mu_mass_contour(fit_payload, job.part, job.analysis.peak_label, job.observable.unit,
+                             job.cfg["dataset"]["simulated"], job.cfg["lumi_fb"], args.plot, args.points)
+    write_json(args.out, result, job.cfg, inputs=job.inputs + [args.fit])
+    return 0
+
+
+def run_impacts(args) -> int:
+    from ..io import write_json
+    from .studies import nuisance_impacts
+
+    job = _Job(args)
+    fit_payload = _read(args.fit, "fit")
+    result = nuisance_impacts(fit_payload, job.part, job.cfg["dataset"]["simulated"], job.cfg["lumi_fb"], args.plot)
+    write_json(args.out, result, job.cfg, inputs=job.inputs + [args.fit])
     return 0
 
 

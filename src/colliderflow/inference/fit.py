@@ -8,8 +8,10 @@ chosen background function with free parameters and normalisation.
 
 Two fits are always made: the peak fixed at ``fit.mass_value`` and floating. The headline
 mu and the observed significance are those of the configured one (``fit.mass_floating``);
-the measured peak position always comes from the floating fit. The expected significance is the
-Asimov one with mu = 1 at ``fit.mass_value`` and the background from the data fit.
+the measured peak position always comes from the floating fit. The intervals of both are
+MINOS's (the profile scans are for the plots). mu is also fitted per category, with the
+categories' compatibility. The expected significance is the Asimov one with mu = 1 at
+``fit.mass_value`` and the background from the data fit.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..stats import binned, plots
 from ..stats.gof import combined_chi2, poisson_chi2
 from ..stats.fit import fit, grid, profile_scan
 from ..stats.hypotest import asimov_data, discovery, expected_significance, p0_scan
+from ..stats.intervals import channel_compatibility, minos
 from ..stats.model import Model, category_spec
 from .inputs import category_arrays
 
@@ -59,6 +62,20 @@ def _asymmetric(interval, best):
     return [None if lo is None else float(lo - best), None if hi is None else float(hi - best)]
 
 
+def fit_data(part) -> dict:
+    """The data of the fit: ``{category: (observable values, None)}`` (unweighted events)."""
+    return {name: (m, None) for name, (m, _) in category_arrays(part, "data").items()}
+
+
+def minos_interval(model: Model, data: dict, best, param: str) -> dict:
+    """The MINOS 68% and 95% intervals of ``param`` (fit.json's ``interval68``, ``interval95``,
+    ``errors68``; an edge MINOS did not find is None)."""
+    result = minos(model, data, [param], best=best)[param]
+    interval68, interval95 = result["intervals"]
+    return {"interval68": interval68, "interval95": interval95,
+            "errors68": _asymmetric(interval68, best.values[param]), "interval_method": "minos"}
+
+
 def _expected_values(model: Model, values: dict) -> dict:
     """Parameter values for the expected (Asimov) results: background from the data fit,
     mu = 1, the peak at its nominal value, nuisances at zero."""
@@ -81,7 +98,7 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     fs = cfg["fit"]
     simulated = cfg["dataset"]["simulated"]
     data_by_cat = category_arrays(part, "data")
-    data = {name: (m, None) for name, (m, _) in data_by_cat.items()}
+    data = fit_data(part)
     n_data = sum(m.size for m, _ in data.values())
     if n_data < fs["min_data_events"]:
         return too_few_events(cfg, observable, part, signal, model_name, plot_dir)
@@ -110,6 +127,11 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     p0 = p0_scan(fixed_model, data, grid(fs["p0_scan"]), expected_values=exp_values,
                     bin_width=fs["asimov_bin_width"])
 
+    log.info("MINOS intervals; mu per category")
+    mu_minos = minos_interval(headline_model, data, headline, "mu")
+    mass_minos = minos_interval(float_model, data, best_float, "mass")
+    by_category = channel_compatibility(headline_model, data, best=headline)
+
     mu_hat = headline.values["mu"]
     mu_err = headline.errors["mu"]
     mh_hat, mh_err = best_float.values["mass"], best_float.errors["mass"]
@@ -123,9 +145,7 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
             "signal_expected": next(c["yield"] for c in signal["categories"] if c["name"] == name),
             "background_function": next(c["choice"] for c in background["categories"] if c["name"] == name),
         }
-        # separate mu per category would need its own model; the fitted signal / expected is its analogue
-        per_category[name]["signal_ratio"] = (per_category[name]["signal_fitted"] / per_category[name]["signal_expected"]
-                                              if per_category[name]["signal_expected"] > 0 else None)
+        per_category[name]["mu"] = by_category["channels"][name]
         per_category[name].update(peak_summary(fs, observable, headline_model, headline, name, m))
 
     fit_payload = {
@@ -141,20 +161,11 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
         # all categories together: the sum of their chi2, the shared parameters counted once
         "gof": {**combined_chi2([c["gof"] for c in per_category.values()], len(headline.free)),
                 "bin_width": float(observable.bin_width), "statistic": "Baker-Cousins Poisson chi2"},
-        "mu": {
-            "value": float(mu_hat),
-            "error": float(mu_err),
-            "interval68": mu_scan["interval68"],
-            "interval95": mu_scan["interval95"],
-            "errors68": _asymmetric(mu_scan["interval68"], mu_hat),
-        },
-        "mass": {
-            "value": float(mh_hat),
-            "error": float(mh_err),
-            "interval68": mass_scan["interval68"],
-            "errors68": _asymmetric(mass_scan["interval68"], mh_hat),
-            "mu_at_best_mass": float(best_float.values["mu"]),
-        },
+        "mu": {"value": float(mu_hat), "error": float(mu_err), **mu_minos},
+        "mass": {"value": float(mh_hat), "error": float(mh_err), **mass_minos,
+                 "mu_at_best_mass": float(best_float.values["mu"])},
+        # compatibility of the categories' mu: -2 ln(L(common mu) / L(one mu per category)) ~ chi2(ndf)
+        "category_compatibility": {k: by_category[k] for k in ("q", "ndf", "p_value", "valid")},
         "width_scale": ({"value": float(headline.values["width_scale"]), "error": float(headline.errors["width_scale"])}
                         if fs["width_floating"] else None),
         "fixed_mass": {"mass": fs["mass_value"], **best_fixed.to_dict()},
@@ -266,7 +277,8 @@ def plot_label(simulated: bool) -> str:
 
 def make_plots(observable: Observable, peak_label: str, plot_dir: Path, model, values, data_by_cat, fit_payload,
                significance, simulated, lumi_fb):
-    """The observable per category (S+B fit, background, residuals), the mu and peak scans, the p0 scan."""
+    """The observable per category (S+B fit, background, residuals), the mu and peak scans, mu per
+    category, the p0 scan."""
     plot_dir.mkdir(parents=True, exist_ok=True)
     label = plot_label(simulated)
     lumi = fit_payload.get("lumi_fb_fitted") or lumi_fb
@@ -296,11 +308,15 @@ def make_plots(observable: Observable, peak_label: str, plot_dir: Path, model, v
     scans = fit_payload["scans"]
     plots.likelihood_scan_plot(plot_dir / "mu_scan.png", scans["mu"]["values"], scans["mu"]["dnll2"],
                                expected=(scans["mu_expected"]["values"], scans["mu_expected"]["dnll2"]),
-                               interval68=scans["mu"]["interval68"], interval95=scans["mu"]["interval95"],
+                               interval68=mu["interval68"], interval95=mu["interval95"],
                                label=label, lumi_fb=lumi)
     plots.likelihood_scan_plot(plot_dir / "mass_scan.png", scans["mass"]["values"], scans["mass"]["dnll2"],
-                               xlabel=peak_axis, interval68=scans["mass"]["interval68"],
-                               interval95=scans["mass"]["interval95"], label=label, lumi_fb=lumi)
+                               xlabel=peak_axis, interval68=fit_payload["mass"]["interval68"],
+                               interval95=fit_payload["mass"]["interval95"], label=label, lumi_fb=lumi)
+    cats = fit_payload["categories"]
+    plots.channel_poi_plot(plot_dir / "mu_categories.png", list(cats), [c["mu"]["value"] for c in cats.values()],
+                           [c["mu"]["interval68"] for c in cats.values()], (mu["value"], *mu["interval68"]),
+                           p_value=fit_payload["category_compatibility"]["p_value"], label=label, lumi_fb=lumi)
     p0 = significance["p0_scan"]
     plots.p0_plot(plot_dir / "p0_scan.png", p0["mass"], p0["p0"], p0_expected=p0.get("p0_expected"),
                   xlabel=peak_axis, label=label, lumi_fb=lumi)

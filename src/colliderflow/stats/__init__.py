@@ -23,6 +23,14 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
     ``fit_shape(shape, x, weights) -> FitResult`` (signal MC; sandwich errors for weights);
     ``profile_scan(model, data, param, values) -> dict`` (intervals 68/95), ``crossings``;
     ``grid({lo, hi, step})``.
+``intervals``
+    ``minos(model, data, params, best=) -> {param: {"intervals", "levels", "valid"}}``,
+    ``contour(model, data, x, y, best=) -> {"contours": [{"level", "cl", "points"}]}`` (mncontour),
+    ``per_channel_spec(model)``, ``channel_compatibility(model, data, best=) -> {"channels", "q", "ndf",
+    "p_value"}``; ``LEVEL_2D_68``, ``LEVEL_2D_95``.
+``impacts``
+    ``impacts(model, data, best=) -> {"parameters": [{"param", "pull", "constraint", "impact_prefit",
+    "impact_postfit"}]}`` of the Gaussian-constrained parameters, ranked.
 ``hypotest``
     ``discovery(model, data) -> {"q0", "p0", "Z", ...}``;
     ``asimov_data(model, values)``, ``expected_significance(model, values) -> {"q0", "p0", "Z"}``;
@@ -43,5 +51,6 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
     ``asimov_z(s, b)``, ``z_curve(...)``, ``sideband_transfer_factor(...)``,
     ``counting_q0(n, b)``.
 ``plots``
-    ``fit_plot``, ``likelihood_scan_plot``, ``p0_plot``, ``limit_band_plot``, ``pull_plot``.
+    ``fit_plot``, ``likelihood_scan_plot``, ``p0_plot``, ``limit_band_plot``, ``pull_plot``,
+    ``contour_plot``, ``channel_poi_plot``, ``impact_plot``, ``note_plot``.
 """

@@ -45,7 +45,6 @@ class FitResult:
     error_method: str = "hesse"
     fixed: list = field(default_factory=list)
     nfcn: int = 0
-    minos: dict = field(default_factory=dict)  # {name: (lower, upper)} when asked for
     extra: dict = field(default_factory=dict)  # e.g. sums of weights of a shape fit
 
     def params_dict(self) -> dict:
@@ -138,7 +137,7 @@ def _minuit(cost, names, start: dict, model: Model, fixed: set, strategy: int, s
 
 
 def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list | None = None,
-        errors: str = "auto", strategy: int = 1, minos: list | None = None) -> FitResult:
+        errors: str = "auto", strategy: int = 1) -> FitResult:
     """Maximum-likelihood fit of ``model`` to ``data`` (see ``as_data`` for the data format).
 
     ``start``: starting values by name (else the spec's values, else estimates from data).
@@ -146,7 +145,7 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     parameters fixed in the spec stay fixed. ``errors``: "hesse", "sandwich" (weighted data)
     or "auto" (sandwich when some channel has non-unit weights and is not Asimov), or "none"
     (no HESSE: for scans that need only the minimum; errors are MIGRAD's approximation).
-    ``minos``: names whose asymmetric MINOS errors are added as ``result.minos``.
+    MINOS intervals and contours of a fit: ``intervals``.
     """
     if errors not in ("auto", "hesse", "sandwich", "none"):
         raise ValueError(f"errors must be 'auto', 'hesse', 'sandwich' or 'none'; got {errors!r}")
@@ -192,11 +191,6 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
         errs[n] = float(math.sqrt(max(cov[i, i], 0.0)))
     result = FitResult(values, errs, free, cov, float(m.fval) / cost.scale, bool(m.valid), method, sorted(fixed),
                        int(m.nfcn))
-    if minos:
-        model.check_names(minos, "minos")
-        m.minos(*[n for n in minos if n in free])
-        # MINOS errors are for the scaled cost: for weighted data they follow the effective sample.
-        result.minos = {n: (float(m.merrors[n].lower), float(m.merrors[n].upper)) for n in minos if n in free}
     if not result.valid:
         log.warning("fit did not converge (EDM %.3g); results may be unreliable", m.fmin.edm)
     return result

@@ -164,3 +164,102 @@ def pull_plot(path, pulls, *, param="$\\mu$", label="Open Data Simulation", bins
     ax.legend(loc="upper right")
     _label(ax, label)
     _save(fig, path)
+
+
+def contour_plot(path, contours, best, *, xlabel="$\\mu$", ylabel="peak position [GeV]", reference=None,
+                 reference_label="Reference", label="Open Data", lumi_fb=None):
+    """Likelihood contours of two parameters (``contours``: ``[{"cl", "points": [[x, y], ...]}]``,
+    innermost first) around the best fit ``best`` = (x, y); ``reference``: a point to mark (e.g. the SM)."""
+    _style()
+    fig, ax = plt.subplots(figsize=(8, 6))
+    for c, style in zip(contours, ("-", "--", ":", "-.")):
+        pts = np.asarray(c["points"], dtype=float)
+        pts = np.vstack([pts, pts[:1]])
+        ax.plot(pts[:, 0], pts[:, 1], "k" + style, lw=2, label=f"{100 * c['cl']:.0f}% CL")
+    ax.plot(*best, "k+", ms=14, mew=2, label="Best fit")
+    if reference is not None:
+        ax.plot(*reference, "r*", ms=14, label=reference_label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.margins(0.15)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.4 * (hi - lo))  # room for the legend above the contours
+    ax.legend(loc="upper right")
+    _label(ax, label, lumi_fb)
+    _save(fig, path)
+
+
+def channel_poi_plot(path, names, values, intervals, combined, *, p_value=None, xlabel="$\\mu$",
+                     label="Open Data", lumi_fb=None):
+    """The POI fitted per channel (points with their 68% ``intervals`` [lo, hi]) against the
+    combined one (``combined`` = (value, lo, hi), a band), with the compatibility p-value."""
+    _style()
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(8, 2.0 + 0.6 * n))
+    value, lo, hi = combined
+    if lo is not None and hi is not None:
+        ax.axvspan(lo, hi, color="lightgrey",
+                   label=f"Combined: {value:.2f} $^{{+{hi - value:.2f}}}_{{-{value - lo:.2f}}}$")
+    ax.axvline(value, color="k", lw=1, label=None if lo is not None and hi is not None else f"Combined: {value:.2f}")
+    y = np.arange(n)[::-1]
+    iv = np.array([[np.nan if e is None else e for e in pair] for pair in intervals], dtype=float)
+    ax.errorbar(values, y, xerr=[np.asarray(values) - iv[:, 0], iv[:, 1] - np.asarray(values)], fmt="ko", ms=6,
+                capsize=3, label="Per category (68% CL)")
+    ax.set_yticks(y, names)
+    ax.margins(x=0.1)
+    ax.set_ylim(-0.8, n + 1.6)
+    ax.set_xlabel(xlabel)
+    title = "" if p_value is None else f"compatibility p = {p_value:.3g}"
+    ax.legend(loc="upper right", title=title)
+    _label(ax, label, lumi_fb)
+    _save(fig, path)
+
+
+def impact_plot(path, rows, *, poi_label="$\\mu$", label="Open Data", lumi_fb=None, max_rows=30):
+    """The ranking of nuisance parameters: per row (``stats.impacts``' ``parameters``, ranked) the
+    pre-fit (open) and post-fit (filled) impacts on the POI as bars on the top axis, and the pull
+    (theta_hat - theta0) / sigma_prior with the constraint sigma_post / sigma_prior as points on
+    the bottom axis."""
+    _style()
+    rows = list(rows)[:max_rows]
+    n = max(len(rows), 1)
+    fig, ax = plt.subplots(figsize=(9, 2.5 + 0.45 * n))
+    y = np.arange(len(rows))[::-1]
+    top = ax.twiny()
+    for key, kwargs in (("impact_prefit", {"fill": False, "lw": 1.2}), ("impact_postfit", {"alpha": 0.6})):
+        up = np.array([r[key][0] for r in rows])
+        down = np.array([r[key][1] for r in rows])
+        pre = key == "impact_prefit"
+        top.barh(y, up, height=0.6, edgecolor="tab:blue" if pre else None, color="tab:blue",
+                 label=f"{'Pre' if pre else 'Post'}-fit impact, $\\theta = \\hat\\theta + \\sigma$", **kwargs)
+        top.barh(y, down, height=0.6, edgecolor="tab:red" if pre else None, color="tab:red",
+                 label=f"{'Pre' if pre else 'Post'}-fit impact, $\\theta = \\hat\\theta - \\sigma$", **kwargs)
+    reach = max([abs(v) for r in rows for v in (*r["impact_prefit"], *r["impact_postfit"])] or [1.0]) * 1.2
+    top.set_xlim(-reach, reach)
+    top.ticklabel_format(axis="x", style="plain", useOffset=False)
+    top.set_xlabel(f"$\\Delta${poi_label}")
+    ax.set_zorder(top.get_zorder() + 1)  # the pulls in front of the bars
+    ax.patch.set_visible(False)
+    ax.errorbar([r["pull"] for r in rows], y, xerr=[r["constraint"] for r in rows], fmt="ko", ms=5, capsize=2,
+                label="Pull")
+    ax.set_xlim(-2.5, 2.5)
+    for v in (-1, 1):
+        ax.axvline(v, color="grey", ls=":")
+    ax.axvline(0, color="grey")
+    ax.set_xlabel("$(\\hat\\theta - \\theta_0) / \\sigma_\\mathrm{prior}$")
+    ax.set_yticks(y, [r["param"] for r in rows])
+    ax.set_ylim(-1, n + 1.5)
+    handles = top.get_legend_handles_labels()[0] + ax.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / n), fontsize="small", ncol=2)
+    if not rows:
+        ax.text(0.5, 0.5, "no constrained parameters", transform=ax.transAxes, ha="center")
+    _label(ax, label, lumi_fb, loc=4)
+    _save(fig, path)
+
+
+def note_plot(path, text: str):
+    """A figure that only says ``text``: the place of a plot that has nothing to show."""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
+    _save(fig, path)
