@@ -120,6 +120,15 @@ def test_fit_recovers_truth(pipeline):
     for model in ("bdt", "cutbased"):
         fit = _read(pipeline / "fit" / model / "fit.json")
         mu, mass = fit["mu"], fit["mass"]
+        # the analysis's systematics are nuisance parameters; the errors split into stat and syst
+        assert {"lumi", "photon_id", "photon_energy_scale", "photon_energy_resolution", "theory_ggH"} <= set(
+            fit["nuisance_parameters"])
+        for value in (mu, mass):
+            assert 0 < value["syst"] < value["stat"] < value["error"]
+            assert value["stat"] ** 2 + value["syst"] ** 2 == pytest.approx(value["error"] ** 2)
+        # the synthetic signal MC is all ggH: one signal strength, the inclusive one
+        per_mode = fit["per_mode"]["modes"]
+        assert list(per_mode) == ["ggH"] and per_mode["ggH"]["value"] == pytest.approx(mu["value"], abs=0.02)
         assert abs(mu["value"] - 1.0) < 3 * mu["error"], (model, mu)
         assert 0.05 < mu["error"] < 0.6
         assert abs(mass["value"] - 125.0) < 3 * mass["error"], (model, mass)
@@ -169,6 +178,14 @@ def test_workspace_and_limits(pipeline):
     ws = _read(pipeline / "fit" / "bdt" / "workspace.json")
     assert [c["name"] for c in ws["channels"]] == ["cat0", "cat1"]
     assert "provenance" not in ws  # plain HistFactory JSON, readable by pyhf itself
+    # the systematics of the unbinned fit; one signal sample and strength per mode (ggH only here)
+    assert [m["name"] for m in ws["measurements"]] == ["measurement", "measurement_per_mode"]
+    assert ws["measurements"][1]["config"]["poi"] == "mu_ggH"
+    signal = next(s for s in ws["channels"][0]["samples"] if s["name"] == "signal_ggH")
+    types = {m["name"]: m["type"] for m in signal["modifiers"]}
+    assert types == {"mu": "normfactor", "mu_ggH": "normfactor", "lumi": "normsys", "photon_id": "normsys",
+                     "photon_isolation": "normsys", "theory_ggH": "normsys", "photon_energy_scale": "histosys",
+                     "photon_energy_resolution": "histosys"}
     lim = _read(pipeline / "fit" / "bdt" / "limits.json")
     assert lim["upper_limit"]["observed"] > 1.0  # a signal with mu = 1 is there, so mu = 1 is not excluded
     z_unbinned = _read(pipeline / "fit" / "bdt" / "significance.json")["Z_observed"]
@@ -205,10 +222,14 @@ def test_peak_window_and_goodness_of_fit(pipeline):
     for model in ("bdt", "cutbased"):
         fit = _read(pipeline / "fit" / model / "fit.json")
         sig = {c["name"]: c for c in _read(pipeline / "fit" / model / "signal_model.json")["categories"]}
+        fitted = {n: p["value"] for n, p in fit["model"]["parameters"].items()}
+        resolution = 1 + 0.1 * fitted["photon_energy_resolution"]
+        scale = 1 + 0.002 * fitted["photon_energy_scale"]
         for name, cat in fit["categories"].items():
-            # widths fixed to the MC's; the window is the fitted peak +- 3 of them
-            assert cat["sigma"]["value"] == pytest.approx(sig[name]["params"]["sigma"]) and cat["sigma"]["error"] == 0
-            peak = fit["model"]["parameters"]["mass"]["value"] + sig[name]["params"]["mass"] - CFG["fit"]["mass_value"]
+            # widths the MC's, times the resolution nuisance; the window is the fitted peak +- 3 of them
+            assert cat["sigma"]["value"] == pytest.approx(sig[name]["params"]["sigma"] * resolution)
+            assert cat["sigma"]["error"] == 0
+            peak = (fitted["mass"] + sig[name]["params"]["mass"] - CFG["fit"]["mass_value"]) * scale
             assert cat["window"]["lo"] == pytest.approx(peak - 3 * cat["sigma"]["value"])
             assert cat["window"]["hi"] == pytest.approx(peak + 3 * cat["sigma"]["value"])
             # a DSCB with tails keeps most, not all, of its signal within 3 sigma

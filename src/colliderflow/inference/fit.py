@@ -6,6 +6,13 @@ expected yield times mu (plus
 the spurious-signal nuisance theta * S_spur when ``fit.spurious_signal.nuisance``), and the
 chosen background function with free parameters and normalisation.
 
+The signal yield of each category is the sum over production modes (``fit.production_modes``),
+and the analysis's systematics (``fit.systematics``) are constrained nuisance parameters:
+yield uncertainties, each mode's theory uncertainty, the peak position and width.
+The errors of mu and the peak position are split into stat (a refit with the nuisance
+parameters fixed at their best-fit values) and syst = sqrt(total^2 - stat^2). With production
+modes, a second fit has one signal strength per mode (``per_mode`` in fit.json).
+
 Two fits are always made: the peak fixed at ``fit.mass_value`` and floating. The headline
 mu and the observed significance are those of the configured one (``fit.mass_floating``);
 the measured peak position always comes from the floating fit. The expected significance is the
@@ -22,16 +29,21 @@ import numpy as np
 from ..analyses import Observable
 from ..stats import binned, plots
 from ..stats.gof import poisson_chi2
-from ..stats.fit import fit, grid, profile_scan
+from ..stats.fit import correlations, fit, grid, profile_scan, stat_syst_split
 from ..stats.hypotest import asimov_data, discovery, expected_significance, p0_scan
 from ..stats.model import Model, category_spec
+from . import systematics
 from .inputs import category_arrays
 
 log = logging.getLogger(__name__)
 
 
-def category_model(fs: dict, observable: Observable, signal: dict, background: dict, mass_floating: bool) -> Model:
-    """The multi-category model of ``stats.model.category_spec`` from the two model files."""
+def category_model(fs: dict, observable: Observable, signal: dict, background: dict, mass_floating: bool,
+                   per_mode: bool = False) -> Model:
+    """The multi-category model of ``stats.model.category_spec`` from the two model files,
+    with the analysis's systematics and the signal by production mode (``fit.production_modes``,
+    modes without expected signal left out); ``per_mode``: one signal strength per mode in
+    place of the inclusive mu."""
     bkg = {c["name"]: c for c in background["categories"]}
     cats = []
     for sig in signal["categories"]:
@@ -42,16 +54,34 @@ def category_model(fs: dict, observable: Observable, signal: dict, background: d
         cats.append({
             "name": name,
             "range": list(observable.range),
-            "signal": {"shape": signal["shape"], "params": sig["params"], "yield": sig["yield"]},
+            "signal": {"shape": signal["shape"], "params": sig["params"], "yield": systematics.yield_by_mode(fs, sig)},
             "background": {"shape": bkg[name]["choice"]},
             "spurious": spurious,
         })
+    declared = systematics.declared(fs)
+    if fs["production_modes"]:  # a mode without signal here has nothing to scale (nor to measure)
+        for cat in cats:
+            cat["signal"]["yield"] = {m: y for m, y in cat["signal"]["yield"].items() if y > 0}
+        present = set(expected_by_mode(fs, signal))
+        declared = [s for s in declared if not s.get("modes") or set(s["modes"]) & present]
+    elif per_mode:
+        raise ValueError("a signal strength per production mode needs fit.production_modes")
     spec = category_spec(
         cats, mass_value=fs["mass_value"], mass_floating=mass_floating, mass_limits=fs["mass_limits"],
         reference_mass=signal.get("reference_mass", fs["mass_value"]), mu_limits=fs["mu_limits"],
-        width_floating=fs["width_floating"],
+        width_floating=fs["width_floating"], systematics=declared, poi_per_mode=per_mode,
     )
     return Model(spec)
+
+
+def expected_by_mode(fs: dict, signal: dict) -> dict:
+    """``{mode: expected signal}`` summed over the categories, for the modes that have some
+    (a mode without any has no signal strength to measure)."""
+    totals = {m: 0.0 for m in fs["production_modes"]}
+    for sig in signal["categories"]:
+        for mode, value in systematics.yield_by_mode(fs, sig).items():
+            totals[mode] += value
+    return {m: total for m, total in totals.items() if total > 0}
 
 
 def _asymmetric(interval, best):
@@ -110,6 +140,11 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     p0 = p0_scan(fixed_model, data, grid(fs["p0_scan"]), expected_values=exp_values,
                     bin_width=fs["asimov_bin_width"])
 
+    log.info("stat-only refits (nuisance parameters fixed at their best-fit values)")
+    mu_split = stat_syst_split(headline_model, data, headline, ["mu"])["mu"]
+    mass_split = stat_syst_split(float_model, data, best_float, ["mass"])["mass"]
+    per_mode = fit_per_mode(fs, observable, signal, background, data, headline) if fs["production_modes"] else None
+
     mu_hat = headline.values["mu"]
     mu_err = headline.errors["mu"]
     mh_hat, mh_err = best_float.values["mass"], best_float.errors["mass"]
@@ -144,6 +179,8 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
             "interval68": mu_scan["interval68"],
             "interval95": mu_scan["interval95"],
             "errors68": _asymmetric(mu_scan["interval68"], mu_hat),
+            "stat": mu_split["stat"],
+            "syst": mu_split["syst"],
         },
         "mass": {
             "value": float(mh_hat),
@@ -151,7 +188,11 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
             "interval68": mass_scan["interval68"],
             "errors68": _asymmetric(mass_scan["interval68"], mh_hat),
             "mu_at_best_mass": float(best_float.values["mu"]),
+            "stat": mass_split["stat"],
+            "syst": mass_split["syst"],
         },
+        "nuisance_parameters": sorted(headline_model.constraints()),
+        "per_mode": per_mode,
         "width_scale": ({"value": float(headline.values["width_scale"]), "error": float(headline.errors["width_scale"])}
                         if fs["width_floating"] else None),
         "fixed_mass": {"mass": fs["mass_value"], **best_fixed.to_dict()},
@@ -184,6 +225,27 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     return fit_payload, significance
 
 
+def fit_per_mode(fs: dict, observable: Observable, signal: dict, background: dict, data: dict, headline) -> dict:
+    """One signal strength per production mode, fitted simultaneously (peak position fixed or
+    floating as the headline fit): values, errors split into stat and syst, their correlations."""
+    model = category_model(fs, observable, signal, background, mass_floating=fs["mass_floating"], per_mode=True)
+    log.info("fit: one signal strength per production mode")
+    start = {n: v for n, v in headline.values.items() if n in model.names}
+    best = fit(model, data, start=start)
+    expected = expected_by_mode(fs, signal)
+    modes = list(expected)
+    pois = [f"mu_{m}" for m in modes]
+    split = stat_syst_split(model, data, best, pois)
+    return {
+        "modes": {m: {"poi": p, **split[p], "signal_expected": expected[m]} for m, p in zip(modes, pois)},
+        "correlation": correlations(best, pois),
+        "valid": bool(best.valid),
+        "twice_nll": float(best.twice_nll),
+        "mass_floating": bool(fs["mass_floating"]),
+        "fit": best.to_dict(),
+    }
+
+
 def peak_summary(fs: dict, observable: Observable, model: Model, result, name: str, data) -> dict:
     """Of one category of the fitted ``model``: the signal width (the shape's ``sigma``, with
     its error when ``fit.width_floating``), the fitted signal and background in the window of
@@ -191,8 +253,8 @@ def peak_summary(fs: dict, observable: Observable, model: Model, result, name: s
     goodness of fit of the binned projection (``stats.gof.poisson_chi2``, bins of
     ``observable.bin_width``; ndf counts the free parameters the category depends on)."""
     shape = model.component_params(result.values)[name]["signal"]
-    sigma_mc = shape["sigma"] / (result.values["width_scale"] if fs["width_floating"] else 1.0)
-    sigma_error = sigma_mc * result.errors["width_scale"] if fs["width_floating"] else 0.0
+    sigma_error = (shape["sigma"] * result.errors["width_scale"] / result.values["width_scale"]
+                   if fs["width_floating"] else 0.0)
     n = fs["window_n_sigma"]
     lo, hi = observable.range
     window = (max(shape["mass"] - n * shape["sigma"], lo), min(shape["mass"] + n * shape["sigma"], hi))
@@ -205,7 +267,8 @@ def peak_summary(fs: dict, observable: Observable, model: Model, result, name: s
     return {
         "sigma": {"value": float(shape["sigma"]), "error": float(sigma_error),
                   "source": "data fit (signal MC width times width_scale)" if fs["width_floating"]
-                  else "signal MC fit (fixed in the data fit)"},
+                  else "signal MC fit times the fitted resolution nuisance parameters"
+                  if fs["systematics"]["peak_width"] else "signal MC fit (fixed in the data fit)"},
         "window": {"lo": float(window[0]), "hi": float(window[1]), "n_sigma": float(n), "signal": s,
                    "background": b, "s_over_b": s / b if b > 0 else None,
                    "n_data": int(np.count_nonzero((data >= window[0]) & (data < window[1])))},
