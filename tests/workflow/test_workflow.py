@@ -70,6 +70,17 @@ def test_full_run_writes_every_stage(run):
     if analysis == "bs2dspi":  # fit.sweights and a floating width by default; the truth knows the width
         assert all(row.get("sweights") for row in summary["models"].values())
         assert "N_S truth" in (results / "summary.md").read_text() and summary["truth"]["width"] == 20.0
+    if analysis == "hyy":  # the systematics are nuisance parameters; a signal strength per production mode
+        fit = json.loads((results / "inference" / "bdt" / "fit.json").read_text())
+        for value in (fit["mu"], fit["mass"]):
+            assert value["stat"] ** 2 + value["syst"] ** 2 == pytest.approx(value["error"] ** 2)
+        assert {"lumi", "photon_energy_scale", "photon_energy_resolution", "theory_ttH"} <= set(
+            fit["nuisance_parameters"])
+        modes = fit["per_mode"]["modes"]
+        assert list(modes) == ["ggH", "VBF", "VH", "ttH"] and all(m["error"] > 0 for m in modes.values())
+        assert fit["per_mode"]["correlation"]["names"] == [m["poi"] for m in modes.values()]
+        measurements = json.loads((results / "inference" / "bdt" / "workspace.json").read_text())["measurements"]
+        assert measurements[1]["config"]["poi"] == "mu_ggH"
     # every rule wrote its log and benchmark
     assert any((workdir / "logs" / "skim").rglob("*.log"))
     assert any((workdir / "benchmarks" / "skim").rglob("*.tsv"))
