@@ -118,8 +118,9 @@ class Expression:
         return {n for t in self.terms for n in t.refs()}
 
     def evaluate(self, values: Mapping) -> float:
-        """The value for parameter values by name."""
-        return self.compiled(list(values))([float(v) for v in values.values()])
+        """The value for parameter values by name (only the referenced ones are read)."""
+        names = sorted(self.refs())
+        return self.compiled(names)([float(values[n]) for n in names])
 
     def compiled(self, names: list) -> Callable:
         """A fast ``f(parameter array in names order) -> float``."""
