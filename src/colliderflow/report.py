@@ -130,7 +130,7 @@ def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None
         row["signal_fitted"] = float(sum(c["signal_fitted"] for c in fit["categories"].values()))
         row["width_scale"] = fit.get("width_scale")
         per_mode = fit.get("per_mode")
-        row["per_mode"] = {k: per_mode[k] for k in ("modes", "correlation")} if per_mode else None
+        row["per_mode"] = {k: per_mode[k] for k in ("modes", "correlation", "note")} if per_mode else None
     if (directory / "sweights.parquet").is_file():
         row["sweights"] = sweights_check(directory / "sweights.parquet", row.get("signal_fitted"))
     if optimise_dir is not None and (optimise_dir / name / "selection.json").is_file():
@@ -254,9 +254,9 @@ def uncertainty_table(summary: dict) -> str:
              "|---|---|---|---|"]
     for name, r in rows.items():
         modes = (r.get("per_mode") or {}).get("modes") or {}
-        per_mode = "; ".join(f"{m}: {v['value']:.2f} ± {v['stat']:.2f} ± {v['syst']:.2f}" for m, v in modes.items())
-        lines.append(f"| {name} | {r['mu']['value']:.2f} ± {r['mu']['stat']:.2f} ± {r['mu']['syst']:.2f} | "
-                     f"{r['mass']['value']:.2f} ± {r['mass']['stat']:.2f} ± {r['mass']['syst']:.2f} | "
+        per_mode = "; ".join(f"{m}: {v['value']:.2f} ± {v['stat']:.2f} ± {_fmt(v['syst'])}" for m, v in modes.items())
+        lines.append(f"| {name} | {r['mu']['value']:.2f} ± {r['mu']['stat']:.2f} ± {_fmt(r['mu']['syst'])} | "
+                     f"{r['mass']['value']:.2f} ± {r['mass']['stat']:.2f} ± {_fmt(r['mass']['syst'])} | "
                      f"{per_mode or '-'} |")
     return "\n".join(lines)
 
@@ -280,6 +280,9 @@ def markdown(summary: dict) -> str:
         parts += ["Errors split into stat (nuisance parameters fixed at their best-fit values) and syst "
                   "(the systematic uncertainties; the per-mode correlations are in summary.json):", "",
                   uncertainties, ""]
+        notes = [f"{name}, mu per mode: {row['per_mode']['note']}." for name, row in summary["models"].items()
+                 if (row.get("per_mode") or {}).get("note")]
+        parts += [*notes, ""] if notes else []
     peaks = peak_table(summary)
     if peaks:
         parts += [f"The peak in the fitted data (the baseline's fit is the selection before any classifier cut"

@@ -206,13 +206,17 @@ def test_summary(pipeline, capsys):
         assert row["signal_fitted"] == pytest.approx(row["mu"]["value"] * row["signal_expected"], rel=0.05)
         for key in ("mu", "mass", "Z_observed", "Z_expected", "binned", "pulls", "closure", "n_categories"):
             assert key in row
-        assert {"value", "error", "errors68", "interval68", "interval95"} <= set(row["mu"])
+        assert {"value", "error", "errors68", "interval68", "interval95", "stat", "syst"} <= set(row["mu"])
+        assert list(row["per_mode"]["modes"]) == ["ggH"] and row["per_mode"]["correlation"]["matrix"] == [[1.0]]
         assert {"cls_mu1", "upper_limit_observed", "upper_limit_expected"} <= set(row["binned"])
         assert row["pulls"]["mu"] == pytest.approx((row["mu"]["value"] - 1.0) / row["mu"]["error"], rel=0.5)
     assert summary["closure_passed"] is True
     md = (pipeline / "summary.md").read_text()
     assert "Simulated dataset" in md and "| bdt (best) |" in md and "cutbased (baseline)" in md
     assert "| cutbased | cat0 |" in md and "(±3 sigma)" in md  # the peak table
+    mu = summary["models"]["bdt"]["mu"]
+    assert f"| bdt | {mu['value']:.2f} ± {mu['stat']:.2f} ± {mu['syst']:.2f} |" in md  # the stat/syst table
+    assert "ggH: " in md
     # summary can be rebuilt from the files, with the model list given
     again = summarise(CFG, "H → γγ", "m_H", {"mu": 1.0, "mass": 125.0}, pipeline / "fit", ["bdt"])
     assert list(again["models"]) == ["bdt"] and "best_beats_baseline" not in again

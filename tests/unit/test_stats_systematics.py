@@ -1,6 +1,8 @@
 """Systematics as constrained nuisance parameters, the stat/syst split and one signal strength
 per production mode, on small synthetic models (unbinned, and against the pyhf workspace)."""
 
+import dataclasses
+
 import numpy as np
 import pyhf
 import pytest
@@ -70,6 +72,9 @@ def test_stat_syst_split_of_yield_and_width_systematics():
     mu = stat_syst_split(model, data, best, ["mu"])["mu"]
     assert mu["stat"] < mu["error"] and mu["stat"] ** 2 + mu["syst"] ** 2 == pytest.approx(mu["error"] ** 2)
     assert mu["syst"] > np.log(1.1) * mu["value"]  # at least the yield's: d(1.1 ** theta) / d(theta) = ln 1.1
+    # a total error below the stat-only one (a degenerate fit's covariance) does not split
+    degenerate = dataclasses.replace(best, errors=dict(best.errors, mu=0.5 * mu["stat"]))
+    assert stat_syst_split(model, data, degenerate, ["mu"])["mu"]["syst"] is None
     # without nuisance parameters there is no syst
     plain = Model(category_spec(_categories([400.0, 300.0]), mass_value=125.0))
     assert stat_syst_split(plain, data, fit(plain, data), ["mu"])["mu"]["syst"] == 0.0
