@@ -240,9 +240,9 @@ def fit_per_mode(fs: dict, observable: Observable, signal: dict, background: dic
     return {
         "underdetermined": n_cats < len(modes),
         "note": (f"{n_cats} categor{'y' if n_cats == 1 else 'ies'} for {len(modes)} production modes: the data "
-                 f"measure at most {n_cats} combination(s) of the mode strengths, the others only the mu_limits "
-                 "bound (errors at their size, strong correlations); categories that separate the modes "
-                 "constrain them" if n_cats < len(modes) else None),
+                 f"measure at most {n_cats} combination(s) of the mode strengths; the others are not determined "
+                 "(large, unreliable errors, strong correlations, no stat/syst split); categories that separate "
+                 "the modes constrain them" if n_cats < len(modes) else None),
         "modes": {m: {"poi": p, **split[p], "signal_expected": expected[m]} for m, p in zip(modes, pois)},
         "correlation": correlations(best, pois),
         "valid": bool(best.valid),
