@@ -130,6 +130,8 @@ def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None
     if fit["fitted"]:
         row["signal_fitted"] = float(sum(c["signal_fitted"] for c in fit["categories"].values()))
         row["width_scale"] = fit.get("width_scale")
+        per_mode = fit.get("per_mode")
+        row["per_mode"] = {k: per_mode[k] for k in ("modes", "correlation", "note")} if per_mode else None
     if (directory / "sweights.parquet").is_file():
         row["sweights"] = sweights_check(directory / "sweights.parquet", row.get("signal_fitted"))
     if optimise_dir is not None and (optimise_dir / name / "selection.json").is_file():
@@ -242,6 +244,24 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def uncertainty_table(summary: dict) -> str:
+    """mu and the peak position with stat and syst errors, and mu per production mode, per
+    fitted model (empty when no model has them)."""
+    rows = {n: r for n, r in summary["models"].items() if r["fitted"] and "stat" in (r.get("mu") or {})}
+    if not rows:
+        return ""
+    peak = summary.get("peak", "peak")
+    lines = [f"| model | mu ± stat ± syst | {peak} ± stat ± syst | mu per production mode ± stat ± syst |",
+             "|---|---|---|---|"]
+    for name, r in rows.items():
+        modes = (r.get("per_mode") or {}).get("modes") or {}
+        per_mode = "; ".join(f"{m}: {v['value']:.2f} ± {v['stat']:.2f} ± {_fmt(v['syst'])}" for m, v in modes.items())
+        lines.append(f"| {name} | {r['mu']['value']:.2f} ± {r['mu']['stat']:.2f} ± {_fmt(r['mu']['syst'])} | "
+                     f"{r['mass']['value']:.2f} ± {r['mass']['stat']:.2f} ± {_fmt(r['mass']['syst'])} | "
+                     f"{per_mode or '-'} |")
+    return "\n".join(lines)
+
+
 def markdown(summary: dict) -> str:
     parts = [f"# {summary.get('title') or summary.get('analysis')}: summary", ""]
     if summary["simulated"]:
@@ -256,6 +276,14 @@ def markdown(summary: dict) -> str:
                   f"({100 * share:.1f}% of the data, {any_row.get('lumi_fb_fitted') or 0:.1f} fb^-1 of "
                   f"{summary.get('lumi_fb')} fb^-1); significances are local.", ""]
     parts += [table(summary), ""]
+    uncertainties = uncertainty_table(summary)
+    if uncertainties:
+        parts += ["Errors split into stat (nuisance parameters fixed at their best-fit values) and syst "
+                  "(the systematic uncertainties; the per-mode correlations are in summary.json):", "",
+                  uncertainties, ""]
+        notes = [f"{name}, mu per mode: {row['per_mode']['note']}." for name, row in summary["models"].items()
+                 if (row.get("per_mode") or {}).get("note")]
+        parts += [*notes, ""] if notes else []
     peaks = peak_table(summary)
     if peaks:
         parts += [f"The peak in the fitted data (the baseline's fit is the selection before any classifier cut"

@@ -123,6 +123,16 @@ def test_fit_recovers_truth(pipeline):
     for model in ("bdt", "cutbased"):
         fit = _read(pipeline / "fit" / model / "fit.json")
         mu, mass = fit["mu"], fit["mass"]
+        # the analysis's systematics are nuisance parameters; the errors split into stat and syst
+        assert {"lumi", "photon_id", "photon_energy_scale", "photon_energy_resolution", "theory_ggH"} <= set(
+            fit["nuisance_parameters"])
+        for value in (mu, mass):
+            assert 0 < value["syst"] < value["error"] and 0 < value["stat"] < value["error"]
+            assert value["stat"] ** 2 + value["syst"] ** 2 == pytest.approx(value["error"] ** 2)
+        # the synthetic signal MC is all ggH: one signal strength, the inclusive one
+        assert mass["syst"] == pytest.approx(0.002 * 125.0, rel=0.1)  # the energy scale dominates it
+        per_mode = fit["per_mode"]["modes"]
+        assert list(per_mode) == ["ggH"] and per_mode["ggH"]["value"] == pytest.approx(mu["value"], abs=0.02)
         assert abs(mu["value"] - 1.0) < 3 * mu["error"], (model, mu)
         assert 0.05 < mu["error"] < 0.6
         assert abs(mass["value"] - 125.0) < 3 * mass["error"], (model, mass)
@@ -176,6 +186,14 @@ def test_workspace_and_limits(pipeline):
     ws = _read(pipeline / "fit" / "bdt" / "workspace.json")
     assert [c["name"] for c in ws["channels"]] == ["cat0", "cat1"]
     assert "provenance" not in ws  # plain HistFactory JSON, readable by pyhf itself
+    # the systematics of the unbinned fit; one signal sample and strength per mode (ggH only here)
+    assert [m["name"] for m in ws["measurements"]] == ["measurement", "measurement_per_mode"]
+    assert ws["measurements"][1]["config"]["poi"] == "mu_ggH"
+    signal = next(s for s in ws["channels"][0]["samples"] if s["name"] == "signal_ggH")
+    types = {m["name"]: m["type"] for m in signal["modifiers"]}
+    assert types == {"mu": "normfactor", "mu_ggH": "normfactor", "lumi": "normsys", "photon_id": "normsys",
+                     "photon_isolation": "normsys", "theory_ggH": "normsys", "photon_energy_scale": "histosys",
+                     "photon_energy_resolution": "histosys"}
     lim = _read(pipeline / "fit" / "bdt" / "limits.json")
     assert lim["upper_limit"]["observed"] > 1.0  # a signal with mu = 1 is there, so mu = 1 is not excluded
     z_unbinned = _read(pipeline / "fit" / "bdt" / "significance.json")["Z_observed"]
@@ -195,13 +213,17 @@ def test_summary(pipeline, capsys):
         assert row["signal_fitted"] == pytest.approx(row["mu"]["value"] * row["signal_expected"], rel=0.05)
         for key in ("mu", "mass", "Z_observed", "Z_expected", "binned", "pulls", "closure", "n_categories"):
             assert key in row
-        assert {"value", "error", "errors68", "interval68", "interval95"} <= set(row["mu"])
+        assert {"value", "error", "errors68", "interval68", "interval95", "stat", "syst"} <= set(row["mu"])
+        assert list(row["per_mode"]["modes"]) == ["ggH"] and row["per_mode"]["correlation"]["matrix"] == [[1.0]]
         assert {"cls_mu1", "upper_limit_observed", "upper_limit_expected"} <= set(row["binned"])
         assert row["pulls"]["mu"] == pytest.approx((row["mu"]["value"] - 1.0) / row["mu"]["error"], rel=0.5)
     assert summary["closure_passed"] is True
     md = (pipeline / "summary.md").read_text()
     assert "Simulated dataset" in md and "| bdt (best) |" in md and "cutbased (baseline)" in md
     assert "| cutbased | cat0 |" in md and "(±3 sigma)" in md  # the peak table
+    mu = summary["models"]["bdt"]["mu"]
+    assert f"| bdt | {mu['value']:.2f} ± {mu['stat']:.2f} ± {mu['syst']:.2f} |" in md  # the stat/syst table
+    assert "ggH: " in md
     # summary can be rebuilt from the files, with the model list given
     again = summarise(CFG, "H → γγ", "m_H", {"mu": 1.0, "mass": 125.0}, pipeline / "fit", ["bdt"])
     assert list(again["models"]) == ["bdt"] and "best_beats_baseline" not in again
@@ -212,10 +234,14 @@ def test_peak_window_and_goodness_of_fit(pipeline):
     for model in ("bdt", "cutbased"):
         fit = _read(pipeline / "fit" / model / "fit.json")
         sig = {c["name"]: c for c in _read(pipeline / "fit" / model / "signal_model.json")["categories"]}
+        fitted = {n: p["value"] for n, p in fit["model"]["parameters"].items()}
+        resolution = 1 + 0.1 * fitted["photon_energy_resolution"]
+        scale = 1 + 0.002 * fitted["photon_energy_scale"]
         for name, cat in fit["categories"].items():
-            # widths fixed to the MC's; the window is the fitted peak +- 3 of them
-            assert cat["sigma"]["value"] == pytest.approx(sig[name]["params"]["sigma"]) and cat["sigma"]["error"] == 0
-            peak = fit["model"]["parameters"]["mass"]["value"] + sig[name]["params"]["mass"] - CFG["fit"]["mass_value"]
+            # widths the MC's, times the resolution nuisance; the window is the fitted peak +- 3 of them
+            assert cat["sigma"]["value"] == pytest.approx(sig[name]["params"]["sigma"] * resolution)
+            assert cat["sigma"]["error"] == 0
+            peak = (fitted["mass"] + sig[name]["params"]["mass"] - CFG["fit"]["mass_value"]) * scale
             assert cat["window"]["lo"] == pytest.approx(peak - 3 * cat["sigma"]["value"])
             assert cat["window"]["hi"] == pytest.approx(peak + 3 * cat["sigma"]["value"])
             # a DSCB with tails keeps most, not all, of its signal within 3 sigma

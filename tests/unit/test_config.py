@@ -81,7 +81,8 @@ def test_analysis_piece_sets_defaults_and_sections():
     cfg = config.load(settings={"analysis": "hyy"})
     assert cfg["observable"] == {"range": [105.0, 160.0], "window": [120.0, 130.0], "bin_width": 1.0, "blind": True,
                                  "sideband": "both", "sideband_gap": 0.0}
-    assert cfg["fit"]["normsys"] == {"lumi": 0.021, "photon_eff": 0.02}
+    assert cfg["fit"]["systematics"]["yield"] == {"lumi": 0.021, "photon_id": 0.02, "photon_isolation": 0.01}
+    assert cfg["fit"]["production_modes"]["VH"] == ["WH", "ZH"]
     assert "photon_pt_min" in cfg["selection"]
     generic = config.load_schema_file(config.schema_path())
     assert "selection" not in generic["properties"], "the generic schema knows no analysis's cuts"

@@ -38,7 +38,9 @@ def analysis_names(name: str) -> set[str]:
     cfg = config.validate({"analysis": name})
     names = {analysis.observable_column} | (set(analysis.schema.names) - GENERIC_COLUMNS)
     names |= {p for p in analysis.processes if p != "data"}
-    names |= set(cfg["fit"]["normsys"]) - {"lumi"}
+    names |= {name for kind in ("yield", "peak_position", "peak_width") for name in cfg["fit"]["systematics"][kind]}
+    names -= {"lumi"}
+    names |= set(cfg["fit"]["production_modes"])
     return names
 
 

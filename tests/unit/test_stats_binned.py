@@ -31,7 +31,8 @@ def test_build_workspace_has_the_modifiers_and_fits():
     channels = [{"name": "c0", "data": np.round(bkg + sig), "signal": sig, "signal_sumw2": sig * 0.01,
                  "background": bkg, "spurious": 3.0},
                 {"name": "c1", "data": np.round(bkg), "signal": sig / 2, "background": bkg}]
-    spec = binned.build_workspace(channels, signal_normsys={"lumi": 0.021, "photon_eff": 0.02})
+    spec = binned.build_workspace(channels, systematics=[{"name": "lumi", "effect": "yield", "size": 0.021},
+                                                         {"name": "photon_eff", "effect": "yield", "size": 0.02}])
     ws = pyhf.Workspace(spec)
     model = ws.model()
     pars = set(model.config.parameters)

@@ -82,6 +82,17 @@ def test_full_run_writes_every_stage(run):
         validator = FullSubmissionValidator()
         assert validator.validate(archive=str(results / "hepdata.tar.gz")), validator.get_messages()
         assert {f"{m}_workspace.json" for m in summary["models"]} <= {p.name for p in (results / "hepdata").iterdir()}
+    if analysis == "hyy":  # the systematics are nuisance parameters; a signal strength per production mode
+        fit = json.loads((results / "inference" / "bdt" / "fit.json").read_text())
+        for value in (fit["mu"], fit["mass"]):
+            assert value["stat"] ** 2 + value["syst"] ** 2 == pytest.approx(value["error"] ** 2)
+        assert {"lumi", "photon_energy_scale", "photon_energy_resolution", "theory_ttH"} <= set(
+            fit["nuisance_parameters"])
+        modes = fit["per_mode"]["modes"]
+        assert set(modes) == {"ggH", "VBF", "VH", "ttH"} and all(m["error"] > 0 for m in modes.values())
+        assert fit["per_mode"]["correlation"]["names"] == [m["poi"] for m in modes.values()]
+        measurements = json.loads((results / "inference" / "bdt" / "workspace.json").read_text())["measurements"]
+        assert measurements[1]["config"]["poi"] == next(iter(modes.values()))["poi"]
     # every rule wrote its log and benchmark
     assert any((workdir / "logs" / "skim").rglob("*.log"))
     assert any((workdir / "benchmarks" / "skim").rglob("*.tsv"))

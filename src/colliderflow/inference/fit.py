@@ -6,6 +6,13 @@ expected yield times mu (plus
 the spurious-signal nuisance theta * S_spur when ``fit.spurious_signal.nuisance``), and the
 chosen background function with free parameters and normalisation.
 
+The signal yield of each category is the sum over production modes (``fit.production_modes``),
+and the analysis's systematics (``fit.systematics``) are constrained nuisance parameters:
+yield uncertainties, each mode's theory uncertainty, the peak position and width.
+The errors of mu and the peak position are split into stat (a refit with the nuisance
+parameters fixed at their best-fit values) and syst = sqrt(total^2 - stat^2). With production
+modes, a second fit has one signal strength per mode (``per_mode`` in fit.json).
+
 Two fits are always made: the peak fixed at ``fit.mass_value`` and floating. The headline
 mu and the observed significance are those of the configured one (``fit.mass_floating``);
 the measured peak position always comes from the floating fit. The intervals of both are
@@ -24,17 +31,22 @@ import numpy as np
 from ..analyses import Observable
 from ..stats import binned, plots
 from ..stats.gof import combined_chi2, poisson_chi2
-from ..stats.fit import fit, grid, profile_scan
+from ..stats.fit import correlations, fit, grid, profile_scan, stat_syst_split
 from ..stats.hypotest import asimov_data, discovery, expected_significance, p0_scan
 from ..stats.intervals import channel_compatibility, minos
 from ..stats.model import Model, category_spec
+from . import systematics
 from .inputs import category_arrays
 
 log = logging.getLogger(__name__)
 
 
-def category_model(fs: dict, observable: Observable, signal: dict, background: dict, mass_floating: bool) -> Model:
-    """The multi-category model of ``stats.model.category_spec`` from the two model files."""
+def category_model(fs: dict, observable: Observable, signal: dict, background: dict, mass_floating: bool,
+                   per_mode: bool = False) -> Model:
+    """The multi-category model of ``stats.model.category_spec`` from the two model files,
+    with the analysis's systematics and the signal by production mode (``fit.production_modes``,
+    modes without expected signal left out); ``per_mode``: one signal strength per mode in
+    place of the inclusive mu."""
     bkg = {c["name"]: c for c in background["categories"]}
     cats = []
     for sig in signal["categories"]:
@@ -45,16 +57,34 @@ def category_model(fs: dict, observable: Observable, signal: dict, background: d
         cats.append({
             "name": name,
             "range": list(observable.range),
-            "signal": {"shape": signal["shape"], "params": sig["params"], "yield": sig["yield"]},
+            "signal": {"shape": signal["shape"], "params": sig["params"], "yield": systematics.yield_by_mode(fs, sig)},
             "background": {"shape": bkg[name]["choice"]},
             "spurious": spurious,
         })
+    declared = systematics.declared(fs)
+    if fs["production_modes"]:  # a mode without signal here has nothing to scale (nor to measure)
+        for cat in cats:
+            cat["signal"]["yield"] = {m: y for m, y in cat["signal"]["yield"].items() if y > 0}
+        present = set(expected_by_mode(fs, signal))
+        declared = [s for s in declared if not s.get("modes") or set(s["modes"]) & present]
+    elif per_mode:
+        raise ValueError("a signal strength per production mode needs fit.production_modes")
     spec = category_spec(
         cats, mass_value=fs["mass_value"], mass_floating=mass_floating, mass_limits=fs["mass_limits"],
         reference_mass=signal.get("reference_mass", fs["mass_value"]), mu_limits=fs["mu_limits"],
-        width_floating=fs["width_floating"],
+        width_floating=fs["width_floating"], systematics=declared, poi_per_mode=per_mode,
     )
     return Model(spec)
+
+
+def expected_by_mode(fs: dict, signal: dict) -> dict:
+    """``{mode: expected signal}`` summed over the categories, for the modes that have some
+    (a mode without any has no signal strength to measure)."""
+    totals = {m: 0.0 for m in fs["production_modes"]}
+    for sig in signal["categories"]:
+        for mode, value in systematics.yield_by_mode(fs, sig).items():
+            totals[mode] += value
+    return {m: total for m, total in totals.items() if total > 0}
 
 
 def _asymmetric(interval, best):
@@ -132,6 +162,11 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     mass_minos = minos_interval(float_model, data, best_float, "mass")
     by_category = channel_compatibility(headline_model, data, best=headline)
 
+    log.info("stat-only refits (nuisance parameters fixed at their best-fit values)")
+    mu_split = stat_syst_split(headline_model, data, headline, ["mu"])["mu"]
+    mass_split = stat_syst_split(float_model, data, best_float, ["mass"])["mass"]
+    per_mode = fit_per_mode(fs, observable, signal, background, data, headline) if fs["production_modes"] else None
+
     mu_hat = headline.values["mu"]
     mu_err = headline.errors["mu"]
     mh_hat, mh_err = best_float.values["mass"], best_float.errors["mass"]
@@ -161,11 +196,15 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
         # all categories together: the sum of their chi2, the shared parameters counted once
         "gof": {**combined_chi2([c["gof"] for c in per_category.values()], len(headline.free)),
                 "bin_width": float(observable.bin_width), "statistic": "Baker-Cousins Poisson chi2"},
-        "mu": {"value": float(mu_hat), "error": float(mu_err), **mu_minos},
+        "mu": {"value": float(mu_hat), "error": float(mu_err), **mu_minos,
+               "stat": mu_split["stat"], "syst": mu_split["syst"]},
         "mass": {"value": float(mh_hat), "error": float(mh_err), **mass_minos,
+                 "stat": mass_split["stat"], "syst": mass_split["syst"],
                  "mu_at_best_mass": float(best_float.values["mu"])},
         # compatibility of the categories' mu: -2 ln(L(common mu) / L(one mu per category)) ~ chi2(ndf)
         "category_compatibility": {k: by_category[k] for k in ("q", "ndf", "p_value", "valid")},
+        "nuisance_parameters": sorted(headline_model.constraints()),
+        "per_mode": per_mode,
         "width_scale": ({"value": float(headline.values["width_scale"]), "error": float(headline.errors["width_scale"])}
                         if fs["width_floating"] else None),
         "fixed_mass": {"mass": fs["mass_value"], **best_fixed.to_dict()},
@@ -198,6 +237,33 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     return fit_payload, significance
 
 
+def fit_per_mode(fs: dict, observable: Observable, signal: dict, background: dict, data: dict, headline) -> dict:
+    """One signal strength per production mode, fitted simultaneously (peak position fixed or
+    floating as the headline fit): values, errors split into stat and syst, their correlations."""
+    model = category_model(fs, observable, signal, background, mass_floating=fs["mass_floating"], per_mode=True)
+    log.info("fit: one signal strength per production mode")
+    start = {n: v for n, v in headline.values.items() if n in model.names}
+    best = fit(model, data, start=start)
+    expected = expected_by_mode(fs, signal)
+    modes = list(expected)
+    pois = [f"mu_{m}" for m in modes]
+    split = stat_syst_split(model, data, best, pois)
+    n_cats = len(signal["categories"])
+    return {
+        "underdetermined": n_cats < len(modes),
+        "note": (f"{n_cats} categor{'y' if n_cats == 1 else 'ies'} for {len(modes)} production modes: the data "
+                 f"measure at most {n_cats} combination(s) of the mode strengths; the others are not determined "
+                 "(large, unreliable errors, strong correlations, no stat/syst split); categories that separate "
+                 "the modes constrain them" if n_cats < len(modes) else None),
+        "modes": {m: {"poi": p, **split[p], "signal_expected": expected[m]} for m, p in zip(modes, pois)},
+        "correlation": correlations(best, pois),
+        "valid": bool(best.valid),
+        "twice_nll": float(best.twice_nll),
+        "mass_floating": bool(fs["mass_floating"]),
+        "fit": best.to_dict(),
+    }
+
+
 def peak_summary(fs: dict, observable: Observable, model: Model, result, name: str, data) -> dict:
     """Of one category of the fitted ``model``: the signal width (the shape's ``sigma``, with
     its error when ``fit.width_floating``), the fitted signal and background in the window of
@@ -205,8 +271,8 @@ def peak_summary(fs: dict, observable: Observable, model: Model, result, name: s
     goodness of fit of the binned projection (``stats.gof.poisson_chi2``, bins of
     ``observable.bin_width``; ndf counts the free parameters the category depends on)."""
     shape = model.component_params(result.values)[name]["signal"]
-    sigma_mc = shape["sigma"] / (result.values["width_scale"] if fs["width_floating"] else 1.0)
-    sigma_error = sigma_mc * result.errors["width_scale"] if fs["width_floating"] else 0.0
+    sigma_error = (shape["sigma"] * result.errors["width_scale"] / result.values["width_scale"]
+                   if fs["width_floating"] else 0.0)
     n = fs["window_n_sigma"]
     lo, hi = observable.range
     window = (max(shape["mass"] - n * shape["sigma"], lo), min(shape["mass"] + n * shape["sigma"], hi))
@@ -219,7 +285,8 @@ def peak_summary(fs: dict, observable: Observable, model: Model, result, name: s
     return {
         "sigma": {"value": float(shape["sigma"]), "error": float(sigma_error),
                   "source": "data fit (signal MC width times width_scale)" if fs["width_floating"]
-                  else "signal MC fit (fixed in the data fit)"},
+                  else "signal MC fit times the fitted resolution nuisance parameters"
+                  if fs["systematics"]["peak_width"] else "signal MC fit (fixed in the data fit)"},
         "window": {"lo": float(window[0]), "hi": float(window[1]), "n_sigma": float(n), "signal": s,
                    "background": b, "s_over_b": s / b if b > 0 else None,
                    "n_data": int(np.count_nonzero((data >= window[0]) & (data < window[1])))},

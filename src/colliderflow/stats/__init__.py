@@ -11,7 +11,8 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
     ``.bin_integrals(edges, dict)``, ``.sample(rng, n, dict)``, ``.start(x, w)``, ``.limits``,
     ``.widths``.
 ``model``
-    ``Model(spec)``, ``category_spec(categories, mass_value=, mass_floating=, ...) -> spec``,
+    ``Model(spec)``, ``category_spec(categories, mass_value=, mass_floating=, systematics=,
+    poi_per_mode=, ...) -> spec``, ``Expression``; ``Model.constraints()``: the nuisance parameters,
     ``single_channel_spec(signal, background, lo, hi, ...) -> spec``; ``ChannelData``,
     ``as_data(model, data)``. Data: ``{channel: x | (x, w) | ChannelData}``.
 ``cost``
@@ -22,6 +23,7 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
     ``fit(model, data, start=, fix=, errors=) -> FitResult``;
     ``fit_shape(shape, x, weights) -> FitResult`` (signal MC; sandwich errors for weights);
     ``profile_scan(model, data, param, values) -> dict`` (intervals 68/95), ``crossings``;
+    ``stat_syst_split(model, data, best, params) -> dict``, ``correlations(result, params)``;
     ``grid({lo, hi, step})``.
 ``intervals``
     ``minos(model, data, params, best=) -> {param: {"intervals", "levels", "valid"}}``,
@@ -45,7 +47,7 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
     lo, hi, mass_points, criteria=, ftest_threshold=, ftest_data=, blind=) -> dict``.
 ``binned``
     ``histogram(x, w, edges)``, ``make_edges(lo, hi, width)``,
-    ``build_workspace(channels, signal_normsys=, poi_bounds=) -> dict`` (HistFactory JSON),
+    ``build_workspace(channels, systematics=, mode_pois=, poi_bounds=) -> dict`` (HistFactory JSON),
     ``limits(workspace, poi_value=, scan=, level=) -> dict``.
 ``significance``
     ``asimov_z(s, b)``, ``z_curve(...)``, ``sideband_transfer_factor(...)``,

@@ -2,10 +2,12 @@
 
 One channel per category. Samples and modifiers of a channel ``<c>``:
 
-- ``signal``: the signal MC histogram; ``normfactor`` ``mu`` (the POI), one ``normsys`` per
-  entry of ``signal_normsys`` (e.g. ``lumi``, an object efficiency: symmetric relative
-  uncertainties, correlated across channels by name) and ``staterror`` ``staterror_<c>``
-  from the MC sum of squared weights (bins with no MC are left without a gamma by pyhf);
+- ``signal`` (or ``signal_<mode>``, one per production mode): the signal MC histogram;
+  ``normfactor`` ``mu`` (the POI; with per-mode POIs also ``mu_<mode>``), a ``normsys``
+  per yield systematic (e.g. ``lumi``, an object efficiency, a mode's theory uncertainty;
+  correlated across channels by name), a ``histosys`` per shape systematic (peak position
+  or width, from shifted MC templates), and ``staterror`` ``staterror_<c>`` from the MC
+  sum of squared weights (bins with no MC are left without a gamma by pyhf);
 - ``background``: expected counts of the chosen background function (its bin integrals
   times the fitted yield) with a free ``normfactor`` ``bkg_norm_<c>``;
 - ``spurious_<c>`` (if the category has a spurious signal S_spur): a zero-nominal sample
@@ -51,18 +53,71 @@ def make_edges(lo: float, hi: float, bin_width: float) -> np.ndarray:
     return np.linspace(lo, hi, n + 1)
 
 
-def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Mapping | None = None,
+def _by_mode(value, name: str, what: str) -> dict:
+    """``{mode: array}`` of a channel's per-mode item (``{None: array}`` for one signal)."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        if not value:
+            raise ValueError(f"channel {name!r}: {what} has no production mode")
+        return {str(m): np.asarray(v, dtype=float) for m, v in value.items()}
+    return {None: np.asarray(value, dtype=float)}
+
+
+def _signal_modifiers(name: str, mode, sig, sumw2, variations, systematics, poi, mode_pois, signal_stat,
+                      stat_ok) -> list:
+    """The modifiers of one signal sample (see ``build_workspace``)."""
+    modifiers = [{"name": poi, "type": "normfactor", "data": None}]
+    if mode_pois:
+        modifiers.append({"name": f"{poi}_{mode}", "type": "normfactor", "data": None})
+    for syst in systematics:
+        if syst["effect"] == "yield":
+            if syst.get("modes") and mode not in syst["modes"]:
+                continue
+            kappa = 1.0 + float(syst["size"])
+            # lo = 1 / kappa: pyhf's exponential interpolation (code1) then gives kappa ** theta exactly
+            modifiers.append({"name": syst["name"], "type": "normsys", "data": {"hi": kappa, "lo": 1.0 / kappa}})
+        else:
+            pair = (variations or {}).get(syst["name"])
+            if pair is None:
+                raise ValueError(f"channel {name!r}: the {syst['effect']} systematic {syst['name']!r} needs the "
+                                 f"signal's shifted templates (signal_variations)")
+            hi, lo = (np.asarray(v, dtype=float) for v in pair)
+            if hi.size != sig.size or lo.size != sig.size:
+                raise ValueError(f"channel {name!r}: templates of {syst['name']!r} need {sig.size} bins")
+            modifiers.append({"name": syst["name"], "type": "histosys",
+                              "data": {"hi_data": hi.tolist(), "lo_data": lo.tolist()}})
+    if signal_stat and sumw2 is not None:
+        err = np.sqrt(np.maximum(sumw2, 0.0))
+        if err.size != sig.size:
+            raise ValueError(f"channel {name!r}: signal_sumw2 has {err.size} bins, expected {sig.size}")
+        # No gamma where the signal is zero: pyhf's relative error err/nominal would be infinite.
+        err = np.where(stat_ok, err, 0.0)
+        if np.any(err > 0):
+            modifiers.append({"name": f"staterror_{name}", "type": "staterror", "data": err.tolist()})
+    return modifiers
+
+
+def build_workspace(channels: list[dict], *, poi: str = "mu", systematics=(), mode_pois: bool = False,
                     poi_bounds=(0.0, 10.0), measurement: str = "measurement", signal_stat: bool = True,
                     staterror_threshold: float = 0.05) -> dict:
     """The HistFactory workspace JSON (a dict) for ``channels``.
 
     Each channel dict: ``name``; ``data`` (observed counts per bin); ``signal`` (expected
-    signal counts at mu = 1 per bin); ``signal_sumw2`` (MC sum of w^2 per bin, for the
-    staterror; optional); ``background`` (expected background counts per bin); optional
-    ``spurious`` (spurious-signal yield, events) and ``edges`` (kept as metadata); optional
-    ``background_normsys``: the background's relative uncertainty when it is a prediction (e.g.
-    MC, where the data are too few to fit it) rather than free.
-    ``signal_normsys``: ``{modifier name: relative uncertainty}`` applied to every signal.
+    signal counts at mu = 1 per bin, or ``{mode: counts}``: one sample ``signal_<mode>`` per
+    production mode); ``signal_sumw2`` (MC sum of w^2 per bin, for the staterror; optional;
+    by mode like ``signal``); ``background`` (expected background counts per bin); optional
+    ``signal_variations`` (``{systematic: (hi, lo)}`` templates of the signal, by mode like
+    ``signal``), ``spurious`` (spurious-signal yield, events) and ``background_normsys``: the
+    background's relative uncertainty when it is a prediction (e.g. MC, where the data are
+    too few to fit it) rather than free.
+    ``systematics``: ``[{"name", "effect", "size", "modes"}]`` as in
+    ``stats.model.category_spec``: a ``yield`` effect is a normsys (hi = 1 + size, lo = 1 /
+    hi: kappa ** theta, as the unbinned model) on the signal of its ``modes`` (default all),
+    a ``position`` or ``width`` effect a histosys from the channel's ``signal_variations``.
+    ``mode_pois``: every mode's signal also gets a normfactor ``<poi>_<mode>``, and the
+    workspace a second measurement ``<measurement>_per_mode`` whose POI is the first mode's,
+    with ``poi`` fixed at 1 (in the first measurement the per-mode factors are fixed at 1).
     ``staterror_threshold``: a bin gets an MC-statistics gamma only where the signal MC's
     error sqrt(sum w^2) exceeds this fraction of the data's Poisson error sqrt(s + b); below
     it the gamma would change nothing but cost a free parameter (HistFactory's
@@ -76,22 +131,30 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
     """
     if not channels:
         raise ValueError("a workspace needs at least one channel")
-    signal_normsys = dict(signal_normsys or {})
-    spec_channels, observations, norm_params = [], [], []
+    systematics = [dict(s) for s in systematics if float(s["size"]) > 0]
+    spec_channels, observations, norm_params, modes = [], [], [], []
     for ch in channels:
         name = str(ch["name"])
         data = np.asarray(ch["data"], dtype=float)
-        sig = np.asarray(ch["signal"], dtype=float)
+        signals = _by_mode(ch["signal"], name, "signal")
+        sumw2 = _by_mode(ch.get("signal_sumw2"), name, "signal_sumw2")
+        variations = ch.get("signal_variations") or {}
+        if not isinstance(ch["signal"], Mapping):
+            variations = {None: variations}
+        if mode_pois and None in signals:
+            raise ValueError(f"channel {name!r}: a signal strength per mode needs the signal by mode")
+        modes += [m for m in signals if m not in modes]
         bkg = np.asarray(ch["background"], dtype=float)
         nb = data.size
-        if sig.size != nb or bkg.size != nb:
+        sig = sum(signals.values())
+        if any(s.size != nb for s in signals.values()) or bkg.size != nb:
             raise ValueError(f"channel {name!r}: data, signal and background need the same number of bins "
-                             f"(got {nb}, {sig.size}, {bkg.size})")
+                             f"(got {nb}, {[s.size for s in signals.values()]}, {bkg.size})")
         for what, arr in (("data", data), ("signal", sig), ("background", bkg)):
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"channel {name!r}: {what} counts are not all finite "
                                  f"({int((~np.isfinite(arr)).sum())} bad bins); a failed upstream fit?")
-        if np.any(sig < 0) or np.any(bkg < 0):
+        if any(np.any(s < 0) for s in signals.values()) or np.any(bkg < 0):
             raise ValueError(f"channel {name!r}: negative expected signal or background counts")
         if np.any(data < 0):
             raise ValueError(f"channel {name!r}: negative observed counts")
@@ -100,17 +163,12 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
         if np.any(bkg <= 0):
             # A bin with zero expectation and observed events makes the likelihood singular.
             bkg = np.maximum(bkg, 1e-9)
-        modifiers = [{"name": poi, "type": "normfactor", "data": None}]
-        for mod, rel in signal_normsys.items():
-            modifiers.append({"name": str(mod), "type": "normsys", "data": {"hi": 1.0 + float(rel), "lo": 1.0 - float(rel)}})
-        if signal_stat and ch.get("signal_sumw2") is not None:
-            err = np.sqrt(np.maximum(np.asarray(ch["signal_sumw2"], dtype=float), 0.0))
-            if err.size != nb:
-                raise ValueError(f"channel {name!r}: signal_sumw2 has {err.size} bins, expected {nb}")
-            # No gamma where the signal is zero: pyhf's relative error err/nominal would be infinite.
-            err = np.where((sig > 0) & (err > staterror_threshold * np.sqrt(sig + bkg)), err, 0.0)
-            if np.any(err > 0):
-                modifiers.append({"name": f"staterror_{name}", "type": "staterror", "data": err.tolist()})
+        total_err = np.sqrt(np.maximum(sum(sumw2.values()), 0.0)) if sumw2 else np.zeros(nb)
+        stat_ok = (sig > 0) & (total_err > staterror_threshold * np.sqrt(sig + bkg))
+        samples = [{"name": "signal" if mode is None else f"signal_{mode}", "data": s.tolist(),
+                    "modifiers": _signal_modifiers(name, mode, s, sumw2.get(mode), variations.get(mode), systematics,
+                                                   poi, mode_pois, signal_stat, stat_ok)}
+                   for mode, s in signals.items()]
         predicted = ch.get("background_normsys")
         if predicted is None:  # free, fitted to the data
             bkg_modifiers = [{"name": f"bkg_norm_{name}", "type": "normfactor", "data": None}]
@@ -119,10 +177,7 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
             if not (math.isfinite(rel) and 0.0 <= rel < 1.0):
                 raise ValueError(f"channel {name!r}: background_normsys must be in [0, 1), got {predicted!r}")
             bkg_modifiers = [{"name": f"bkg_unc_{name}", "type": "normsys", "data": {"hi": 1.0 + rel, "lo": 1.0 - rel}}]
-        samples = [
-            {"name": "signal", "data": sig.tolist(), "modifiers": modifiers},
-            {"name": "background", "data": bkg.tolist(), "modifiers": bkg_modifiers},
-        ]
+        samples.append({"name": "background", "data": bkg.tolist(), "modifiers": bkg_modifiers})
         spur = float(ch.get("spurious") or 0.0)
         if not (math.isfinite(spur) and spur >= 0.0):
             raise ValueError(f"channel {name!r}: the spurious-signal width must be a finite, non-negative number of "
@@ -145,14 +200,21 @@ def build_workspace(channels: list[dict], *, poi: str = "mu", signal_normsys: Ma
     if not (math.isfinite(lo_poi) and math.isfinite(hi_poi) and hi_poi > lo_poi):
         raise ValueError(f"POI bounds must be finite with lower < upper; got {list(poi_bounds)}")
     poi_init = min(max(1.0, lo_poi), hi_poi)
-    workspace = {
-        "channels": spec_channels,
-        "observations": observations,
-        "measurements": [{"name": measurement, "config": {
-            "poi": poi, "parameters": [{"name": poi, "bounds": [[lo_poi, hi_poi]], "inits": [poi_init]},
-                                       *norm_params]}}],
-        "version": "1.0.0",
-    }
+
+    def poi_param(name):
+        return {"name": name, "bounds": [[lo_poi, hi_poi]], "inits": [poi_init]}
+
+    def fixed_at_one(name):
+        return {"name": name, "fixed": True, "inits": [1.0]}
+
+    mode_names = [f"{poi}_{m}" for m in modes] if mode_pois else []
+    measurements = [{"name": measurement, "config": {
+        "poi": poi, "parameters": [poi_param(poi), *map(fixed_at_one, mode_names), *norm_params]}}]
+    if mode_pois:
+        measurements.append({"name": f"{measurement}_per_mode", "config": {
+            "poi": mode_names[0], "parameters": [fixed_at_one(poi), *map(poi_param, mode_names), *norm_params]}})
+    workspace = {"channels": spec_channels, "observations": observations, "measurements": measurements,
+                 "version": "1.0.0"}
     pyhf.Workspace(workspace)  # validate against the HistFactory schema now, not at limit time
     return workspace
 
@@ -217,7 +279,8 @@ def diagnose(spec: dict) -> list[str]:
             continue
         samples = {s["name"]: s for s in ch["samples"]}
         bkg = np.asarray(samples.get("background", {}).get("data", []), dtype=float)
-        sig = np.asarray(samples.get("signal", {}).get("data", []), dtype=float)
+        sig = sum((np.asarray(s["data"], dtype=float) for n, s in samples.items() if n.startswith("signal")),
+                  np.zeros(0 if data is None else data.size))
         if bkg.size == data.size and bkg.sum() > 0:
             ratio = bkg.sum() / max(data.sum(), 1.0)
             if not 1e-2 < ratio < 1e2:

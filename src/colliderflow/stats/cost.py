@@ -24,7 +24,7 @@ counts) are fitted with plain Hessian errors, which is what the Asimov construct
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from iminuit import Minuit
@@ -66,33 +66,6 @@ class WeightedExtendedUnbinnedNLL(ExtendedUnbinnedNLL):
         return 2 * (fint - np.dot(self._masked_weights, logf))
 
 
-def _compile(mapping, names: list) -> Callable:
-    """A fast ``f(par array) -> float`` for a shape-parameter or yield expression."""
-    if isinstance(mapping, str):
-        i = names.index(mapping)
-        return lambda p: p[i]
-    if isinstance(mapping, Mapping):
-        if "param" in mapping:
-            i = names.index(mapping["param"])
-            k, d = float(mapping.get("scale", 1.0)), float(mapping.get("offset", 0.0))
-            return lambda p: k * p[i] + d
-        scale = float(mapping.get("scale", 1.0))
-        factors = [names.index(n) for n in mapping.get("factors", [])]
-        adds = [(names.index(n), float(c)) for n, c in mapping.get("add", {}).items()]
-
-        def expr(p):
-            out = scale
-            for i in factors:
-                out *= p[i]
-            for i, c in adds:
-                out += c * p[i]
-            return out
-
-        return expr
-    const = float(mapping)
-    return lambda p: const
-
-
 class ChannelDensity:
     """The model of one channel for ``ExtendedUnbinnedNLL(log=True)``: ``(x, *par) -> (nu, ln density at x)``.
 
@@ -108,8 +81,8 @@ class ChannelDensity:
         for key, comp in (("s", channel.signal), ("b", channel.background)):
             if comp is None:
                 continue
-            self._comps.append((key, comp.shape, _compile(comp.yield_map, names),
-                                [_compile(comp.param_map[p], names) for p in comp.shape.params]))
+            self._comps.append((key, comp.shape, comp.yield_expr.compiled(names),
+                                [comp.param_expr[p].compiled(names) for p in comp.shape.params]))
         self._bind(np.asarray(x, dtype=float))
 
     def _bind(self, x: np.ndarray) -> None:

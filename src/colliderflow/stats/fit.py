@@ -196,6 +196,34 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     return result
 
 
+TIE = 0.01  # relative: a stat-only error above the total by less than this is the same error
+
+
+def stat_syst_split(model: Model, data, best: FitResult, params: list) -> dict:
+    """The errors of ``params`` split into a statistical and a systematic part.
+
+    stat: the error of a refit with every free constrained (nuisance) parameter of ``model``
+    fixed at its value in ``best``; syst = sqrt(total^2 - stat^2): 0 where the refit's error
+    is larger by less than ``TIE`` (a numerical tie), None where it is larger still (the
+    covariance of a degenerate fit, e.g. flat directions, does not split). Returns
+    ``{name: {"value", "error", "stat", "syst"}}``."""
+    model.check_names(params, "stat_syst_split")
+    nuisances = {n: best.values[n] for n in model.constraints() if n in best.free}
+    stat = fit(model, data, start=best.values, fix=nuisances) if nuisances else best
+    out = {}
+    for n in params:
+        total, stat_err = best.errors[n], stat.errors[n]
+        syst = math.sqrt(max(total**2 - stat_err**2, 0.0)) if stat_err <= total * (1 + TIE) else None
+        out[n] = {"value": float(best.values[n]), "error": float(total), "stat": float(stat_err), "syst": syst}
+    return out
+
+
+def correlations(result: FitResult, params: list) -> dict:
+    """``{"names": params, "matrix": [[rho]]}``: the correlation matrix of ``params`` in ``result``."""
+    return {"names": list(params),
+            "matrix": [[1.0 if a == b else result.correlation(a, b) for b in params] for a in params]}
+
+
 def fit_shape(shape: Shape, x, weights=None, *, start: Mapping | None = None, fix: Mapping | list | None = None,
               errors: str = "auto", limits: Mapping | None = None) -> FitResult:
     """(Weighted) unbinned maximum-likelihood fit of a normalised ``shape`` to a sample.

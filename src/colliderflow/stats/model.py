@@ -19,12 +19,15 @@ pseudo-experiments (``colliderflow validate-fit``):
                    "background": {"shape": "exponential", "params": {"slope": "slope_cat0"},
                                   "yield": "nbkg_cat0"}}]}
 
-A shape parameter maps to a number (a constant), a parameter name, or
-``{"param": name, "scale": k, "offset": d}`` (k * param + d). A yield is a number, a
-parameter name, or ``{"scale": s, "factors": [names], "add": {name: coefficient}}``
-(s * product(factors) + sum(coefficient * param)). Parameters with a ``constraint`` get a
-Gaussian penalty (used for the spurious-signal nuisance). ``category_spec`` and
-``single_channel_spec`` build the two common specs.
+Shape parameters and yields are ``Expression`` objects: a number (a constant), a parameter name, a
+term dict, or a list of terms (their sum, e.g. a signal yield per production mode). A term is
+``(scale * product(factors) + offset + sum(c * p for add)) * product(1 + delta * p for
+relative) * product(kappa ** p for lognormal)``; ``{"param": name, "scale": k, "offset": d}``
+is k * param + d. ``relative`` is a linear response (a peak position or width that a
+nuisance parameter shifts), ``lognormal`` a yield uncertainty as HistFactory's normsys
+(kappa ** theta). Parameters with a ``constraint`` get a Gaussian penalty: they are the
+nuisance parameters of the systematic uncertainties (``Model.constraints()`` lists them).
+``category_spec`` and ``single_channel_spec`` build the two common specs.
 
 Data: ``{channel: x | (x, w) | ChannelData}``; a bare array or pair for a one-channel model.
 The likelihood is in ``cost``, the fits in ``fit``. Nothing here knows about a particular
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -60,34 +63,96 @@ class ChannelData(NamedTuple):
 
 
 
-def _param_refs(mapping) -> list[str]:
-    """Names of the parameters an expression (number, name, or dict) refers to."""
-    if isinstance(mapping, str):
-        return [mapping]
-    if isinstance(mapping, Mapping):
-        refs = []
-        if "param" in mapping:
-            refs.append(mapping["param"])
-        refs += list(mapping.get("factors", []))
-        refs += list(mapping.get("add", {}))
-        return refs
-    return []
+class _Term(NamedTuple):
+    """One product term of an expression (see the module docstring), parsed once."""
+
+    scale: float
+    factors: tuple
+    offset: float
+    add: tuple  # ((name, coefficient), ...)
+    relative: tuple  # ((name, delta), ...): factor 1 + delta * param
+    lognormal: tuple  # ((name, kappa), ...): factor kappa ** param
+
+    def refs(self) -> list[str]:
+        return [*self.factors, *(n for n, _ in self.add), *(n for n, _ in self.relative),
+                *(n for n, _ in self.lognormal)]
 
 
-def _evaluate(mapping, values: Mapping) -> float:
-    """Value of a shape-parameter or yield expression for given parameter values."""
-    if isinstance(mapping, str):
-        return float(values[mapping])
-    if isinstance(mapping, Mapping):
-        if "param" in mapping:
-            return float(mapping.get("scale", 1.0)) * float(values[mapping["param"]]) + float(mapping.get("offset", 0.0))
-        out = float(mapping.get("scale", 1.0))
-        for name in mapping.get("factors", []):
-            out *= float(values[name])
-        for name, coeff in mapping.get("add", {}).items():
-            out += float(coeff) * float(values[name])
-        return out
-    return float(mapping)
+_TERM_KEYS = {"param", "scale", "factors", "offset", "add", "relative", "lognormal"}
+
+
+def _parse_term(term) -> _Term:
+    if isinstance(term, str):
+        return _Term(1.0, (term,), 0.0, (), (), ())
+    if not isinstance(term, Mapping):
+        return _Term(float(term), (), 0.0, (), (), ())
+    unknown = set(term) - _TERM_KEYS
+    if unknown:
+        raise KeyError(f"expression {dict(term)!r}: unknown key(s) {sorted(unknown)}; the keys are {sorted(_TERM_KEYS)}")
+    factors = ([term["param"]] if "param" in term else []) + list(term.get("factors", []))
+    for key in ("relative", "lognormal"):
+        bad = {n: v for n, v in term.get(key, {}).items() if not math.isfinite(float(v))
+               or (key == "lognormal" and float(v) <= 0)}
+        if bad:
+            raise ValueError(f"expression {dict(term)!r}: {key} needs finite{' positive' if key == 'lognormal' else ''} "
+                             f"sizes; got {bad}")
+    return _Term(float(term.get("scale", 1.0)), tuple(str(n) for n in factors), float(term.get("offset", 0.0)),
+                 tuple((str(n), float(c)) for n, c in term.get("add", {}).items()),
+                 tuple((str(n), float(d)) for n, d in term.get("relative", {}).items()),
+                 tuple((str(n), float(k)) for n, k in term.get("lognormal", {}).items()))
+
+
+class Expression:
+    """A shape-parameter or yield expression: a number, a parameter name, a term dict, or a
+    list of those (their sum). A term is
+    ``(scale * prod(factors) + offset + sum(c * p)) * prod(1 + delta * p) * prod(kappa ** p)``
+    with keys ``scale``, ``factors`` (``param``: one factor), ``offset``, ``add`` {name: c},
+    ``relative`` {name: delta} (a linear response, e.g. a shifted peak position) and
+    ``lognormal`` {name: kappa} (a yield uncertainty, HistFactory's normsys: kappa ** theta)."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
+        self.terms = [_parse_term(t) for t in (mapping if isinstance(mapping, list) else [mapping])]
+
+    def refs(self) -> set:
+        return {n for t in self.terms for n in t.refs()}
+
+    def evaluate(self, values: Mapping) -> float:
+        """The value for parameter values by name (only the referenced ones are read)."""
+        names = sorted(self.refs())
+        return self.compiled(names)([float(values[n]) for n in names])
+
+    def compiled(self, names: list) -> Callable:
+        """A fast ``f(parameter array in names order) -> float``."""
+        index = {n: i for i, n in enumerate(names)}
+        parsed = [(t.scale, [index[n] for n in t.factors], t.offset, [(index[n], c) for n, c in t.add],
+                   [(index[n], d) for n, d in t.relative], [(index[n], k) for n, k in t.lognormal])
+                  for t in self.terms]
+        if len(parsed) == 1 and not any(parsed[0][2:]):
+            scale, factors = parsed[0][:2]
+            if not factors:
+                return lambda p: scale
+            if len(factors) == 1 and scale == 1.0:
+                i = factors[0]
+                return lambda p: p[i]
+
+        def value(p):
+            total = 0.0
+            for scale, factors, offset, adds, relative, lognormal in parsed:
+                out = scale
+                for i in factors:
+                    out *= p[i]
+                out += offset
+                for i, c in adds:
+                    out += c * p[i]
+                for i, d in relative:
+                    out *= 1.0 + d * p[i]
+                for i, k in lognormal:
+                    out *= k ** p[i]
+                total += out
+            return total
+
+        return value
 
 
 class Component:
@@ -96,6 +161,7 @@ class Component:
     def __init__(self, spec: dict, lo: float, hi: float, where: str):
         self.shape: Shape = get_shape(spec["shape"], lo, hi)
         self.param_map = dict(spec.get("params", {}))
+        self.param_expr = {p: Expression(m) for p, m in self.param_map.items()}
         unknown = [p for p in self.param_map if p not in self.shape.params]
         if unknown:
             raise KeyError(f"{where}: shape {self.shape.name!r} has no parameter(s) {unknown}; "
@@ -104,21 +170,20 @@ class Component:
         if missing:
             raise KeyError(f"{where}: shape {self.shape.name!r} parameter(s) {missing} are not mapped")
         self.yield_map = spec.get("yield", 0.0)
+        self.yield_expr = Expression(self.yield_map)
 
     def shape_values(self, values) -> tuple:
-        return tuple(_evaluate(self.param_map[p], values) for p in self.shape.params)
+        return tuple(self.param_expr[p].evaluate(values) for p in self.shape.params)
 
     def shape_dict(self, values) -> dict:
         return dict(zip(self.shape.params, self.shape_values(values)))
 
     def yield_(self, values) -> float:
-        return _evaluate(self.yield_map, values)
+        return self.yield_expr.evaluate(values)
 
     def refs(self) -> set:
-        out = set()
-        for m in self.param_map.values():
-            out.update(_param_refs(m))
-        return out
+        """Parameters of the shape expressions."""
+        return set().union(*(e.refs() for e in self.param_expr.values()))
 
 
 class Channel:
@@ -161,7 +226,7 @@ class Model:
         used = set()
         for ch in self._channels:
             for comp in ch.components:
-                used |= comp.refs() | set(_param_refs(comp.yield_map))
+                used |= comp.refs() | comp.yield_expr.refs()
         undefined = sorted(used - set(self.names))
         if undefined:
             raise KeyError(f"model refers to undefined parameter(s) {undefined}")
@@ -233,18 +298,11 @@ class Model:
         return Model(spec)
 
     def signal_vanishes_at_zero_poi(self) -> bool:
-        """True if every channel's signal yield is proportional to the POI (no additive terms
-        such as a spurious-signal nuisance), so that at poi = 0 there is no signal at all."""
-        for ch in self._channels:
-            if ch.signal is None:
-                continue
-            ym = ch.signal.yield_map
-            if isinstance(ym, Mapping) and "param" not in ym:
-                if self.poi not in ym.get("factors", []) or ym.get("add"):
-                    return False
-            elif ym != self.poi:
-                return False
-        return True
+        """True if every term of every channel's signal yield is proportional to the POI (no
+        additive terms such as a spurious-signal nuisance), so that at poi = 0 there is no
+        signal at all."""
+        return all(self.poi in term.factors and not term.offset and not term.add
+                   for ch in self._channels if ch.signal is not None for term in ch.signal.yield_expr.terms)
 
     def signal_only_params(self) -> list[str]:
         """Parameters that enter only through signal shapes (undefined when the signal vanishes)."""
@@ -252,9 +310,9 @@ class Model:
         for ch in self._channels:
             if ch.signal is not None:
                 sig |= ch.signal.refs()
-                other |= set(_param_refs(ch.signal.yield_map))
+                other |= ch.signal.yield_expr.refs()
             if ch.background is not None:
-                other |= ch.background.refs() | set(_param_refs(ch.background.yield_map))
+                other |= ch.background.refs() | ch.background.yield_expr.refs()
         return [n for n in self.names if n in sig and n not in other]
 
     def channel_params(self, channel: str) -> set:
@@ -262,7 +320,7 @@ class Model:
         ch = self.channel(channel)
         out = set()
         for comp in ch.components:
-            out |= comp.refs() | set(_param_refs(comp.yield_map))
+            out |= comp.refs() | comp.yield_expr.refs()
         return out
 
     # ---- evaluation ------------------------------------------------------------------
@@ -397,16 +455,44 @@ def single_channel_spec(signal: str | None, background: str | None, lo: float, h
     return spec
 
 
+SYSTEMATIC_EFFECTS = ("yield", "position", "width")
+
+
+def _check_systematics(systematics, modes: list[str], taken: set) -> list[dict]:
+    """The systematics of ``category_spec`` with size > 0, checked (ValueError naming the entry)."""
+    out, names = [], set()
+    for entry in systematics:
+        name, effect, size = str(entry.get("name", "")), entry.get("effect"), float(entry.get("size", float("nan")))
+        where = f"systematic {entry!r}"
+        if not name or name in names or name in taken:
+            raise ValueError(f"{where}: needs a unique name that is no other parameter's")
+        if effect not in SYSTEMATIC_EFFECTS:
+            raise ValueError(f"{where}: effect must be one of {list(SYSTEMATIC_EFFECTS)}")
+        if not (math.isfinite(size) and 0 <= size < 1):
+            raise ValueError(f"{where}: size must be a relative uncertainty in [0, 1)")
+        unknown = [m for m in entry.get("modes") or [] if m not in modes]
+        if unknown:
+            raise ValueError(f"{where}: mode(s) {unknown} have no signal yield in any category; modes: {modes}")
+        if entry.get("modes") and effect != "yield":
+            raise ValueError(f"{where}: only a yield systematic can be restricted to some modes")
+        names.add(name)
+        if size > 0:
+            out.append({"name": name, "effect": effect, "size": size, "modes": list(entry.get("modes") or [])})
+    return out
+
+
 def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu", mass_param: str = "mass",
                   mass_floating: bool = False, mass_limits=None, reference_mass: float | None = None,
                   mu_limits=(-20.0, 20.0), mu_start: float = 1.0, width_floating: bool = False,
-                  width_param: str = "width_scale", width_limits=(0.5, 2.0)) -> dict:
+                  width_param: str = "width_scale", width_limits=(0.5, 2.0), systematics=(),
+                  poi_per_mode: bool = False) -> dict:
     """Spec of the simultaneous multi-category fit: common ``mu`` and ``mass``, per-category background.
 
     Each category is a dict:
       ``name``, ``range`` [lo, hi],
       ``signal``: ``{"shape": "dscb", "params": {fitted shape values incl. "mass"}, "yield": s}``
-        with ``s`` the expected signal yield at mu = 1,
+        with ``s`` the expected signal yield at mu = 1, a number or ``{mode: yield}`` (the
+        yield of each production mode),
       ``background``: ``{"shape": "bernstein:3", "params": {optional start values},
         "yield": optional start}``,
       ``spurious`` (optional): spurious-signal yield S_spur; adds a nuisance
@@ -423,18 +509,40 @@ def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu",
     shape's ``widths``) is its fitted value times a common free ``width_scale`` (within ``width_limits``): the data measure the
     resolution, the MC keeps the tails and the categories' relative widths.
 
-    Parameter names: ``mu``, ``mass``, ``width_scale`` (only when floating), and per category ``nbkg_<name>``, ``<bkgparam>_<name>``
-    (e.g. ``slope_cat0``, ``b2_cat1``), ``theta_ss_<name>``.
+    ``systematics``: ``[{"name", "effect", "size", "modes"}]``, each a nuisance parameter
+    ``name`` with a unit Gaussian constraint, common to all categories; ``size`` is a
+    relative uncertainty (0: left out). ``effect``: ``yield`` multiplies the signal yield of
+    the ``modes`` (default all) by (1 + size) ** theta (HistFactory's normsys);
+    ``position`` moves every peak to peak * (1 + size * theta) (an energy scale);
+    ``width`` scales every width of the signal shapes by (1 + size * theta) (a resolution).
+    ``poi_per_mode``: one signal strength ``<poi>_<mode>`` per mode in place of ``poi``
+    (the spec's POI is the first mode's); every category's yield must then be by mode.
+
+    Parameter names: ``mu`` (or ``mu_<mode>``), ``mass``, ``width_scale`` (only when
+    floating), the systematics' names, and per category ``nbkg_<name>``,
+    ``<bkgparam>_<name>`` (e.g. ``slope_cat0``, ``b2_cat1``), ``theta_ss_<name>``.
     """
     ref = float(mass_value if reference_mass is None else reference_mass)
     if mass_limits is None:
         mass_limits = (min(float(c["range"][0]) for c in categories), max(float(c["range"][1]) for c in categories))
-    params: dict = {
-        poi: {"value": float(mu_start), "limits": list(mu_limits) if mu_limits else None},
-        mass_param: {"value": float(mass_value), "limits": list(mass_limits), "fixed": not mass_floating},
-    }
+    modes: list[str] = []
+    for cat in categories:
+        y = cat["signal"]["yield"]
+        if isinstance(y, Mapping):
+            modes += [str(m) for m in y if str(m) not in modes]
+        elif poi_per_mode:
+            raise ValueError(f"category {cat['name']!r}: a signal strength per mode needs the signal yield by mode")
+    pois = {m: f"{poi}_{m}" for m in modes} if poi_per_mode else {}
+    mu_param = {"value": float(mu_start), "limits": list(mu_limits) if mu_limits else None}
+    params: dict = {name: dict(mu_param) for name in (pois.values() if poi_per_mode else [poi])}
+    params[mass_param] = {"value": float(mass_value), "limits": list(mass_limits), "fixed": not mass_floating}
     if width_floating:
         params[width_param] = {"value": 1.0, "limits": list(width_limits)}
+    systematics = _check_systematics(systematics, modes, set(params))
+    for syst in systematics:
+        params[syst["name"]] = {"value": 0.0, "limits": [-5.0, 5.0], "constraint": {"mean": 0.0, "sigma": 1.0}}
+    relative = {effect: {s["name"]: s["size"] for s in systematics if s["effect"] == effect}
+                for effect in ("position", "width")}
     channels = []
     for cat in categories:
         name = str(cat["name"])
@@ -446,10 +554,21 @@ def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu",
             raise KeyError(f"category {name!r}: signal shape {sshape.name!r} needs parameter(s) {missing}")
         smap = {p: float(sig["params"][p]) for p in sshape.params}
         smap["mass"] = {"param": mass_param, "offset": float(sig["params"]["mass"]) - ref}
-        if width_floating:
+        if relative["position"]:
+            smap["mass"]["relative"] = relative["position"]
+        if width_floating or relative["width"]:
             for width in sshape.widths:
-                smap[width] = {"param": width_param, "scale": float(sig["params"][width])}
-        syield: dict = {"scale": float(sig["yield"]), "factors": [poi]}
+                smap[width] = {"scale": float(sig["params"][width]), "factors": [width_param] if width_floating else [],
+                               **({"relative": relative["width"]} if relative["width"] else {})}
+        by_mode = sig["yield"] if isinstance(sig["yield"], Mapping) else {None: sig["yield"]}
+        syield: list = []
+        for mode, s in by_mode.items():
+            term: dict = {"scale": float(s), "factors": [pois[mode] if poi_per_mode else poi]}
+            kappas = {y["name"]: 1.0 + y["size"] for y in systematics
+                      if y["effect"] == "yield" and (not y["modes"] or mode in y["modes"])}
+            if kappas:
+                term["lognormal"] = kappas
+            syield.append(term)
         if cat.get("spurious") not in (None, 0, 0.0):
             width = float(cat["spurious"])
             if not (math.isfinite(width) and width > 0):
@@ -458,7 +577,7 @@ def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu",
                                  f"test must not set it; give None or 0 to leave the nuisance out")
             theta = f"theta_ss_{name}"
             params[theta] = {"value": 0.0, "limits": [-5.0, 5.0], "constraint": {"mean": 0.0, "sigma": 1.0}}
-            syield["add"] = {theta: float(cat["spurious"])}
+            syield.append({"scale": width, "factors": [theta]})
         bkg = cat["background"]
         bshape = get_shape(bkg["shape"], lo, hi)
         bmap = {}
@@ -472,9 +591,7 @@ def category_spec(categories: list[dict], *, mass_value: float, poi: str = "mu",
         params[nb] = {"value": None if bkg.get("yield") is None else float(bkg["yield"]), "limits": [0.0, None]}
         channels.append({
             "name": name, "range": [lo, hi],
-            "signal": {"shape": sshape.name, "params": smap, "yield": syield},
+            "signal": {"shape": sshape.name, "params": smap, "yield": syield[0] if len(syield) == 1 else syield},
             "background": {"shape": bshape.name, "params": bmap, "yield": nb},
         })
-    return {"poi": poi, "parameters": params, "channels": channels}
-
-
+    return {"poi": next(iter(pois.values())) if poi_per_mode else poi, "parameters": params, "channels": channels}
