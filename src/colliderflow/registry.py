@@ -9,6 +9,7 @@ and runs no analysis or model code; ``colliderflow.analyses.get`` loads the anal
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -40,13 +41,21 @@ def _registered(group: str = ENTRY_POINT_GROUP, built_in: dict[str, str] = BUILT
     """name -> where its code is, for every analysis (or model kind): built-ins, then entry
     points (which may not shadow a built-in)."""
     found = dict(built_in)
-    for point in entry_points(group=group):
+    for point in _entry_points(group):
         if point.name in built_in and point.value != built_in[point.name]:
             raise ValueError(
                 f"entry point {point.name!r} = {point.value!r} of group {group} shadows the "
                 f"built-in of that name; rename yours")
         found[point.name] = point.value
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def _entry_points(group: str) -> tuple:
+    """The group's entry points, read once per process: each read scans the metadata of every
+    installed distribution (a hundredth of a second), and planning a workflow looks names up
+    hundreds of times."""
+    return tuple(entry_points(group=group))
 
 
 def available() -> list[str]:

@@ -12,6 +12,11 @@ package, with its schema piece and data; every registered model kind's module, w
 imports and its schema piece), added where the registry is in the closure. The config schema
 (its defaults: the generic one, the analysis's piece, every model kind's piece) counts where
 ``config`` is.
+
+Parsing the ~70 files costs more than the rest of a Snakemake start, so each file's imports
+are kept in ``IMPORTS_CACHE`` (beside Python's own bytecode cache) under its path with the
+SHA-256 of the contents they were read from: an entry whose file changed in any way is read
+again, whatever its time stamps say.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ import ast
 import functools
 import hashlib
 import importlib.util
+import json
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +36,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 EDGE = PACKAGE_DIR / "cli.py"
 CONFIG = PACKAGE_DIR / "config.py"
 SCHEMA = PACKAGE_DIR / "config.schema.yaml"
+IMPORTS_CACHE = PACKAGE_DIR / "__pycache__" / "stage_code_imports.json"
 
 
 def code_files(subcommand: str, analysis: str) -> list[str]:
@@ -73,7 +82,7 @@ def code_digest(subcommand: str, analysis: str) -> str:
         path = Path(name)
         label = path.relative_to(PACKAGE_DIR.parent) if path.is_relative_to(PACKAGE_DIR.parent) else path
         digest.update(f"{label.as_posix()}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(bytes.fromhex(content_hash(path)))
     return f"sha256:{digest.hexdigest()}"
 
 
@@ -152,6 +161,7 @@ def import_closure(modules: list[str], roots: dict[str, Path], exclude: set[Path
         if parent:  # importing a.b runs a/__init__.py first
             pending.append(parent)
         pending.extend(_imports(path, name, roots))
+    _imports_cache().save()
     return found
 
 
@@ -181,33 +191,92 @@ def _imports(path: Path, name: str, roots: dict[str, Path]) -> list[str]:
     gives both X and X.y: y may be a submodule)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     names = []
-    for node in _import_nodes(path):
-        if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
+    for level, module, aliases, line in _import_statements(path):
+        if level is None:  # import a, b.c
+            names.extend(aliases)
             continue
-        if node.level:
+        if level:
             anchor = package.split(".")
-            if node.level - 1 > len(anchor) - 1:
-                raise ValueError(f"{path}:{node.lineno}: relative import beyond the top-level package")
-            anchor = anchor[: len(anchor) - (node.level - 1)]
-            base = ".".join(anchor + ([node.module] if node.module else []))
+            if level - 1 > len(anchor) - 1:
+                raise ValueError(f"{path}:{line}: relative import beyond the top-level package")
+            anchor = anchor[: len(anchor) - (level - 1)]
+            base = ".".join(anchor + ([module] if module else []))
         else:
-            base = node.module
+            base = module
         names.append(base)
-        names.extend(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+        names.extend(f"{base}.{alias}" for alias in aliases if alias != "*")
     return [item for item in names if item.split(".")[0] in roots]
 
 
-def _import_nodes(path: Path) -> list[ast.Import | ast.ImportFrom]:
-    stat = path.stat()
-    return _parsed_imports(str(path), stat.st_mtime_ns, stat.st_size)
+def content_hash(path: Path) -> str:
+    """The SHA-256 (hex) of a file's contents."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@functools.lru_cache(maxsize=None)
-def _parsed_imports(path: str, mtime_ns: int, size: int) -> list[ast.Import | ast.ImportFrom]:
+def _import_statements(path: Path) -> list[list]:
+    """Every import statement of a file as ``[level, module, names, line]`` (level None for
+    ``import names``), from the cache when the file's contents are those it was read from."""
+    cache = _imports_cache()
+    contents = content_hash(path)
+    cached = cache.entries.get(str(path))
+    if cached is not None and cached["sha256"] == contents:
+        return cached["imports"]
+    statements = [
+        [None, None, [alias.name for alias in node.names], node.lineno] if isinstance(node, ast.Import)
+        else [node.level, node.module, [alias.name for alias in node.names], node.lineno]
+        for node in _parsed_imports(path)
+    ]
+    cache.entries[str(path)] = {"sha256": contents, "imports": statements}
+    cache.changed = True
+    return statements
+
+
+def _parsed_imports(path: Path) -> list[ast.Import | ast.ImportFrom]:
     """Every import statement of a file, at any depth, except under ``if TYPE_CHECKING:``."""
-    tree = ast.parse(Path(path).read_text(), filename=path)
+    tree = ast.parse(path.read_bytes(), filename=str(path))
     return [node for node in _statements(tree.body) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+class _ImportsCache:
+    """The file ``IMPORTS_CACHE``: path -> {"sha256": contents, "imports": statements}."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.changed = False
+        try:
+            self.entries = json.loads(path.read_text())
+        except (OSError, ValueError):  # none yet, or cut short: every file is parsed again
+            self.entries = {}
+
+    def save(self) -> None:
+        """Write the entries if any changed. Atomically (parallel starts each write a whole
+        file; the last one stays), and not at all where the folder is read-only (an
+        installed package): the cache only saves time."""
+        if not self.changed:
+            return
+        try:
+            self.path.parent.mkdir(exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        except OSError:
+            return
+        try:
+            with os.fdopen(handle, "w") as out:
+                json.dump(self.entries, out)
+            os.replace(temporary, self.path)
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
+            return
+        self.changed = False
+
+
+_LOADED: dict[Path, _ImportsCache] = {}
+
+
+def _imports_cache() -> _ImportsCache:
+    """The cache at ``IMPORTS_CACHE``, read once per process."""
+    if IMPORTS_CACHE not in _LOADED:
+        _LOADED[IMPORTS_CACHE] = _ImportsCache(IMPORTS_CACHE)
+    return _LOADED[IMPORTS_CACHE]
 
 
 def _statements(body: list) -> Iterator[ast.AST]:

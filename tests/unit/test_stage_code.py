@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from colliderflow import registry
+from colliderflow import registry, stage_code
 from colliderflow.cli import STAGES, main
 from colliderflow.stage_code import PACKAGE_DIR, REGISTRIES, code_digest, code_files, import_closure
 
@@ -292,3 +294,62 @@ def test_fetch_runs_no_analysis_code_but_reads_its_schema_piece():
     assert not any("simulation" in f.parts for f in files), files
     simulate = [Path(f) for f in code_files("simulate", "hyy")]
     assert any(f.name == "simulation.py" and "hyy" in f.parts for f in simulate)
+
+
+# ----------------------------------------------------------------- the imports cache
+
+
+@pytest.fixture
+def imports_cache(tmp_path, monkeypatch):
+    """The imports cache in a file of its own, read afresh (as by a new process)."""
+    path = tmp_path / "cache" / "imports.json"
+    monkeypatch.setattr(stage_code, "IMPORTS_CACHE", path)
+    monkeypatch.setattr(stage_code, "_LOADED", {})
+    return path
+
+
+def _toy_closure(root: Path) -> list[str]:
+    found = import_closure(["toypkg.entry"], {"toypkg": root})
+    return sorted(str(path.relative_to(root.resolve())) for path in found)
+
+
+def test_the_imports_cache_spares_parsing_an_unchanged_file(tmp_path, imports_cache, monkeypatch):
+    _write(tmp_path, {"toypkg/__init__.py": "", "toypkg/entry.py": "from . import a\n", "toypkg/a.py": ""})
+    first = _toy_closure(tmp_path)
+    assert imports_cache.is_file()
+    monkeypatch.setattr(stage_code, "_LOADED", {})  # a new process: the cache file is all it has
+    monkeypatch.setattr(stage_code, "_parsed_imports", lambda path: pytest.fail(f"{path} parsed again"))
+    assert _toy_closure(tmp_path) == first == ["toypkg/__init__.py", "toypkg/a.py", "toypkg/entry.py"]
+
+
+def test_a_changed_file_is_read_again_even_with_its_old_size_and_time(tmp_path, imports_cache, monkeypatch):
+    """The cache is keyed on the contents: a change that keeps the file's size and modification
+    time (a checkout, a copy with preserved times) still reaches the closure and the digest."""
+    _write(tmp_path, {"toypkg/__init__.py": "", "toypkg/entry.py": "from . import a\n",
+                      "toypkg/a.py": "", "toypkg/b.py": ""})
+    assert _toy_closure(tmp_path) == ["toypkg/__init__.py", "toypkg/a.py", "toypkg/entry.py"]
+    entry = tmp_path / "toypkg" / "entry.py"
+    before = entry.stat()
+    entry.write_text("from . import b\n")
+    os.utime(entry, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert entry.stat().st_size == before.st_size and entry.stat().st_mtime_ns == before.st_mtime_ns
+    for _ in range(2):  # in this process, then in a new one that has only the cache file
+        assert _toy_closure(tmp_path) == ["toypkg/__init__.py", "toypkg/b.py", "toypkg/entry.py"]
+        monkeypatch.setattr(stage_code, "_LOADED", {})
+
+
+def test_a_damaged_imports_cache_is_read_as_empty(tmp_path, imports_cache):
+    _write(tmp_path, {"toypkg/__init__.py": "", "toypkg/entry.py": "import toypkg.a\n", "toypkg/a.py": ""})
+    imports_cache.parent.mkdir()
+    imports_cache.write_text('{"cut sho')
+    assert _toy_closure(tmp_path) == ["toypkg/__init__.py", "toypkg/a.py", "toypkg/entry.py"]
+    assert json.loads(imports_cache.read_text())  # rewritten whole
+
+
+def test_digests_with_and_without_the_imports_cache_agree(imports_cache, monkeypatch):
+    cached = {command: code_digest(command, "hyy") for command in STAGES}
+    monkeypatch.setattr(stage_code, "_LOADED", {})
+    assert {command: code_digest(command, "hyy") for command in STAGES} == cached  # read from the file
+    imports_cache.unlink()
+    monkeypatch.setattr(stage_code, "_LOADED", {})
+    assert {command: code_digest(command, "hyy") for command in STAGES} == cached  # parsed afresh

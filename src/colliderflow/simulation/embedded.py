@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Callable, ClassVar
 
 import numpy as np
-import uproot
 
 from .. import __version__, config
 from . import Simulation
-from ..ntuples import atlas2025, rootfile
+from ..ntuples import atlas2025
 from .catalogue import FileSpec, Plan
 from .detector import Detector, Reco, reconstruct, triggers
 from .seeds import CHUNK_STREAM, child_rng, event_numbers, file_seed
@@ -136,6 +135,8 @@ class EmbeddedSimulation(Simulation):
 
         Returns a summary: events generated and written, sums of weights, truth, seconds.
         """
+        from ..ntuples import rootfile  # uproot: only the simulate jobs pay its import
+
         t0, cpu0 = time.perf_counter(), time.process_time()
         s = self.settings(cfg)
         cat = self.catalogue(cfg)
@@ -194,6 +195,8 @@ def pileup_scale_factor(rng: np.random.Generator, n: int, spread: float) -> np.n
 
 def read_metadata(path: str | Path) -> dict:
     """The simulation record a simulated file carries (KeyError if it has none)."""
+    import uproot  # here: every stage imports the analyses, with their simulations; few read ROOT
+
     with uproot.open(path) as handle:
         if METADATA_KEY not in handle:
             raise KeyError(f"{path} has no {METADATA_KEY} record: it was not written by colliderflow simulate")
