@@ -353,7 +353,7 @@ def test_signal_sum_fitted_on_its_own_range_drives_the_category_fit_and_workspac
     background = {"categories": [{"name": "all", "choice": "exponential", "spurious_signal": 0.0}]}
     model = category_model(cfg["fit"], OBSERVABLE, signal, background, mass_floating=True)
     shapes = model.spec["channels"][0]["signal"]["params"]
-    assert shapes["sigma"]["param"] == shapes["sigma_2"]["param"] == "width_scale"
+    assert shapes["sigma"]["factors"] == shapes["sigma_2"]["factors"] == ["width_scale"]
     data = part[part["kind"] == "data"]["m_yy"].to_numpy()
     best = fit(model, {"all": data})
     assert best.valid

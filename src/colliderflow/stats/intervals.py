@@ -22,7 +22,7 @@ from scipy import stats as _sps
 
 from .cost import ModelCost
 from .fit import LEVEL_68, LEVEL_95, FitResult, _minuit, fit
-from .model import Model, as_data
+from .model import Expression, Model, as_data
 
 log = logging.getLogger(__name__)
 
@@ -120,26 +120,51 @@ def per_channel_spec(model: Model, poi: str | None = None) -> tuple[dict, dict]:
             comp = ch.get(key)
             if not comp:
                 continue
-            if any(m == poi or isinstance(m, Mapping) and m.get("param") == poi for m in comp["params"].values()):
+            if any(poi in Expression(m).refs() for m in comp["params"].values()):
                 raise ValueError(f"channel {ch['name']!r}: the POI {poi!r} enters a {key} shape; "
                                  "only a POI that scales signal yields can be split by channel")
             ym = comp.get("yield", 0.0)
-            uses = ym == poi or isinstance(ym, Mapping) and (poi in ym.get("factors", []) or poi in ym.get("add", {})
-                                                            or ym.get("param") == poi)
-            if not uses:
+            if poi not in Expression(ym).refs():
                 continue
-            if key == "background" or isinstance(ym, Mapping) and (poi in ym.get("add", {}) or ym.get("param") == poi):
+            own = f"{poi}_{ch['name']}"
+            if key == "background" or not _only_a_factor(ym, poi):
                 raise ValueError(f"channel {ch['name']!r}: the POI {poi!r} enters the {key} yield other than as a "
                                  "factor of the signal; only a POI that scales signal yields can be split by channel")
-            own = f"{poi}_{ch['name']}"
             if own in spec["parameters"]:
                 raise ValueError(f"cannot split {poi!r} by channel: the model already has a parameter {own!r}")
-            comp["yield"] = own if ym == poi else {**ym, "factors": [own if f == poi else f for f in ym["factors"]]}
+            comp["yield"] = _renamed_factor(ym, poi, own)
             names[ch["name"]] = own
     common = spec["parameters"].pop(poi)
     spec["parameters"].update({own: copy.deepcopy(common) for own in names.values()})
     spec["poi"] = None
     return spec, names
+
+
+def _terms(expression) -> list:
+    """The terms of a yield expression (stats.model.Expression: a term or a list of terms)."""
+    return expression if isinstance(expression, list) else [expression]
+
+
+def _only_a_factor(expression, name: str) -> bool:
+    """Whether ``name`` enters ``expression`` only as a factor of its terms."""
+    return all(not isinstance(t, Mapping) or not any(name in t.get(k, {}) for k in ("add", "relative", "lognormal"))
+               for t in _terms(expression))
+
+
+def _renamed_factor(expression, old: str, new: str):
+    """``expression`` with the factor ``old`` renamed ``new`` in every term."""
+    def rename(term):
+        if term == old:
+            return new
+        if not isinstance(term, Mapping):
+            return term
+        out = dict(term, factors=[new if f == old else f for f in term.get("factors", [])])
+        if term.get("param") == old:
+            out["param"] = new
+        return out
+
+    renamed = [rename(t) for t in _terms(expression)]
+    return renamed if isinstance(expression, list) else renamed[0]
 
 
 def channel_compatibility(model: Model, data, *, best: FitResult, poi: str | None = None) -> dict:
