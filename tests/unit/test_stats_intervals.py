@@ -130,6 +130,23 @@ def test_per_channel_spec_splits_the_poi_of_signal_yields_only():
         per_channel_spec(shaped)
 
 
+def test_per_channel_spec_renames_the_poi_in_every_term_of_a_yield_by_mode():
+    """A yield summed over production modes, each term with its own normsys (category_spec's
+    form): the POI is renamed in every term, the other factors and responses are kept; a POI
+    inside a term's response is refused."""
+    terms = [{"scale": 2.0, "factors": ["mu"], "lognormal": {"theory_ggH": 1.07}},
+             {"scale": 0.5, "factors": ["mu"], "lognormal": {"theory_VBF": 1.03}}]
+    spec = {"poi": "mu", "parameters": {"mu": {"value": 1.0}, "theory_ggH": {"value": 0.0}, "theory_VBF": {"value": 0.0}},
+            "channels": [{"name": "c", "range": [0.0, 1.0], "signal": {**FLAT, "yield": terms}}]}
+    split, names = per_channel_spec(Model(spec))
+    assert names == {"c": "mu_c"}
+    assert split["channels"][0]["signal"]["yield"] == [{**t, "factors": ["mu_c"]} for t in terms]
+    assert Model(split).yields({"mu_c": 2.0, "theory_ggH": 0.0, "theory_VBF": 0.0})["c"]["signal"] == pytest.approx(5.0)
+    inside = [terms[0], {"scale": 1.0, "factors": ["mu"], "relative": {"mu": 0.1}}]
+    with pytest.raises(ValueError, match="other than as a factor"):
+        per_channel_spec(Model({**spec, "channels": [{**spec["channels"][0], "signal": {**FLAT, "yield": inside}}]}))
+
+
 @pytest.mark.parametrize("counts", [(30, 60), (30, 55, 12)])
 def test_channel_compatibility_is_the_likelihood_ratio_computed_by_hand(counts):
     scales = [10.0, 20.0, 8.0][: len(counts)]
