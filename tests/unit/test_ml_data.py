@@ -60,8 +60,8 @@ def test_cutbased_is_a_model_kind_and_the_default_baseline():
     cfg = synthetic.default_config()
     ml = cfg["ml"]
     assert ml["baseline"] == "cutbased" and ml["enabled"][0] == "cutbased"
-    assert ml["models"]["cutbased"] == {"type": "cutbased"}
-    assert model_settings(cfg, "cutbased") == {"type": "cutbased", "name": "cutbased"}
+    assert ml["models"]["cutbased"] == {"type": "cutbased", "multiclass": False}
+    assert model_settings(cfg, "cutbased") == {"type": "cutbased", "multiclass": False, "name": "cutbased"}
     assert baseline(ml) == "cutbased"
     with pytest.raises(ConfigError, match="ml.baseline is 'cutbased', which is not in ml.enabled"):
         baseline(synthetic.default_config({"enabled": ["bdt"]})["ml"])

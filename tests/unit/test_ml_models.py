@@ -31,7 +31,7 @@ def _model(kind, inputs, **overrides):
     cfg = synthetic.default_config({**TINY, "models": {"m": {"type": kind, **overrides}}})
     torch.manual_seed(0)
     module = kinds.load(kind)
-    model = KINDS[kind](**module.spec(model_settings(cfg, "m"), inputs[:len(module.INPUTS)]))
+    model = KINDS[kind](**module.spec(model_settings(cfg, "m"), inputs[:len(module.INPUTS)]), n_outputs=1)
     if overrides.get("batch_norm"):  # statistics other than the initial ones, as after training
         model.train()
         model(*(torch.from_numpy(a) for a in inputs[:1]))

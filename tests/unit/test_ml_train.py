@@ -39,7 +39,7 @@ def labelled(toy):
 def _train(labelled, checkpoint, on_epoch_end=None, seed=5):
     cfg, settings, train, val = labelled
     seed_everything(seed, 1, torch.device("cpu"))
-    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]))
+    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]), n_outputs=1)
     fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=seed,
         checkpoint=checkpoint, key="k", on_epoch_end=on_epoch_end)
     return model.state_dict()
@@ -77,7 +77,7 @@ def test_checkpoint_of_another_training_is_ignored(labelled, tmp_path):
     cfg, settings, train, val = labelled
     _train(labelled, tmp_path / "ck.pt")
     seed_everything(5, 1, torch.device("cpu"))
-    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]))
+    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]), n_outputs=1)
     epochs = []
     fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=5,
         checkpoint=tmp_path / "ck.pt", key="other", on_epoch_end=epochs.append)
@@ -88,7 +88,7 @@ def test_early_stopping_keeps_the_best_epoch(labelled, tmp_path):
     cfg, settings, train, val = labelled
     settings = {**settings, "epochs": 30, "patience": 1, "lr": 0.05, "schedule": "none"}
     seed_everything(1, 1, torch.device("cpu"))
-    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]))
+    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]), n_outputs=1)
     history = fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=1,
                   checkpoint=tmp_path / "ck.pt")
     assert history["epochs_run"] < 30
@@ -121,7 +121,8 @@ MODEL_FILES = {"cutbased": [], "bdt": ["model.json"], "deepsets": ["model.pt", "
 
 def test_train_writes_every_output(trained):
     cfg, root, metrics, _ = trained
-    common = ["history.json", "metrics.json", "loss.png", "roc.png", "scores.png", "importance.png", "zcurve.png"]
+    common = ["history.json", "metrics.json", "loss.png", "roc.png", "scores.png", "importance.png", "zcurve.png",
+              "confusion.png", "roc_classes.png"]
     for name, m in metrics.items():
         # everything apply reads is in model/ (the rule's declared directory), nothing else
         assert sorted(p.name for p in (root / name / "model").iterdir()) == sorted(["model_info.json",

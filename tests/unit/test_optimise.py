@@ -153,7 +153,8 @@ def test_dynamic_programming_matches_brute_force():
 
 def test_assign_categories():
     cats = [{"lo": 0.8, "hi": 1.0}, {"lo": 0.5, "hi": 0.8}]
-    np.testing.assert_array_equal(assign_categories([0.1, 0.5, 0.6, 0.8, 0.95, 1.0], cats), [-1, -1, 1, 1, 0, 0])
+    frame = pd.DataFrame({"score": [0.1, 0.5, 0.6, 0.8, 0.95, 1.0]})
+    np.testing.assert_array_equal(assign_categories(frame, {"categories": cats, "multiclass": None}), [-1, -1, 1, 1, 0, 0])
 
 
 def test_cli_model_and_cutbased(tmp_path):

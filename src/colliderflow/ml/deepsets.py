@@ -17,6 +17,7 @@ from . import models, network
 
 INPUTS = ("features", "objects", "mask")
 POSITIVE_WEIGHTS = False
+MULTICLASS = True  # network.train sets n_outputs
 
 
 class DeepSets(nn.Module):
@@ -24,17 +25,17 @@ class DeepSets(nn.Module):
 
     def __init__(self, n_features: int, n_object_fields: int, phi_hidden: list[int], latent: int,
                  rho_hidden: list[int], pooling: str, dropout: float,
-                 feature_mean, feature_std, object_mean, object_std):
+                 feature_mean, feature_std, object_mean, object_std, n_outputs: int):
         super().__init__()
         self.pooling = pooling
         self.scale = models.Standardise(feature_mean, feature_std)
         self.scale_objects = models.Standardise(object_mean, object_std)
         self.phi = models.mlp([n_object_fields, *phi_hidden, latent], 0.0)
-        self.rho = models.mlp([latent + n_features, *rho_hidden, 1], dropout, final_activation=False)
+        self.rho = models.mlp([latent + n_features, *rho_hidden, n_outputs], dropout, final_activation=False)
 
     def forward(self, features: torch.Tensor, objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         pooled = models.masked_pool(self.phi(self.scale_objects(objects)), mask, self.pooling)
-        return self.rho(torch.cat([pooled, self.scale(features)], dim=-1)).squeeze(-1)
+        return models.logits(self.rho(torch.cat([pooled, self.scale(features)], dim=-1)))
 
 
 def spec(settings: dict, inputs: tuple) -> dict:
