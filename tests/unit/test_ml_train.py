@@ -235,3 +235,31 @@ def test_same_seed_gives_byte_identical_files(toy, tmp_path):
             assert first == second, f"{name}: {path} differs between two runs with the same seed"
         history = json.loads((tmp_path / "a" / name / "history.json").read_text())
         assert not any("second" in key for key in history), sorted(history)
+
+
+def test_multiclass_bdt_metrics_scores_and_comparison(trained, toy, tmp_path):
+    """A multiclass BDT (xgboost multi:softprob) end to end: per-class metrics, the scores
+    Parquet's score = 1 - P(background) and score_<class>, the comparison's class columns."""
+    cfg, root, metrics, _ = trained
+    ml = {**FAST, "classes": {"ggH": ["ggH"], "VBF": ["VBF"]}, "enabled": ["cutbased", "bdt", "bdt_mc"],
+          "models": {"cutbased": {"type": "cutbased"}, "bdt": {"type": "bdt"},
+                     "bdt_mc": {"type": "bdt", "multiclass": True}}}
+    cfg = synthetic.default_config(ml)
+    m = train_model("bdt_mc", cfg, toy, root / "bdt_mc", OBSERVABLE)
+    per_class = m["classes"]
+    assert per_class["names"] == ["background", "ggH", "VBF"]
+    assert np.array(per_class["confusion"]["counts"]).shape == (3, 3)
+    assert set(per_class["roc_auc"]) == set(per_class["f1"]) == {"background", "ggH", "VBF"}
+    assert per_class["roc_auc"]["VBF"] > 0.7 and 0.5 < m["roc_auc"] <= 1.0  # the toy's VBF has many forward jets
+    assert per_class["roc_auc"]["background"] == pytest.approx(m["roc_auc"])  # 1 - P(bkg) is the binary score
+    assert json.loads((root / "bdt_mc" / "history.json").read_text())["loss"] == "mlogloss (xgboost)"
+    out = tmp_path / "VBF.parquet"
+    apply_model(root / "bdt_mc" / "model", toy, "VBF", out, OBSERVABLE)
+    table = pq.read_table(out).to_pandas()
+    assert list(table.columns)[-4:] == ["score", "score_background", "score_ggH", "score_VBF"]
+    np.testing.assert_allclose(table[["score_background", "score_ggH", "score_VBF"]].sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(table["score"], 1.0 - table["score_background"], atol=1e-6)
+    rows = compare.compare(root, cfg, OBSERVABLE, tmp_path / "c.md", tmp_path / "c.json", tmp_path / "plots")
+    assert rows[2]["auc_VBF"] == pytest.approx(per_class["roc_auc"]["VBF"]) and rows[1]["auc_VBF"] is None
+    text = (tmp_path / "c.md").read_text()
+    assert "## Confusion matrix of bdt_mc" in text and "| true \\ predicted | background | ggH | VBF |" in text
