@@ -137,19 +137,19 @@ def test_class_metrics_of_a_multiclass_score():
     sample = rng.choice(["data", "ggH", "VBF"], n, p=[0.6, 0.25, 0.15])
     kind = np.where(sample == "data", "data", "signal")
     mass = np.where(kind == "signal", rng.normal(125, 2, n), rng.choice([112.0, 140.0], n))
-    truth = np.select([sample == "ggH", sample == "VBF"], [1, 2], 0)
+    truth = np.select([sample == "VBF", sample == "ggH"], [1, 2], 0)  # background, then classes sorted by name
     logits = rng.normal(0, 1, (n, 3)) + 1.5 * np.eye(3)[truth]
     probability = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     weight = np.where(kind == "data", 1.0, rng.uniform(0.01, 0.03, n))
     split = np.where(rng.random(n) < 0.5, "test", "train")
     frame = pd.DataFrame({"sample": sample, "process": sample, "kind": kind, "split": split, "weight": weight,
-                          MASS: mass, **{f"score_{c}": probability[:, k] for k, c in enumerate(["background", "ggH", "VBF"])}})
+                          MASS: mass, **{f"score_{c}": probability[:, k] for k, c in enumerate(["background", "VBF", "ggH"])}})
     ml = synthetic.default_config({"classes": {"ggH": ["ggH"], "VBF": ["VBF"]}})["ml"]
     metrics = evaluate.class_metrics(frame, ml, OBSERVABLE)
     test = split == "test"
     t, p, w = truth[test], probability[test].argmax(axis=1), weight[test]
     expected = evaluate.confusion_matrix(t, p, w, 3)
-    assert metrics["names"] == ["background", "ggH", "VBF"]
+    assert metrics["names"] == ["background", "VBF", "ggH"]
     np.testing.assert_allclose(metrics["confusion"]["weighted"], expected)
     assert np.sum(metrics["confusion"]["counts"]) == test.sum()
     assert metrics["confusion"]["counts"][1][1] == np.sum((t == 1) & (p == 1))

@@ -247,7 +247,7 @@ def test_multiclass_bdt_metrics_scores_and_comparison(trained, toy, tmp_path):
     cfg = synthetic.default_config(ml)
     m = train_model("bdt_mc", cfg, toy, root / "bdt_mc", OBSERVABLE)
     per_class = m["classes"]
-    assert per_class["names"] == ["background", "ggH", "VBF"]
+    assert per_class["names"] == ["background", "VBF", "ggH"]
     assert np.array(per_class["confusion"]["counts"]).shape == (3, 3)
     assert set(per_class["roc_auc"]) == set(per_class["f1"]) == {"background", "ggH", "VBF"}
     assert per_class["roc_auc"]["VBF"] > 0.7 and 0.5 < m["roc_auc"] <= 1.0  # the toy's VBF has many forward jets
@@ -256,7 +256,7 @@ def test_multiclass_bdt_metrics_scores_and_comparison(trained, toy, tmp_path):
     out = tmp_path / "VBF.parquet"
     apply_model(root / "bdt_mc" / "model", toy, "VBF", out, OBSERVABLE)
     table = pq.read_table(out).to_pandas()
-    assert list(table.columns)[-4:] == ["score", "score_background", "score_ggH", "score_VBF"]
+    assert list(table.columns)[-4:] == ["score", "score_background", "score_VBF", "score_ggH"]
     np.testing.assert_allclose(table[["score_background", "score_ggH", "score_VBF"]].sum(axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(table["score"], 1.0 - table["score_background"], atol=1e-6)
     rows = compare.compare(root, cfg, OBSERVABLE, tmp_path / "c.md", tmp_path / "c.json", tmp_path / "plots")

@@ -273,7 +273,7 @@ class TrainingSet:
 def class_index(frame: pd.DataFrame, signal: np.ndarray, ml: dict) -> np.ndarray:
     """Class of each event (index into ``settings.classes(ml)``): 0 background, else the class
     of ``ml.classes`` holding its process (``settings.check_multiclass`` made that one class)."""
-    of_process = {p: k for k, processes in enumerate(ml["classes"].values(), start=1) for p in processes}
+    of_process = {p: k for k, name in enumerate(classes(ml)[1:], start=1) for p in ml["classes"][name]}
     index = frame["process"].map(of_process).fillna(0).to_numpy(dtype=np.int64)
     return np.where(signal, index, 0)
 

@@ -31,8 +31,10 @@ BACKGROUND = "background"  # the class of the events of ml.background, always th
 
 
 def classes(ml: dict) -> list[str]:
-    """The classes of a multiclass model: background first, then those of ``ml.classes``."""
-    return [BACKGROUND, *ml["classes"]]
+    """The classes of a multiclass model: background first, then those of ``ml.classes`` sorted
+    by name (the workflow hands settings to the jobs as JSON with sorted keys: sorting here
+    gives every stage the same order however the config was written)."""
+    return [BACKGROUND, *sorted(ml["classes"])]
 
 
 def check_multiclass(cfg: dict, settings: dict) -> None:
