@@ -262,4 +262,4 @@ def test_multiclass_bdt_metrics_scores_and_comparison(trained, toy, tmp_path):
     rows = compare.compare(root, cfg, OBSERVABLE, tmp_path / "c.md", tmp_path / "c.json", tmp_path / "plots")
     assert rows[2]["auc_VBF"] == pytest.approx(per_class["roc_auc"]["VBF"]) and rows[1]["auc_VBF"] is None
     text = (tmp_path / "c.md").read_text()
-    assert "## Confusion matrix of bdt_mc" in text and "| true \\ predicted | background | ggH | VBF |" in text
+    assert "## Confusion matrix of bdt_mc" in text and "| true \\ predicted | background | VBF | ggH |" in text
