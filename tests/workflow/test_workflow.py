@@ -141,7 +141,7 @@ def test_multiclass_model_down_to_the_fit(finished_run):
     assert selection["multiclass"]["classes"] == names[1:]
     categories = selection["categories"]
     assert categories and all(c["name"].startswith(f"{c['class']}_cat") for c in categories)
-    assert {"ggH", "VBF"} <= {c["class"] for c in categories}
+    assert len({c["class"] for c in categories}) >= 2  # a class may get none (each needs optimise.min_background)
     fit = json.loads((results / "inference" / "mlp_multiclass" / "fit.json").read_text())
     assert fit["fitted"] and set(fit["categories"]) == {c["name"] for c in categories}
     assert np.isfinite(fit["mu"]["value"]) and fit["mu"]["error"] > 0
