@@ -16,6 +16,16 @@ for every selected event), this stage finds
   over the same threshold grid;
 * the inclusive selection (every event of the model's input), for reference.
 
+A multiclass model (its scores Parquet has ``score_<class>`` columns, background first:
+``ml.apply``) is categorised by class instead (``optimise.multiclass``): each event goes to
+the signal class with the largest class score (P(class), or the discriminant P(class) /
+(P(class) + P(background))), and each class's events are split into up to N categories on
+that score by the same search (s: every signal event of the class's events, so the
+categories maximise the inclusive significance). selection.json lists them like any
+categories (names ``<class>_cat<k>``, each with its ``class``), so the fit works unchanged;
+``assign_categories`` puts events into them. The threshold and Z curve are those of
+``score`` = 1 - P(background).
+
 Only the validation split is used; yields are scaled to the full dataset by the ratio of
 each sample's total weight to its validation weight, so s and b are full-dataset
 expectations. The background is either the data sidebands (outside the window, never
@@ -38,6 +48,8 @@ from .stats.significance import asimov_z, figure_of_merit, sideband_transfer_fac
 log = logging.getLogger(__name__)
 
 META_COLUMNS = ("sample", "kind", "split", "weight", "score")
+CLASS_SCORE_PREFIX = "score_"  # score_<class>: P(class) of a multiclass model (ml.apply)
+BACKGROUND_SCORE = "score_background"
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -167,15 +179,56 @@ def best_categories(score_s, weight_s, score_b, weight_b, grid, n_categories: in
     }
 
 
-def assign_categories(score, categories: list[dict]) -> np.ndarray:
+def class_score_columns(directory: str | Path) -> list[str]:
+    """The ``score_<class>`` columns of the scores Parquet files in ``directory``: those of a
+    multiclass model, background first; none for a binary model (or an empty directory, which
+    ``events.read_table`` refuses)."""
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(directory).glob("*.parquet"))
+    names = pq.read_schema(files[0]).names if files else []
+    return [name for name in names if name.startswith(CLASS_SCORE_PREFIX)]
+
+
+def signal_classes(frame: pd.DataFrame) -> list[str]:
+    """The signal classes of a multiclass model's scores (none for a binary model's)."""
+    return [c[len(CLASS_SCORE_PREFIX):] for c in frame.columns if c.startswith(CLASS_SCORE_PREFIX)
+            and c != BACKGROUND_SCORE]
+
+
+def class_scores(frame: pd.DataFrame, classes: list[str], class_score: str) -> np.ndarray:
+    """(events, classes) score of each signal class: P(class) (``probability``) or
+    P(class) / (P(class) + P(background)) (``discriminant``; 0 where both are 0)."""
+    probability = frame[[f"{CLASS_SCORE_PREFIX}{c}" for c in classes]].to_numpy(dtype=float)
+    if class_score == "probability":
+        return probability
+    total = probability + frame[BACKGROUND_SCORE].to_numpy(dtype=float)[:, None]
+    return np.divide(probability, total, out=np.zeros_like(probability), where=total > 0)
+
+
+def assign_class(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the class with the largest score, that score) per event."""
+    index = np.argmax(scores, axis=1)
+    return index, scores[np.arange(len(scores)), index]
+
+
+def assign_categories(frame: pd.DataFrame, selection: dict) -> np.ndarray:
     """Category index of each event (-1: in none), from the ``categories`` of selection.json.
 
-    A category holds lo < score <= hi.
+    A category holds lo < score <= hi; with ``selection["multiclass"]``, the events of its
+    ``class`` (``assign_class``) with lo < class score <= hi. ``frame``: the scores Parquet
+    columns (``score``, and ``score_<class>`` for a multiclass selection).
     """
-    score = np.asarray(score, dtype=float)
+    multiclass = selection["multiclass"]
+    if multiclass is None:
+        score = frame["score"].to_numpy(dtype=float)
+        in_class = {None: np.ones(len(score), dtype=bool)}
+    else:
+        assigned, score = assign_class(class_scores(frame, multiclass["classes"], multiclass["class_score"]))
+        in_class = {name: assigned == k for k, name in enumerate(multiclass["classes"])}
     index = np.full(score.size, -1, dtype=int)
-    for k, cat in enumerate(categories):
-        index[(score > cat["lo"]) & (score <= cat["hi"]) & (index < 0)] = k
+    for k, cat in enumerate(selection["categories"]):
+        index[in_class[cat.get("class")] & (score > cat["lo"]) & (score <= cat["hi"]) & (index < 0)] = k
     return index
 
 
@@ -190,6 +243,8 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame, 
     mass = part[observable.column].to_numpy(dtype=float)
     weight = part["weight"].to_numpy(dtype=float)
     score = part["score"].to_numpy(dtype=float)
+    classes = signal_classes(part)
+    by_class = class_scores(part, classes, opt["multiclass"]["class_score"]) if classes else None
     is_sig = kind == "signal"
     if not is_sig.any():
         raise ValueError(f"no signal events (kind 'signal') in split {opt['split']!r}: cannot optimise")
@@ -207,6 +262,8 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame, 
         "split_scale": part.attrs.get("split_scale", {}),
         "score_s": score[is_sig & in_window],
         "weight_s": weight[is_sig & in_window],
+        "classes": classes,
+        "class_s": None if by_class is None else by_class[is_sig & in_window],
     }
     if opt["background"] == "mc":
         is_bkg = (kind == "background") & in_window
@@ -215,7 +272,8 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame, 
                 "optimise.background is 'mc' but there is no background MC (kind 'background') in the "
                 "window; use optimise.background: sidebands"
             )
-        out.update(score_b=score[is_bkg], weight_b=weight[is_bkg], b_scale=1.0, transfer_factor=None)
+        out.update(score_b=score[is_bkg], weight_b=weight[is_bkg], b_scale=1.0, transfer_factor=None,
+                   class_b=None if by_class is None else by_class[is_bkg])
     else:
         lo, hi = observable.range
         is_data = kind == "data"
@@ -232,7 +290,8 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame, 
         # The transfer factor is fitted inclusively: it assumes the sideband shape does not
         # depend on the score, which holds when the observable is not a classifier input.
         tf = sideband_transfer_factor(mass[is_data], weight[is_data], window, (lo, hi), intervals)
-        out.update(score_b=score[side], weight_b=weight[side], b_scale=tf, transfer_factor=tf)
+        out.update(score_b=score[side], weight_b=weight[side], b_scale=tf, transfer_factor=tf,
+                   class_b=None if by_class is None else by_class[side])
     return out
 
 
@@ -265,24 +324,22 @@ def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name
     best = int(np.argmax(curve["z"]))
     threshold = {k: float(curve[k][best]) for k in ("s", "b", "z")}
     threshold["value"] = float(grid[best])
-    cats = best_categories(s_score, s_w, b_score, b_w * b_scale, grid, opt["n_categories"], min_b, fom=fom)
-    if not cats["edges"]:
+    if inputs["classes"]:
+        categories, multiclass = class_categories(opt, inputs, min_b, fom), {
+            "classes": inputs["classes"], "class_score": opt["multiclass"]["class_score"]}
+    else:
+        cats = best_categories(s_score, s_w, b_score, b_w * b_scale, grid, opt["n_categories"], min_b, fom=fom)
+        categories, multiclass = named_categories(cats, ""), None
+    if not categories:
         raise ValueError(
             f"no score threshold keeps at least optimise.min_background = {min_b} expected background "
             f"events (inclusive: {inclusive_b:.1f}); lower optimise.min_background"
         )
-    # highest score first reads naturally: cat0 is the purest
-    categories = [
-        {"lo": cats["edges"][k], "hi": cats["edges"][k + 1], "s": cats["s"][k], "b": cats["b"][k], "z": cats["z"][k]}
-        for k in reversed(range(len(cats["s"])))
-    ]
-    for k, cat in enumerate(categories):
-        cat["name"] = f"cat{k}"
+    combined_z = float(np.sqrt(sum(cat["z"] ** 2 for cat in categories)))
 
     log.info(
         "%s: window %.2f-%.2f %s, inclusive Z=%.3f, best threshold Z=%.3f, %d categories Z=%.3f",
-        model_name, *inputs["window"], observable.unit, inclusive["z"], threshold["z"], len(categories),
-        cats["combined_z"],
+        model_name, *inputs["window"], observable.unit, inclusive["z"], threshold["z"], len(categories), combined_z,
     )
     return {
         "model": model_name,
@@ -299,10 +356,43 @@ def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name
         "zcurve": {k: np.asarray(curve[k]).tolist() for k in ("threshold", "s", "b", "z")},
         "threshold": threshold,
         "n_categories_requested": int(opt["n_categories"]),
+        "multiclass": multiclass,
         "categories": categories,
-        "combined_z": float(cats["combined_z"]),
+        "combined_z": combined_z,
         "inclusive": inclusive,
     }
+
+
+def named_categories(cats: dict, prefix: str) -> list[dict]:
+    """The categories of ``best_categories`` as selection.json lists them, highest score first
+    (it reads naturally: <prefix>cat0 is the purest)."""
+    return [{"name": f"{prefix}cat{n}", "lo": cats["edges"][k], "hi": cats["edges"][k + 1], "s": cats["s"][k],
+             "b": cats["b"][k], "z": cats["z"][k]} for n, k in enumerate(reversed(range(len(cats["s"]))))]
+
+
+def class_categories(opt: dict, inputs: dict, min_b: float, fom) -> list[dict]:
+    """The categories of a multiclass model: per signal class, up to its number of categories
+    (``optimise.multiclass.n_categories``, else ``optimise.n_categories``) on the class score
+    of the events assigned to the class. A class whose events reach no allowed category gets none."""
+    counts = opt["multiclass"]["n_categories"]
+    unknown = sorted(set(counts) - set(inputs["classes"]))
+    if unknown:
+        raise ValueError(f"optimise.multiclass.n_categories names {', '.join(unknown)}, not a signal class of the "
+                         f"model (classes: {', '.join(inputs['classes'])}; ml.classes)")
+    class_s, score_s = assign_class(inputs["class_s"])
+    class_b, score_b = assign_class(inputs["class_b"])
+    categories = []
+    for k, name in enumerate(inputs["classes"]):
+        pick_s, pick_b = class_s == k, class_b == k
+        cats = best_categories(score_s[pick_s], inputs["weight_s"][pick_s], score_b[pick_b],
+                               inputs["weight_b"][pick_b] * inputs["b_scale"],
+                               threshold_grid(score_s[pick_s], opt["n_thresholds"]),
+                               counts.get(name, opt["n_categories"]), min_b, fom=fom)
+        if not cats["edges"]:
+            log.warning("class %s: no category keeps optimise.min_background = %g expected background events; its "
+                        "events are in no category", name, min_b)
+        categories += [{**cat, "class": name} for cat in named_categories(cats, f"{name}_")]
+    return categories
 
 
 def window_method(opt: dict, fit_settings: dict | None) -> dict:
@@ -332,10 +422,12 @@ def plot_zcurve(selection: dict, out: str | Path, lumi_fb: float | None = None) 
     ax.axhline(inclusive, color="grey", ls="--", label=f"inclusive {fom} = {inclusive:.2f}")
     ax.axvline(selection["threshold"]["value"], color="tab:red", ls=":",
                label=f"best threshold {selection['threshold']['value']:.3f}, Z = {selection['threshold']['z']:.2f}")
-    for cat in selection["categories"]:
-        ax.axvline(cat["lo"], color="tab:green", lw=1, alpha=0.7)
+    if selection["multiclass"] is None:  # a multiclass model's boundaries are on its class scores, not on this axis
+        for cat in selection["categories"]:
+            ax.axvline(cat["lo"], color="tab:green", lw=1, alpha=0.7)
+    classes = "" if selection["multiclass"] is None else f" of {len(selection['multiclass']['classes'])} classes"
     ax.plot([], [], color="tab:green", lw=1,
-            label=f"{len(selection['categories'])} categories, combined Z = {selection['combined_z']:.2f}")
+            label=f"{len(selection['categories'])} categories{classes}, combined Z = {selection['combined_z']:.2f}")
     ax.set_ylabel(f"Expected {fom}")
     ax.set_ylim(0, max(np.max(zc["z"]), selection["combined_z"]) * 1.5 + 1e-9)
     ax.legend(loc="upper left", fontsize="small")
@@ -375,7 +467,8 @@ def run(args) -> int:
 
     cfg = config.load(args.configfile, args.settings)
     observable = analyses.get(cfg["analysis"]).observable(cfg)
-    frame, files = read_table(args.scores, columns=[*META_COLUMNS, observable.column])
+    frame, files = read_table(args.scores, columns=[*META_COLUMNS, observable.column,
+                                                    *class_score_columns(args.scores)])
     empty = empty_samples(frame, cfg["samples"])  # read_table has warned about each
     data_samples = [name for name, spec in cfg["samples"].items() if spec["kind"] == "data"]
     if cfg["optimise"]["background"] == "sidebands" and data_samples and set(data_samples) <= set(empty):

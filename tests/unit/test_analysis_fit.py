@@ -286,7 +286,7 @@ def test_sweights_sum_to_the_yields_and_unfold_the_signal_score(pipeline):
 def test_prepare_uses_only_fit_splits_and_scales_mc():
     frames = synthetic(seed=5)
     frame = pd.concat(frames.values(), ignore_index=True)
-    selection = {"categories": [{"name": "inclusive", "lo": -1.0, "hi": 1.0}]}
+    selection = {"categories": [{"name": "inclusive", "lo": -1.0, "hi": 1.0}], "multiclass": None}
     part = prepare(CFG["fit"], OBSERVABLE, frame, selection)
     assert set(part["split"]) == {"val", "test"}
     share = part.attrs["data_fraction"]

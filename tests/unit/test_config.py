@@ -8,11 +8,22 @@ from colliderflow import config
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "atlas-2025.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "atlas-2025.yaml", "studies.yaml"])
 def test_shipped_configs_validate(name):
     cfg = config.load(REPO / "config" / name)
     assert cfg["analysis"] == "hyy"
     assert cfg["samples"], "a config without samples runs nothing"
+
+
+def test_studies_config_enables_every_kind_and_the_multiclass_models():
+    from colliderflow import registry
+    from colliderflow.ml.settings import model_settings
+
+    cfg = config.load(REPO / "config" / "studies.yaml")
+    settings = [model_settings(cfg, name) for name in cfg["ml"]["enabled"]]  # refuses a bad multiclass model
+    assert {s["type"] for s in settings} == set(registry.model_kinds())
+    assert {s["type"] for s in settings if s["multiclass"]} == {"bdt", "mlp"}
+    assert set(cfg["optimise"]["multiclass"]["n_categories"]) == set(cfg["ml"]["classes"])
 
 
 def test_defaults_filled_and_every_key_documented():

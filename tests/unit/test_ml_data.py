@@ -60,8 +60,8 @@ def test_cutbased_is_a_model_kind_and_the_default_baseline():
     cfg = synthetic.default_config()
     ml = cfg["ml"]
     assert ml["baseline"] == "cutbased" and ml["enabled"][0] == "cutbased"
-    assert ml["models"]["cutbased"] == {"type": "cutbased"}
-    assert model_settings(cfg, "cutbased") == {"type": "cutbased", "name": "cutbased"}
+    assert ml["models"]["cutbased"] == {"type": "cutbased", "multiclass": False}
+    assert model_settings(cfg, "cutbased") == {"type": "cutbased", "multiclass": False, "name": "cutbased"}
     assert baseline(ml) == "cutbased"
     with pytest.raises(ConfigError, match="ml.baseline is 'cutbased', which is not in ml.enabled"):
         baseline(synthetic.default_config({"enabled": ["bdt"]})["ml"])
@@ -155,3 +155,43 @@ def test_process_weights_refuse_non_positive_yield():
     frame = pd.DataFrame({"process": ["a", "a"], "weight": [1.0, -2.0]})
     with pytest.raises(ValueError, match="non-positive"):
         data.process_weights(frame, 0.5)
+
+
+CLASSES = {"ggH": ["ggH"], "VBF": ["VBF"]}
+
+
+def test_multiclass_targets_and_class_balance(toy):
+    cfg = synthetic.default_config({"classes": CLASSES, "models": {"m": {"type": "mlp", "multiclass": True}}})
+    events = data.load_events(toy, cfg, OBSERVABLE)
+    train = data.training_sets(events, cfg["ml"], model_settings(cfg, "m"), OBSERVABLE)["train"]
+    process = train.events.frame["process"].to_numpy()
+    # background first, then the classes sorted by name, whatever the order in the config
+    expected = np.select([train.label < 0.5, process == "VBF", process == "ggH"], [0, 1, 2], -1)
+    np.testing.assert_array_equal(train.target, expected)
+    assert train.target.dtype == np.int64
+    totals = np.bincount(train.target, weights=train.weight)
+    np.testing.assert_allclose(totals, totals[0], rtol=1e-4)  # ml.class_balance equal: every class the same
+    assert train.weight.mean() == pytest.approx(1.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("ml, message", [
+    ({"classes": CLASSES, "models": {"m": {"type": "cutbased", "multiclass": True}}},
+     "ml.models.m.multiclass is true, but kind cutbased"),
+    ({"classes": CLASSES, "models": {"m": {"type": "mlp", "multiclass": True, "loss": "lovasz"}}},
+     "ml.models.m: loss lovasz"),
+    ({"classes": {"ggH": ["ggH", "VBF"]}, "models": {"m": {"type": "bdt", "multiclass": True}}},
+     "ml.classes has 1 class"),
+    ({"classes": {"ggH": ["ggH", "VBF"], "VBF": ["VBF"]}, "models": {"m": {"type": "bdt", "multiclass": True}}},
+     "VBF is in more than one class"),
+    ({"classes": {"ggH": ["ggH"], "ttH": ["ttH"]}, "models": {"m": {"type": "bdt", "multiclass": True}}},
+     "ttH is not the process of a signal sample; signal process VBF is in no class"),
+])
+def test_multiclass_config_errors_name_the_key(ml, message):
+    cfg = synthetic.default_config(ml)
+    with pytest.raises(ConfigError, match=message):
+        model_settings(cfg, "m")
+
+
+def test_background_is_not_a_class_name():
+    with pytest.raises(ConfigError, match="ml.classes"):
+        synthetic.default_config({"classes": {"background": ["ggH"], "VBF": ["VBF"]}})

@@ -117,3 +117,49 @@ def test_a_constant_score_has_the_one_point_roc_and_a_flat_z_curve():
     z = np.array(metrics["z_curve"]["z"])
     np.testing.assert_allclose(z[:-1], metrics["z_inclusive"])  # every cut below 1 keeps every event
     assert z[-1] == 0.0 and metrics["z_max"] == pytest.approx(metrics["z_inclusive"])
+
+
+def test_confusion_matrix_and_f1_by_hand():
+    truth, predicted = [0, 0, 1, 1, 2, 2, 2], [0, 1, 1, 1, 2, 0, 1]
+    weight = [1.0, 2.0, 0.5, 0.5, 3.0, 1.0, 1.0]
+    matrix = evaluate.confusion_matrix(truth, predicted, weight, 3)
+    np.testing.assert_allclose(matrix, [[1, 2, 0], [0, 1, 0], [1, 1, 3]])
+    # class 0: precision 1/2, recall 1/3; class 1: 1/4, 1; class 2: 1, 3/5
+    f1 = lambda p, r: 2 * p * r / (p + r)  # noqa: E731
+    np.testing.assert_allclose(evaluate.f1_scores(matrix), [f1(1 / 2, 1 / 3), f1(1 / 4, 1), f1(1, 3 / 5)])
+    assert evaluate.f1_scores(np.array([[1.0, 0.0], [1.0, 0.0]]))[1] == 0.0  # never predicted: 0, not NaN
+
+
+def test_class_metrics_of_a_multiclass_score():
+    """Test-split events of background (sidebands data) and two signal classes; the metrics by hand."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    sample = rng.choice(["data", "ggH", "VBF"], n, p=[0.6, 0.25, 0.15])
+    kind = np.where(sample == "data", "data", "signal")
+    mass = np.where(kind == "signal", rng.normal(125, 2, n), rng.choice([112.0, 140.0], n))
+    truth = np.select([sample == "VBF", sample == "ggH"], [1, 2], 0)  # background, then classes sorted by name
+    logits = rng.normal(0, 1, (n, 3)) + 1.5 * np.eye(3)[truth]
+    probability = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    weight = np.where(kind == "data", 1.0, rng.uniform(0.01, 0.03, n))
+    split = np.where(rng.random(n) < 0.5, "test", "train")
+    frame = pd.DataFrame({"sample": sample, "process": sample, "kind": kind, "split": split, "weight": weight,
+                          MASS: mass, **{f"score_{c}": probability[:, k] for k, c in enumerate(["background", "VBF", "ggH"])}})
+    ml = synthetic.default_config({"classes": {"ggH": ["ggH"], "VBF": ["VBF"]}})["ml"]
+    metrics = evaluate.class_metrics(frame, ml, OBSERVABLE)
+    test = split == "test"
+    t, p, w = truth[test], probability[test].argmax(axis=1), weight[test]
+    expected = evaluate.confusion_matrix(t, p, w, 3)
+    assert metrics["names"] == ["background", "VBF", "ggH"]
+    np.testing.assert_allclose(metrics["confusion"]["weighted"], expected)
+    assert np.sum(metrics["confusion"]["counts"]) == test.sum()
+    assert metrics["confusion"]["counts"][1][1] == np.sum((t == 1) & (p == 1))
+    np.testing.assert_allclose(np.sum(metrics["confusion"]["normalised"], axis=1), 1.0)
+    assert metrics["accuracy"] == pytest.approx(w[t == p].sum() / w.sum())
+    assert metrics["balanced_accuracy"] == pytest.approx(np.mean([w[(t == k) & (p == k)].sum() / w[t == k].sum()
+                                                                  for k in range(3)]))
+    for k, name in enumerate(metrics["names"]):
+        score = probability[test, k]
+        pos, neg = t == k, t != k
+        pairs = (score[pos][:, None] > score[neg][None, :]) * w[pos][:, None] * w[neg][None, :]
+        assert metrics["roc_auc"][name] == pytest.approx(pairs.sum() / (w[pos].sum() * w[neg].sum()), rel=1e-9)
+    assert metrics["roc_auc"]["VBF"] > 0.75 and metrics["f1"]["background"] > 0.5

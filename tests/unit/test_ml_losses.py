@@ -128,3 +128,21 @@ def test_make_loss_lovasz_mix_and_unknown():
     assert float(mixed) == pytest.approx(float(expected))
     with pytest.raises(ValueError, match="unknown loss"):
         losses.make_loss({"loss": "hinge"})
+
+
+def test_categorical_cross_entropy_and_focal_by_hand():
+    """Three events, three classes: -ln p_t and (1 - p_t)^gamma (-ln p_t), weighted by w / sum |w|."""
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [-1.0, 1.0, 3.0]], dtype=torch.float64)
+    target = torch.tensor([0, 2, 1])
+    weight = torch.tensor([1.0, 2.0, -0.5], dtype=torch.float64)
+    p_true = [np.exp(2) / (np.exp(2) + 1 + np.exp(-1)), 1 / (2 * np.exp(0.5) + 1), np.exp(1) / (np.exp(-1) + np.exp(1) + np.exp(3))]
+    ce = -np.log(p_true)
+    w = weight.numpy()
+    assert float(losses.weighted_bce(logits, target, weight)) == pytest.approx((w * ce).sum() / np.abs(w).sum(), rel=1e-12)
+    focal = (w * (1 - np.array(p_true)) ** 2 * ce).sum() / np.abs(w).sum()
+    assert float(losses.focal(logits, target, weight, gamma=2.0)) == pytest.approx(focal, rel=1e-12)
+    # two classes: the softmax cross entropy is the binary one of the logit difference
+    two = logits[:, :2]
+    label = (target[:2] == 1).to(torch.float64)
+    assert float(losses.weighted_bce(two[:2], target[:2].clamp(max=1), weight[:2])) == pytest.approx(
+        float(losses.weighted_bce(two[:2, 1] - two[:2, 0], label, weight[:2])), rel=1e-12)

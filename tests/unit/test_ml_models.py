@@ -30,11 +30,11 @@ def _inputs(n=64, n_features=5, n_objects=6, n_fields=7, seed=0):
     return features, objects, mask
 
 
-def _model(kind, inputs, **overrides):
+def _model(kind, inputs, n_outputs=1, **overrides):
     cfg = synthetic.default_config({**TINY, "models": {"m": {"type": kind, **overrides}}})
     torch.manual_seed(0)
     module = kinds.load(kind)
-    model = KINDS[kind](**module.spec(model_settings(cfg, "m"), inputs[:len(module.INPUTS)]))
+    model = KINDS[kind](**module.spec(model_settings(cfg, "m"), inputs[:len(module.INPUTS)]), n_outputs=n_outputs)
     if overrides.get("batch_norm"):  # statistics other than the initial ones, as after training
         model.train()
         model(*(torch.from_numpy(a) for a in inputs[:1]))
@@ -58,6 +58,22 @@ def test_onnx_scores_match_torch(kind, overrides, tmp_path):
     print(f"{kind} {overrides}: ONNX max |diff| {np.max(np.abs(ort_scores - torch_scores)):.2e}")
     np.testing.assert_allclose(ort_scores.ravel(), torch_scores, atol=1e-5)
     # a batch size other than the export's example works (dynamic axis)
+    one = tuple(a[:1] for a in inputs)
+    np.testing.assert_allclose(onnx_scores(tmp_path / "model.onnx", one, model.input_names), torch_scores[:1], atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "deepsets", "transformer"])
+def test_multiclass_onnx_probabilities_match_torch(kind, tmp_path):
+    """n_outputs = 4: the softmax class probabilities, (events, 4), exported and checked as the score is."""
+    inputs = _inputs()[:len(kinds.load(kind).INPUTS)]
+    model = _model(kind, inputs, n_outputs=4)
+    export_onnx(model, inputs, tmp_path / "model.onnx")
+    torch_scores = predict_torch(model, inputs, batch_size=16)
+    assert torch_scores.shape == (len(inputs[0]), 4)
+    np.testing.assert_allclose(torch_scores.sum(axis=1), 1.0, atol=1e-6)
+    ort_scores = onnx_scores(tmp_path / "model.onnx", inputs, model.input_names)
+    print(f"{kind} multiclass: ONNX max |diff| {np.max(np.abs(ort_scores - torch_scores)):.2e}")
+    np.testing.assert_allclose(ort_scores, torch_scores, atol=1e-5)
     one = tuple(a[:1] for a in inputs)
     np.testing.assert_allclose(onnx_scores(tmp_path / "model.onnx", one, model.input_names), torch_scores[:1], atol=1e-5)
 

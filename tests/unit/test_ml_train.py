@@ -39,7 +39,7 @@ def labelled(toy):
 def _train(labelled, checkpoint, on_epoch_end=None, seed=5):
     cfg, settings, train, val = labelled
     seed_everything(seed, 1, torch.device("cpu"))
-    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]))
+    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]), n_outputs=1)
     fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=seed,
         checkpoint=checkpoint, key="k", on_epoch_end=on_epoch_end)
     return model.state_dict()
@@ -77,7 +77,7 @@ def test_checkpoint_of_another_training_is_ignored(labelled, tmp_path):
     cfg, settings, train, val = labelled
     _train(labelled, tmp_path / "ck.pt")
     seed_everything(5, 1, torch.device("cpu"))
-    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]))
+    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]), n_outputs=1)
     epochs = []
     fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=5,
         checkpoint=tmp_path / "ck.pt", key="other", on_epoch_end=epochs.append)
@@ -88,7 +88,7 @@ def test_early_stopping_keeps_the_best_epoch(labelled, tmp_path):
     cfg, settings, train, val = labelled
     settings = {**settings, "epochs": 30, "patience": 1, "lr": 0.05, "schedule": "none"}
     seed_everything(1, 1, torch.device("cpu"))
-    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]))
+    model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]), n_outputs=1)
     history = fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=1,
                   checkpoint=tmp_path / "ck.pt")
     assert history["epochs_run"] < 30
@@ -121,7 +121,8 @@ MODEL_FILES = {"cutbased": [], "bdt": ["model.json"], "deepsets": ["model.pt", "
 
 def test_train_writes_every_output(trained):
     cfg, root, metrics, _ = trained
-    common = ["history.json", "metrics.json", "loss.png", "roc.png", "scores.png", "importance.png", "zcurve.png"]
+    common = ["history.json", "metrics.json", "loss.png", "roc.png", "scores.png", "importance.png", "zcurve.png",
+              "confusion.png", "roc_classes.png"]
     for name, m in metrics.items():
         # everything apply reads is in model/ (the rule's declared directory), nothing else
         assert sorted(p.name for p in (root / name / "model").iterdir()) == sorted(["model_info.json",
@@ -234,3 +235,31 @@ def test_same_seed_gives_byte_identical_files(toy, tmp_path):
             assert first == second, f"{name}: {path} differs between two runs with the same seed"
         history = json.loads((tmp_path / "a" / name / "history.json").read_text())
         assert not any("second" in key for key in history), sorted(history)
+
+
+def test_multiclass_bdt_metrics_scores_and_comparison(trained, toy, tmp_path):
+    """A multiclass BDT (xgboost multi:softprob) end to end: per-class metrics, the scores
+    Parquet's score = 1 - P(background) and score_<class>, the comparison's class columns."""
+    cfg, root, metrics, _ = trained
+    ml = {**FAST, "classes": {"ggH": ["ggH"], "VBF": ["VBF"]}, "enabled": ["cutbased", "bdt", "bdt_mc"],
+          "models": {"cutbased": {"type": "cutbased"}, "bdt": {"type": "bdt"},
+                     "bdt_mc": {"type": "bdt", "multiclass": True}}}
+    cfg = synthetic.default_config(ml)
+    m = train_model("bdt_mc", cfg, toy, root / "bdt_mc", OBSERVABLE)
+    per_class = m["classes"]
+    assert per_class["names"] == ["background", "VBF", "ggH"]
+    assert np.array(per_class["confusion"]["counts"]).shape == (3, 3)
+    assert set(per_class["roc_auc"]) == set(per_class["f1"]) == {"background", "ggH", "VBF"}
+    assert per_class["roc_auc"]["VBF"] > 0.7 and 0.5 < m["roc_auc"] <= 1.0  # the toy's VBF has many forward jets
+    assert per_class["roc_auc"]["background"] == pytest.approx(m["roc_auc"])  # 1 - P(bkg) is the binary score
+    assert json.loads((root / "bdt_mc" / "history.json").read_text())["loss"] == "mlogloss (xgboost)"
+    out = tmp_path / "VBF.parquet"
+    apply_model(root / "bdt_mc" / "model", toy, "VBF", out, OBSERVABLE)
+    table = pq.read_table(out).to_pandas()
+    assert list(table.columns)[-4:] == ["score", "score_background", "score_VBF", "score_ggH"]
+    np.testing.assert_allclose(table[["score_background", "score_ggH", "score_VBF"]].sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(table["score"], 1.0 - table["score_background"], atol=1e-6)
+    rows = compare.compare(root, cfg, OBSERVABLE, tmp_path / "c.md", tmp_path / "c.json", tmp_path / "plots")
+    assert rows[2]["auc_VBF"] == pytest.approx(per_class["roc_auc"]["VBF"]) and rows[1]["auc_VBF"] is None
+    text = (tmp_path / "c.md").read_text()
+    assert "## Confusion matrix of bdt_mc" in text and "| true \\ predicted | background | VBF | ggH |" in text

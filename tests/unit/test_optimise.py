@@ -9,6 +9,7 @@ from colliderflow import analyses, cli, config
 from colliderflow.optimise import (
     assign_categories,
     best_categories,
+    class_scores,
     signal_window,
     threshold_grid,
 )
@@ -153,7 +154,55 @@ def test_dynamic_programming_matches_brute_force():
 
 def test_assign_categories():
     cats = [{"lo": 0.8, "hi": 1.0}, {"lo": 0.5, "hi": 0.8}]
-    np.testing.assert_array_equal(assign_categories([0.1, 0.5, 0.6, 0.8, 0.95, 1.0], cats), [-1, -1, 1, 1, 0, 0])
+    frame = pd.DataFrame({"score": [0.1, 0.5, 0.6, 0.8, 0.95, 1.0]})
+    np.testing.assert_array_equal(assign_categories(frame, {"categories": cats, "multiclass": None}), [-1, -1, 1, 1, 0, 0])
+
+
+def test_assign_categories_of_a_multiclass_selection():
+    """Class by the largest discriminant P(c) / (P(c) + P(background)), then the class's score interval."""
+    frame = pd.DataFrame({"score_background": [0.5, 0.1, 0.6, 0.2], "score_ggH": [0.3, 0.3, 0.1, 0.1],
+                          "score_VBF": [0.2, 0.6, 0.3, 0.7]})
+    np.testing.assert_allclose(class_scores(frame, ["ggH", "VBF"], "discriminant"),
+                               [[0.3 / 0.8, 0.2 / 0.7], [0.75, 6 / 7], [0.1 / 0.7, 1 / 3], [1 / 3, 0.7 / 0.9]])
+    selection = {"multiclass": {"classes": ["ggH", "VBF"], "class_score": "discriminant"},
+                 "categories": [{"class": "ggH", "lo": 0.25, "hi": 1.0}, {"class": "VBF", "lo": 0.8, "hi": 1.0},
+                                {"class": "VBF", "lo": 0.5, "hi": 0.8}]}
+    np.testing.assert_array_equal(assign_categories(frame, selection), [0, 1, -1, 2])
+    # by probability: event 1 is VBF's with score 0.6, event 2 VBF's with 0.3 (below every VBF category)
+    selection["multiclass"]["class_score"] = "probability"
+    np.testing.assert_array_equal(assign_categories(frame, selection), [0, 2, -1, 2])
+
+
+def test_multiclass_categories_per_class():
+    """Two signal classes, each with its own score; background MC. The categories are per class,
+    as many as optimise.multiclass.n_categories allows, and assign_categories puts exactly
+    their s into each."""
+    rng = np.random.default_rng(5)
+    parts = []
+    for sample, kind, n, weight, peak in (("ggH", "signal", 4000, 0.02, 1), ("VBF", "signal", 2000, 0.01, 2),
+                                          ("yy", "background", 20000, 0.2, 0)):
+        logits = rng.normal(0, 1, (n, 3))
+        logits[:, peak] += 1.5
+        p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        m = rng.normal(125, 1.5, n) if kind == "signal" else rng.uniform(105, 160, n)
+        frame = _frame(kind, m, 1 - p[:, 0], weight, sample)
+        parts.append(frame.assign(score_background=p[:, 0], score_ggH=p[:, 1], score_VBF=p[:, 2]))
+    frame = pd.concat(parts, ignore_index=True)
+    cfg = {**CFG, "optimise": {"background": "mc", "min_background": 2.0, "n_categories": 3,
+                               "multiclass": {"n_categories": {"VBF": 1}}}}
+    sel = optimise(cfg, frame, "mc")
+    assert sel["multiclass"] == {"classes": ["ggH", "VBF"], "class_score": "discriminant"}
+    classes = [c["class"] for c in sel["categories"]]
+    assert classes.count("VBF") == 1 and 2 <= classes.count("ggH") <= 3
+    assert [c["name"] for c in sel["categories"] if c["class"] == "ggH"][:2] == ["ggH_cat0", "ggH_cat1"]
+    assert sel["combined_z"] == pytest.approx(np.sqrt(sum(c["z"] ** 2 for c in sel["categories"])))
+    index = assign_categories(frame, sel)
+    in_window = frame["m_yy"].between(sel["window"]["lo"], sel["window"]["hi"]).to_numpy()
+    signal = (frame["kind"] == "signal").to_numpy() & in_window
+    for k, cat in enumerate(sel["categories"]):
+        assert frame["weight"][signal & (index == k)].sum() == pytest.approx(cat["s"], rel=1e-9)
+    with pytest.raises(ValueError, match="optimise.multiclass.n_categories names ttH"):
+        optimise({**cfg, "optimise": {**cfg["optimise"], "multiclass": {"n_categories": {"ttH": 1}}}}, frame, "mc")
 
 
 def test_cli_model_and_cutbased(tmp_path):

@@ -196,3 +196,33 @@ def test_the_snakemake_report_shows_the_tables_inline(finished_run, tmp_path):
     mu = summary["models"]["cutbased"]["mu"]["value"]
     assert f"<td>cutbased (baseline)</td>\n<td>1</td>\n<td>{mu:.2f} " in pages["summary.html"]
     assert "<td>trigger</td>" in pages["cutflow.html"] and "<td>bdt</td>" in pages["comparison.html"]
+
+
+def test_multiclass_model_down_to_the_fit(finished_run):
+    """config/test.yaml's mlp_multiclass: per-class metrics, score_<class> columns, per-class
+    categories, and a fit in exactly those categories."""
+    import numpy as np
+    import pandas as pd
+
+    results = finished_run(ANALYSES["hyy"][0]) / "results" / "hyy"
+    names = ["background", "VBF", "VH", "ggH", "ttH"]  # background, then sorted by name
+    metrics = json.loads((results / "models" / "mlp_multiclass" / "metrics.json").read_text())
+    assert metrics["classes"]["names"] == names
+    counts = np.array(metrics["classes"]["confusion"]["counts"])
+    assert counts.shape == (5, 5) and counts.sum() > 0 and np.trace(counts) > 0
+    assert set(metrics["classes"]["roc_auc"]) == set(names) and metrics["classes"]["roc_auc"]["VBF"] > 0.6
+    assert (results / "models" / "mlp_multiclass" / "confusion.png").stat().st_size > 10_000
+    scores = pd.read_parquet(results / "scores" / "mlp_multiclass" / "VBF.parquet")
+    probabilities = scores[[f"score_{c}" for c in names]].to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(scores["score"], 1.0 - scores["score_background"], atol=1e-6)
+    selection = json.loads((results / "optimise" / "mlp_multiclass" / "selection.json").read_text())
+    assert selection["multiclass"]["classes"] == names[1:]
+    categories = selection["categories"]
+    assert categories and all(c["name"].startswith(f"{c['class']}_cat") for c in categories)
+    assert len({c["class"] for c in categories}) >= 2  # a class may get none (each needs optimise.min_background)
+    fit = json.loads((results / "inference" / "mlp_multiclass" / "fit.json").read_text())
+    assert fit["fitted"] and set(fit["categories"]) == {c["name"] for c in categories}
+    assert np.isfinite(fit["mu"]["value"]) and fit["mu"]["error"] > 0
+    comparison = (results / "models" / "comparison.md").read_text()
+    assert "## Confusion matrix of mlp_multiclass" in comparison and "auc_VBF" in comparison

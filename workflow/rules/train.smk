@@ -21,6 +21,8 @@ rule train:
                 "scores.png",
                 "importance.png",
                 "zcurve.png",
+                "confusion.png",
+                "roc_classes.png",
             ),
             caption="../report/train.rst",
             category="2. Classifiers",

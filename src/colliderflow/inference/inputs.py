@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..analyses import Observable
 from ..events import read_table, require_finite, scale_to_full_yield
-from ..optimise import assign_categories
+from ..optimise import assign_categories, class_score_columns
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ COLUMNS = ("eventNumber", "sample", "process", "kind", "split", "weight", "score
 def load_events(directory: str | Path, observable: Observable) -> tuple[pd.DataFrame, list[Path]]:
     """A model's scores of every sample as one table, and the files read; a NaN or inf weight,
     observable or score is refused with the sample and column named."""
-    frame, files = read_table(directory, columns=[*COLUMNS, observable.column])
+    frame, files = read_table(directory, columns=[*COLUMNS, observable.column, *class_score_columns(directory)])
     require_finite(frame, ["weight", observable.column, "score"], f"fit inputs in {directory}",
                    advice="the weight, the observable and the score must be finite: rerun the features stage "
                           "(it refuses non-finite weights and observables) and the model's apply")
@@ -63,7 +63,7 @@ def prepare(fs: dict, observable: Observable, frame: pd.DataFrame, selection: di
     part["weight"] = np.where(is_mc, part["weight"].to_numpy() * np.nan_to_num(factor), part["weight"].to_numpy())
     part = part[observable.in_range(part[observable.column].to_numpy(dtype=float))]
     categories = selection["categories"]
-    part["category"] = assign_categories(part["score"].to_numpy(dtype=float), categories)
+    part["category"] = assign_categories(part, selection)
     part = part[part["category"] >= 0].reset_index(drop=True)
     part.attrs["data_fraction"] = data_fraction
     part.attrs["splits"] = splits

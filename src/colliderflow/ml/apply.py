@@ -4,7 +4,9 @@ The model directory is self-describing (``model_info.json`` holds the ``ml`` set
 trained with), so the inputs are built exactly as in training whatever the current config says.
 The scores Parquet (``results/<analysis>/scores/<model>/<sample>.parquet``) holds
 ``SCORE_COLUMNS``, the observable's column (named by the analysis) and ``score``: what the
-optimise and inference stages read.
+optimise and inference stages read. A multiclass model's file also holds ``score_<class>``,
+P(class), for every class (background first), and its ``score`` is 1 - P(background), so
+every stage that reads signal against background works on it unchanged.
 """
 
 from __future__ import annotations
@@ -32,10 +34,27 @@ INFO_FILE = "model_info.json"  # name, kind, settings and ml section of a traine
 
 @dataclass
 class Predictor:
-    """A loaded model: ``predict(inputs)`` gives scores in [0, 1] for (features[, objects, mask])."""
+    """A loaded model: ``predict(inputs)`` gives scores in [0, 1] for (features[, objects, mask]),
+    or the class probabilities (events, classes) of a multiclass model (``info["classes"]``)."""
 
     info: dict
     predict: Callable[[tuple[np.ndarray, ...]], np.ndarray]
+
+    def scores(self, inputs: tuple[np.ndarray, ...]) -> dict[str, np.ndarray]:
+        return score_columns(self.predict(inputs), self.info["classes"])
+
+    def score(self, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
+        """The signal-against-background score, also of a multiclass model."""
+        return self.scores(inputs)["score"]
+
+
+def score_columns(prediction: np.ndarray, classes: list[str] | None) -> dict[str, np.ndarray]:
+    """The score columns of a model's prediction: ``score``, and for a multiclass model
+    (``classes``: the class names, background first) ``score_<class>`` = P(class) with
+    ``score`` = 1 - P(background)."""
+    if classes is None:
+        return {"score": prediction}
+    return {"score": 1.0 - prediction[:, 0], **{f"score_{name}": prediction[:, k] for k, name in enumerate(classes)}}
 
 
 def load_predictor(modeldir: str | Path, threads: int = 1) -> Predictor:
@@ -65,13 +84,13 @@ def apply_model(modeldir: str | Path, features_dir: str | Path, sample: str, out
                          f"not '{observable.column}'; retrain it for this analysis")
     events = data.load_events(features_dir, {"ml": info["ml"]}, observable, samples=[sample],
                               with_objects=kinds.reads_objects(info["type"]))
-    score = predictor.predict(events.inputs())
+    scores = predictor.scores(events.inputs())
     columns = {c: events.frame[c].to_numpy() for c in SCORE_COLUMNS}
     columns["label"] = columns["label"].astype(np.int8)
     columns[observable.column] = events.frame[observable.column].to_numpy()
-    columns["score"] = score.astype(np.float32)
+    columns.update({name: values.astype(np.float32) for name, values in scores.items()})
     table = pa.table(columns)
     with io.atomic_path(out) as tmp:
         pq.write_table(table, tmp)
-    log.info("%s: %d events of %s scored with %s -> %s", sample, len(score), features_dir, info["name"], out)
-    return len(score)
+    log.info("%s: %d events of %s scored with %s -> %s", sample, len(events), features_dir, info["name"], out)
+    return len(events)

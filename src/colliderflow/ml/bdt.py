@@ -1,7 +1,8 @@
 """Model type ``bdt``: boosted decision trees with xgboost (hist method; on the GPU when one is visible).
 
 Trained on the event-level features with the class-balanced training weights (|w|: xgboost
-refuses negative weights), early stopping on the validation log-loss; the saved model
+refuses negative weights), early stopping on the validation log-loss (``binary:logistic``, or
+``multi:softprob`` over the classes for a multiclass model); the saved model
 (``model.json``) is cut at the best iteration, so what is evaluated and applied is the
 early-stopped model. Settings: ``ml.bdt`` (``bdt.schema.yaml``). The interface is
 ``kinds``'s.
@@ -19,6 +20,7 @@ import numpy as np
 import xgboost as xgb
 
 from .. import io
+from .settings import classes
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +55,14 @@ def xgb_device(requested: str) -> str:
 
 
 def _matrix(training_set, features: list[str]) -> xgb.DMatrix:
-    return xgb.DMatrix(training_set.events.features, label=training_set.label, weight=training_set.weight,
+    return xgb.DMatrix(training_set.events.features, label=training_set.target, weight=training_set.weight,
                        feature_names=features, missing=np.nan)
 
 
 MODEL_FILE = "model.json"
 INPUTS = ("features",)
 POSITIVE_WEIGHTS = True  # xgboost refuses negative weights
+MULTICLASS = True
 
 
 def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
@@ -70,8 +73,14 @@ def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, o
     model_path = Path(modeldir) / MODEL_FILE
     features = list(sets["train"].events.feature_names)
     device = xgb_device(ml["device"])
+    if settings["multiclass"]:
+        metric = "mlogloss"
+        objective = {"objective": "multi:softprob", "num_class": len(classes(ml))}
+    else:
+        metric = "logloss"
+        objective = {"objective": "binary:logistic"}
     params = {
-        "objective": "binary:logistic", "eval_metric": "logloss", "tree_method": "hist", "device": device,
+        **objective, "eval_metric": metric, "tree_method": "hist", "device": device,
         "max_depth": settings["max_depth"], "eta": settings["learning_rate"], "subsample": settings["subsample"],
         "colsample_bytree": settings["colsample_bytree"], "min_child_weight": settings["min_child_weight"],
         "lambda": settings["reg_lambda"], "max_bin": settings["max_bin"], "seed": ml["seed"],
@@ -83,32 +92,32 @@ def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, o
     start = time.perf_counter()
     booster = xgb.train(params, train, settings["n_estimators"], evals=[(train, "train"), (val, "val")],
                         early_stopping_rounds=settings["early_stopping_rounds"], evals_result=evals_result,
-                        verbose_eval=False, callbacks=[_ProgressLog(every=25)])
+                        verbose_eval=False, callbacks=[_ProgressLog(metric, every=25)])
     seconds = time.perf_counter() - start
     best = int(booster.best_iteration)
     booster = booster[: best + 1]
     with io.atomic_path(model_path) as tmp:
         tmp.write_bytes(booster.save_raw(raw_format="json"))
-    rounds = len(evals_result["train"]["logloss"])
-    log.info("xgboost: %d rounds in %.1f s, best %d (val logloss %.5f)", rounds, seconds, best + 1,
-             evals_result["val"]["logloss"][best])
-    return {"train_loss": evals_result["train"]["logloss"], "val_loss": evals_result["val"]["logloss"],
-            "best_epoch": best, "best_val_loss": evals_result["val"]["logloss"][best], "epochs_run": rounds,
+    train_loss, val_loss = evals_result["train"][metric], evals_result["val"][metric]
+    log.info("xgboost: %d rounds in %.1f s, best %d (val %s %.5f)", len(train_loss), seconds, best + 1, metric,
+             val_loss[best])
+    return {"train_loss": train_loss, "val_loss": val_loss,
+            "best_epoch": best, "best_val_loss": val_loss[best], "epochs_run": len(train_loss),
             "training_events": len(sets["train"].label), "device": device,
-            "loss": "logloss (xgboost)", "step": "boosting round"}
+            "loss": f"{metric} (xgboost)", "step": "boosting round"}
 
 
 class _ProgressLog(xgb.callback.TrainingCallback):
     """Log the losses every few rounds (the rule's log shows progress)."""
 
-    def __init__(self, every: int):
+    def __init__(self, metric: str, every: int):
         super().__init__()
-        self.every = every
+        self.metric, self.every = metric, every
 
     def after_iteration(self, model, epoch, evals_log):
         if (epoch + 1) % self.every == 0:
-            log.info("round %d: train logloss %.5f, val logloss %.5f", epoch + 1,
-                     evals_log["train"]["logloss"][-1], evals_log["val"]["logloss"][-1])
+            log.info("round %d: train %s %.5f, val %s %.5f", epoch + 1, self.metric,
+                     evals_log["train"][self.metric][-1], self.metric, evals_log["val"][self.metric][-1])
         return False
 
 

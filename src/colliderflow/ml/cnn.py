@@ -30,6 +30,7 @@ from . import models, network
 
 INPUTS = ("features", "objects", "mask")
 POSITIVE_WEIGHTS = False
+MULTICLASS = True  # network.train sets n_outputs
 
 
 class EventImage(nn.Module):
@@ -75,7 +76,7 @@ class EventCNN(nn.Module):
 
     def forward(self, features: torch.Tensor, objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         pooled = self.convolutions(self.image(objects, mask)).mean(dim=(2, 3))
-        return self.head(torch.cat([pooled, self.scale(features)], dim=-1)).squeeze(-1)
+        return models.logits(self.head(torch.cat([pooled, self.scale(features)], dim=-1)))
 
 
 def spec(settings: dict, inputs: tuple) -> dict:
@@ -93,7 +94,7 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "feature_mean": mean.tolist(), "feature_std": std.tolist(), "dropout": settings["dropout"],
             **{key: settings[key] for key in ("pixels_eta", "pixels_phi", "alpha")},
             "eta_range": [low, high], "channels": list(settings["channels"]),
-            "head_hidden": list(settings["head_hidden"]), "n_outputs": 1}
+            "head_hidden": list(settings["head_hidden"])}
 
 
 def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:

@@ -35,10 +35,12 @@ def collect(models_dir: str | Path, names: list[str]) -> dict[str, dict]:
     return metrics
 
 
-def row(name: str, m: dict, ml: dict, base: dict | None) -> dict:
-    """One flat table row of a model's metrics; ``base``: the baseline's metrics (None for its own row)."""
+def row(name: str, m: dict, ml: dict, base: dict | None, class_names: list[str]) -> dict:
+    """One flat table row of a model's metrics; ``base``: the baseline's metrics (None for its
+    own row); ``class_names``: the classes of the multiclass models compared (empty: none)."""
     settings = ml["metrics"]
     correlation = m["observable_correlation"]
+    per_class = m.get("classes", {})
     return {
         "model": f"{name} (baseline)" if base is None else name, "type": m["type"], "loss": m["loss"],
         "roc_auc": m["roc_auc"],
@@ -47,6 +49,8 @@ def row(name: str, m: dict, ml: dict, base: dict | None) -> dict:
         **{f"z@{t:g}": m["z_at_threshold"].get(f"{t:g}") for t in settings["thresholds"]},
         "z@none": m["z_inclusive"], "z_curve_area": m["z_curve_area"], "near_max_fraction": m["near_max_fraction"],
         "obs_corr_sidebands": correlation.get("data_sidebands"), "obs_corr_mc": correlation.get("background_mc"),
+        **({"accuracy": per_class.get("accuracy"), "balanced_accuracy": per_class.get("balanced_accuracy"),
+            **{f"auc_{c}": per_class.get("roc_auc", {}).get(c) for c in class_names}} if class_names else {}),
         # a relative margin, so a model whose best cut keeps every event (Z equal to the
         # baseline's up to rounding) does not count as beating it
         "beats_baseline": None if base is None else m["z_max"] > base["z_max"] * (1 + 1e-6),
@@ -56,18 +60,35 @@ def row(name: str, m: dict, ml: dict, base: dict | None) -> dict:
 def rows(metrics: dict[str, dict], baseline: str, ml: dict) -> list[dict]:
     """Table rows: the baseline first, then the other models; one flat dict per row."""
     base = metrics[baseline]
-    table = [row(baseline, base, ml, None)]
+    class_names = next((m["classes"]["names"] for m in metrics.values() if "classes" in m), [])
+    table = [row(baseline, base, ml, None, class_names)]
     for name, m in metrics.items():
         if name == baseline:
             continue
         if not math.isclose(m["z_inclusive"], base["z_inclusive"], rel_tol=1e-6):
             log.warning("%s: Z without a score cut %.4f differs from the baseline's %.4f (other evaluation settings?)",
                         name, m["z_inclusive"], base["z_inclusive"])
-        table.append(row(name, m, ml, base))
+        table.append(row(name, m, ml, base, class_names))
     return table
 
 
-def markdown(table: list[dict], cfg: dict, observable: "Observable") -> str:
+def confusion_tables(metrics: dict[str, dict]) -> list[str]:
+    """Markdown lines: the normalised confusion matrix of every multiclass model."""
+    lines = []
+    for name, m in metrics.items():
+        if "classes" not in m:
+            continue
+        names, matrix = m["classes"]["names"], m["classes"]["confusion"]["normalised"]
+        lines += ["", f"## Confusion matrix of {name}", "",
+                  "Test split, physics weights; rows: true class (each sums to 1), columns: predicted class "
+                  f"(the most probable). Accuracy {m['classes']['accuracy']:.4g}, balanced accuracy "
+                  f"{m['classes']['balanced_accuracy']:.4g}.", "",
+                  "| true \\ predicted | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+        lines += [f"| {true} | " + " | ".join(f"{v:.3f}" for v in values) + " |" for true, values in zip(names, matrix)]
+    return lines
+
+
+def markdown(table: list[dict], cfg: dict, observable: "Observable", metrics: dict[str, dict]) -> str:
     columns = list(table[0])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for entry in table:
@@ -81,7 +102,10 @@ def markdown(table: list[dict], cfg: dict, observable: "Observable") -> str:
             f"beats_baseline: Z_max above the baseline's ({table[0]['model']}).")
     if cfg.get("dataset", {}).get("simulated", True):
         note += " Simulated dataset."
-    return "\n".join(["# Classifier comparison", "", note, "", *lines, ""])
+    if any("accuracy" in entry for entry in table):
+        note += (" accuracy, balanced_accuracy, auc_<class> (one class against the rest): the multiclass models, "
+                 "test split.")
+    return "\n".join(["# Classifier comparison", "", note, "", *lines, *confusion_tables(metrics), ""])
 
 
 def _cell(value) -> str:
@@ -107,7 +131,7 @@ def compare(models_dir, cfg: dict, observable: "Observable", out_md, out_json, p
     table = rows(metrics, baseline, ml)
     inputs = [Path(models_dir) / n / "metrics.json" for n in names]
     io.write_json(out_json, {"baseline": baseline, "models": table}, cfg, inputs=inputs)
-    write_markdown_and_html(out_md, out_html, markdown(table, cfg, observable))
+    write_markdown_and_html(out_md, out_html, markdown(table, cfg, observable, metrics))
     plots_dir = Path(plots_dir)
     plots.roc_curves({n: (m["roc_curve"]["background_efficiency"], m["roc_curve"]["signal_efficiency"])
                       for n, m in metrics.items()}, plots_dir / "roc.png", cfg)

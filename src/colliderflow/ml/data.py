@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from ..config import ConfigError
 from ..events import require_finite
 from . import kinds
+from .settings import classes
 
 if TYPE_CHECKING:
     from ..analyses.interface import Observable
@@ -262,12 +263,21 @@ def _object_tensor(table, ml: dict, observable: np.ndarray) -> tuple[np.ndarray,
 
 @dataclass
 class TrainingSet:
-    """The signal-versus-background events of one split, with labels and training weights."""
+    """The signal-versus-background events of one split, with labels, targets and training weights."""
 
     events: Events
     label: np.ndarray  # float32, 1 signal, 0 background
+    target: np.ndarray  # what the model learns: the label, or (multiclass) the class index, int64
     weight: np.ndarray  # float32 training weight (class-balanced, loss-specific)
     index: np.ndarray  # row of each event in the Events the set was taken from
+
+
+def class_index(frame: pd.DataFrame, signal: np.ndarray, ml: dict) -> np.ndarray:
+    """Class of each event (index into ``settings.classes(ml)``): 0 background, else the class
+    of ``ml.classes`` holding its process (``settings.check_multiclass`` made that one class)."""
+    of_process = {p: k for k, name in enumerate(classes(ml)[1:], start=1) for p in ml["classes"][name]}
+    index = frame["process"].map(of_process).fillna(0).to_numpy(dtype=np.int64)
+    return np.where(signal, index, 0)
 
 
 def training_sets(events: Events, ml: dict, settings: dict, observable: "Observable") -> dict[str, TrainingSet]:
@@ -284,15 +294,19 @@ def training_sets(events: Events, ml: dict, settings: dict, observable: "Observa
         raise ValueError(f"no background events for ml.background = '{ml['background']}': sidebands need events of "
                          f"samples of kind 'data' in the sidebands, mc needs samples of kind 'background'{empty}")
     split = events.frame["split"].to_numpy()
+    names = classes(ml) if settings["multiclass"] else ["background", "signal"]
     sets = {}
     for name in SPLITS:
         index = np.flatnonzero((sig | bkg) & (split == name))
         part = events.subset(index)
         y = sig[index].astype(np.float32)
-        if y.sum() == 0 or (1 - y).sum() == 0:
-            raise ValueError(f"the {name} split has no {'signal' if y.sum() == 0 else 'background'} events")
-        sets[name] = TrainingSet(part, y, training_weights(part.frame, y, ml, settings), index)
-        log.info("%s: %d signal, %d background events", name, int(y.sum()), int((1 - y).sum()))
+        target = class_index(part.frame, sig[index], ml) if settings["multiclass"] else y
+        counts = np.bincount(target.astype(np.int64), minlength=len(names))
+        if not counts.all():
+            raise ValueError(f"the {name} split has no events of class(es) "
+                             f"{', '.join(n for n, c in zip(names, counts) if c == 0)}")
+        sets[name] = TrainingSet(part, y, target, training_weights(part.frame, target, names, ml, settings), index)
+        log.info("%s: %s events", name, ", ".join(f"{c} {n}" for n, c in zip(names, counts)))
     return sets
 
 
@@ -321,10 +335,12 @@ def process_weights(frame: pd.DataFrame, exponent: float) -> np.ndarray:
     return mean[codes] ** exponent
 
 
-def training_weights(frame: pd.DataFrame, label: np.ndarray, ml: dict, settings: dict) -> np.ndarray:
+def training_weights(frame: pd.DataFrame, target: np.ndarray, names: list[str], ml: dict,
+                     settings: dict) -> np.ndarray:
     """Per-event training weight: physics (or process) weight, sign handling, class balance.
 
-    ``class_balance: equal`` scales signal and background to the same total; either way the
+    ``target``: the class index of each event (0/1 for signal against background), ``names``
+    the classes. ``class_balance: equal`` scales every class to the same total; either way the
     weights are scaled to mean 1 so learning rates do not depend on the luminosity.
     """
     if settings.get("loss") == "weighted_bce":
@@ -333,10 +349,11 @@ def training_weights(frame: pd.DataFrame, label: np.ndarray, ml: dict, settings:
         weight = frame["weight"].to_numpy(dtype=float).copy()
     if needs_positive_weights(settings):
         weight = np.abs(weight)
-    signal = label > 0.5
-    totals = np.array([weight[~signal].sum(), weight[signal].sum()])
+    target = target.astype(np.int64)
+    totals = np.bincount(target, weights=weight, minlength=len(names))
     if np.any(totals <= 0):
-        raise ValueError("the summed training weight of signal or background is not positive")
+        raise ValueError(f"the summed training weight of class(es) "
+                         f"{', '.join(n for n, t in zip(names, totals) if t <= 0)} is not positive")
     if ml["class_balance"] == "equal":
-        weight = weight * np.where(signal, 0.5 / totals[1], 0.5 / totals[0])
+        weight = weight / (len(names) * totals[target])
     return (weight * len(weight) / weight.sum()).astype(np.float32)

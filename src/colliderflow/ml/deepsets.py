@@ -17,23 +17,25 @@ from . import models, network
 
 INPUTS = ("features", "objects", "mask")
 POSITIVE_WEIGHTS = False
+MULTICLASS = True  # network.train sets n_outputs
 
 
 class DeepSets(nn.Module):
     input_names = INPUTS
 
     def __init__(self, n_features: int, phi_hidden: list[int], latent: int, rho_hidden: list[int], pooling: str,
-                 dropout: float, type_embedding: int, feature_mean, feature_std, object_mean, object_std):
+                 dropout: float, type_embedding: int, feature_mean, feature_std, object_mean, object_std,
+                 n_outputs: int):
         super().__init__()
         self.pooling = pooling
         self.scale = models.Standardise(feature_mean, feature_std)
         self.object_inputs = models.ObjectInputs(object_mean, object_std, type_embedding)
         self.phi = models.mlp([self.object_inputs.width, *phi_hidden, latent], 0.0)
-        self.rho = models.mlp([latent + n_features, *rho_hidden, 1], dropout, final_activation=False)
+        self.rho = models.mlp([latent + n_features, *rho_hidden, n_outputs], dropout, final_activation=False)
 
     def forward(self, features: torch.Tensor, objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         pooled = models.masked_pool(self.phi(self.object_inputs(objects)), mask, self.pooling)
-        return self.rho(torch.cat([pooled, self.scale(features)], dim=-1)).squeeze(-1)
+        return models.logits(self.rho(torch.cat([pooled, self.scale(features)], dim=-1)))
 
 
 def spec(settings: dict, inputs: tuple) -> dict:

@@ -13,6 +13,8 @@ expected yields (each sample's test events weighted up by total / test in the sa
 Z(t) is the Asimov significance; thresholds where b < ``ml.metrics.min_background`` give 0.
 ``z_inclusive`` is the same count with no score cut: the Z of the selection, the same for
 every model (and the whole Z curve of the ``cutbased`` model, which scores every event 1).
+A multiclass model is evaluated on its ``score`` (1 - P(background)) like any, and per class
+(``class_metrics``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pandas as pd
 from ..events import scale_to_full_yield
 from ..stats.significance import asimov_z, sideband_transfer_factor, z_curve
 from . import data
+from .settings import classes
 
 if TYPE_CHECKING:
     from ..analyses.interface import Observable
@@ -215,6 +218,53 @@ def compute_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> 
     metrics.update(significance_metrics(frame, ml, observable))
     metrics["roc_curve"] = roc_points(bkg_eff, sig_eff)
     return metrics
+
+
+def confusion_matrix(truth, predicted, weight, n_classes: int) -> np.ndarray:
+    """Summed ``weight`` of the events of true class i (row) predicted as class j (column)."""
+    matrix = np.zeros((n_classes, n_classes))
+    np.add.at(matrix, (np.asarray(truth), np.asarray(predicted)), np.asarray(weight, dtype=float))
+    return matrix
+
+
+def f1_scores(matrix: np.ndarray) -> np.ndarray:
+    """F1 = 2 precision recall / (precision + recall) per class from a confusion matrix (0 where undefined)."""
+    diagonal = np.diag(matrix)
+    precision = np.divide(diagonal, matrix.sum(axis=0), out=np.zeros_like(diagonal), where=matrix.sum(axis=0) != 0)
+    recall = np.divide(diagonal, matrix.sum(axis=1), out=np.zeros_like(diagonal), where=matrix.sum(axis=1) != 0)
+    total = precision + recall
+    return np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total != 0)
+
+
+def class_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> dict:
+    """Metrics of a multiclass model on the test split's training events (signal and the
+    ``ml.background`` events) with their physics weights: the class predicted is the most
+    probable (``score_<class>`` columns); confusion matrix (rows: true class, columns:
+    predicted) in events, in weight and normalised per true class, accuracy (weighted, and
+    balanced: the mean of the normalised diagonal), F1 per class, one-vs-rest ROC and AUC."""
+    names = classes(ml)
+    sig, bkg = data.signal_mask(frame, observable), data.background_mask(frame, ml, observable)
+    pick = (sig | bkg) & (frame["split"] == "test").to_numpy()
+    part = frame[pick]
+    truth = data.class_index(part, sig[pick], ml)
+    probability = part[[f"score_{name}" for name in names]].to_numpy(dtype=float)
+    predicted = probability.argmax(axis=1)
+    weight = part["weight"].to_numpy(dtype=float)
+    counts = confusion_matrix(truth, predicted, np.ones(len(truth)), len(names))
+    weighted = confusion_matrix(truth, predicted, weight, len(names))
+    rows = weighted.sum(axis=1, keepdims=True)
+    normalised = np.divide(weighted, rows, out=np.zeros_like(weighted), where=rows != 0)
+    curves = {name: weighted_roc(probability[:, k], truth == k, weight) for k, name in enumerate(names)}
+    return {
+        "names": names,
+        "accuracy": float(np.trace(weighted) / weighted.sum()),
+        "balanced_accuracy": float(np.mean(np.diag(normalised))),
+        "confusion": {"counts": counts.astype(int).tolist(), "weighted": weighted.tolist(),
+                      "normalised": normalised.tolist()},
+        "f1": dict(zip(names, f1_scores(weighted).tolist())),
+        "roc_auc": {name: roc_auc(*curve) for name, curve in curves.items()},
+        "roc_curve": {name: roc_points(*curve) for name, curve in curves.items()},
+    }
 
 
 def permutation_importance(predict, test_set: data.TrainingSet, ml: dict) -> dict[str, float]:

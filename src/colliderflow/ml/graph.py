@@ -27,6 +27,7 @@ from . import models, network
 
 INPUTS = ("features", "objects", "mask")
 POSITIVE_WEIGHTS = False
+MULTICLASS = True  # network.train sets n_outputs
 
 
 def delta_r2(objects: torch.Tensor) -> torch.Tensor:
@@ -95,15 +96,14 @@ class ObjectGraph(nn.Module):
         for convolution in self.convolutions:
             x = convolution(x, adjacency)
         pooled = models.masked_pool(x, mask, self.pooling)
-        return self.head(torch.cat([pooled, self.scale(features)], dim=-1)).squeeze(-1)
+        return models.logits(self.head(torch.cat([pooled, self.scale(features)], dim=-1)))
 
 
 def spec(settings: dict, inputs: tuple) -> dict:
     """Constructor arguments: architecture from the settings, standardisation from the training inputs."""
     return {**models.set_statistics(inputs), "n_objects": inputs[1].shape[1], "dropout": settings["dropout"],
             **{key: settings[key] for key in ("edges", "k", "radius", "aggregation", "pooling", "type_embedding")},
-            "convolutions": list(settings["convolutions"]), "head_hidden": list(settings["head_hidden"]),
-            "n_outputs": 1}
+            "convolutions": list(settings["convolutions"]), "head_hidden": list(settings["head_hidden"])}
 
 
 def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:

@@ -8,6 +8,9 @@ plots, the scores Parquet. The module defines
 
 * ``INPUTS``: the model inputs it reads, in order, from ("features", "objects", "mask");
 * ``POSITIVE_WEIGHTS``: whether it trains on |weight| (xgboost refuses negative weights);
+* optionally ``MULTICLASS = True``: it can classify into the classes of ``ml.classes``
+  (``settings.classes``, the training sets' ``target`` is then the class index) when the
+  model's ``multiclass`` is set; without it, the kind scores signal against background only;
 * ``train(settings, sets, ml, modeldir, workdir, on_epoch_end=None) -> history``: fit on the
   training sets (``data.training_sets``), write the model files into ``modeldir`` (and files
   of an unfinished training, such as checkpoints, into ``workdir``, which a restarted job
@@ -15,7 +18,9 @@ plots, the scores Parquet. The module defines
   ``training_events``, ``device``, ``loss`` (its name), ``step`` (what one entry of the loss
   lists is) and, where nothing is trained, a ``note`` saying so; no timings (they differ
   between runs: the log has them), so the same seed gives the same file;
-* ``load(modeldir, info, threads) -> predict``: ``predict(inputs)`` gives scores in [0, 1];
+* ``load(modeldir, info, threads) -> predict``: ``predict(inputs)`` gives scores in [0, 1],
+  (events,), or for a multiclass model the class probabilities, (events, classes), in the
+  order of ``info["classes"]``;
 * ``importance(modeldir, predict, test_set, ml) -> {"kind": ..., "values": {input: value}}``.
 
 A torch kind builds its network and hands it to ``network`` (the shared loop, ONNX export
@@ -52,6 +57,11 @@ def load(kind: str) -> ModuleType:
         raise TypeError(f"model kind {kind!r} ({name}): INPUTS is {inputs}, expected (), ('features',) or "
                         f"{INPUT_NAMES}")
     return module
+
+
+def multiclass(kind: str) -> bool:
+    """Whether models of ``kind`` can classify into several classes (``MULTICLASS``)."""
+    return getattr(load(kind), "MULTICLASS", False)
 
 
 def reads_objects(kind: str) -> bool:

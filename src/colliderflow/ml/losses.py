@@ -1,10 +1,16 @@
-"""Losses of the torch classifiers; every one takes (logits, label, weight) and returns a scalar.
+"""Losses of the torch classifiers; every one takes (logits, target, weight) and returns a scalar.
 
-* ``bce``: weighted binary cross entropy, sum(w l) / sum(|w|) (equal weights: torch's BCE).
+Binary models give one logit per event and the target is the label (float 0/1); multiclass
+models give one logit per class (events, classes) and the target is the class index (int64).
+
+* ``bce``: weighted cross entropy, sum(w l) / sum(|w|) (equal weights: torch's BCE, or its
+  categorical cross entropy over the softmax for a multiclass model).
 * ``weighted_bce``: the same function; the process weights (sigma_i/N_i)^p are made by
   ``data.process_weights`` and arrive as ``weight``.
-* ``focal``: Lin et al. 2017, (1 - p_t)^gamma times the weighted BCE (gamma = 0: BCE).
-* ``lovasz``: a convex-hull surrogate of the discovery significance (``lovasz_significance``).
+* ``focal``: Lin et al. 2017, (1 - p_t)^gamma times the weighted cross entropy (gamma = 0:
+  cross entropy), p_t the probability given to the true class.
+* ``lovasz``: a convex-hull surrogate of the discovery significance (``lovasz_significance``);
+  binary only (``settings.check_multiclass`` refuses it for a multiclass model).
 """
 
 from __future__ import annotations
@@ -22,15 +28,23 @@ def _normalised(per_event: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return (weight * per_event).sum() / weight.abs().sum().clamp_min(torch.finfo(per_event.dtype).tiny)
 
 
-def weighted_bce(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    return _normalised(F.binary_cross_entropy_with_logits(logits, label, reduction="none"), weight)
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-event -ln p_t: binary (logits (events,), target 0/1) or categorical (logits
+    (events, classes), target the class index)."""
+    if logits.dim() == 1:
+        return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return F.cross_entropy(logits, target, reduction="none")
 
 
-def focal(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+def weighted_bce(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return _normalised(cross_entropy(logits, target), weight)
+
+
+def focal(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
     """Down-weights well-classified events so training concentrates on the hard ones."""
-    bce = F.binary_cross_entropy_with_logits(logits, label, reduction="none")
-    p_true = torch.exp(-bce)  # probability given to the true class, numerically stable
-    return _normalised((1.0 - p_true).pow(gamma) * bce, weight)
+    ce = cross_entropy(logits, target)
+    p_true = torch.exp(-ce)  # probability given to the true class, numerically stable
+    return _normalised((1.0 - p_true).pow(gamma) * ce, weight)
 
 
 def significance_set_function(lost_signal, accepted_background, signal_total, background_total, eps):

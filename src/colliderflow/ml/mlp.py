@@ -15,22 +15,23 @@ from . import models, network
 
 INPUTS = ("features",)
 POSITIVE_WEIGHTS = False
+MULTICLASS = True  # network.train sets n_outputs
 
 
 class EventMLP(nn.Module):
-    """Fully connected network on the event-level features; one logit per event."""
+    """Fully connected network on the event-level features; n_outputs logits per event."""
 
     input_names = INPUTS
 
     def __init__(self, n_features: int, hidden: list[int], dropout: float, activation: str, batch_norm: bool,
-                 feature_mean, feature_std):
+                 feature_mean, feature_std, n_outputs: int):
         super().__init__()
         self.scale = models.Standardise(feature_mean, feature_std)
-        self.net = models.mlp([n_features, *hidden, 1], dropout, final_activation=False, activation=activation,
+        self.net = models.mlp([n_features, *hidden, n_outputs], dropout, final_activation=False, activation=activation,
                               batch_norm=batch_norm)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(self.scale(features)).squeeze(-1)
+        return models.logits(self.net(self.scale(features)))
 
 
 def spec(settings: dict, inputs: tuple) -> dict:

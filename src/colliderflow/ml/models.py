@@ -2,8 +2,11 @@
 
 Each model holds its own input standardisation (means and widths from the training split, as
 buffers) and replaces missing values (NaN: events without jets) by the mean, so a saved model
-or its ONNX export takes the raw feature columns. ``forward`` returns logits; ``ScoreModel``
-wraps a model to return sigmoid scores in [0, 1] (what ONNX exports and ``apply`` writes).
+or its ONNX export takes the raw feature columns. Every model takes the keyword ``n_outputs``
+(the width of its last layer: 1 for signal against background, the number of classes for a
+multiclass model; ``network.train`` sets it) and its ``forward`` returns logits, (events,) for
+one output, else (events, n_outputs); ``ScoreModel`` wraps a model to return the sigmoid
+score in [0, 1] or the softmax class probabilities (what ONNX exports and ``apply`` writes).
 """
 
 from __future__ import annotations
@@ -116,8 +119,15 @@ class ObjectInputs(nn.Module):
         return torch.cat([fields, self.embedding(object_types(objects).argmax(dim=-1))], dim=-1)
 
 
+def logits(output: torch.Tensor) -> torch.Tensor:
+    """A last layer's (events, n_outputs) output as the model's logits: (events,) for one output
+    (the shape is static, so the ONNX export has no Squeeze for several)."""
+    return output.squeeze(-1) if output.shape[-1] == 1 else output
+
+
 class ScoreModel(nn.Module):
-    """sigmoid(logit): the score in [0, 1] that is exported to ONNX and written by apply."""
+    """sigmoid(logit) or softmax(logits): the score in [0, 1] or the class probabilities, what
+    is exported to ONNX and written by apply."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -125,4 +135,5 @@ class ScoreModel(nn.Module):
         self.input_names = model.input_names
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.model(*inputs))
+        logits = self.model(*inputs)
+        return torch.sigmoid(logits) if logits.dim() == 1 else torch.softmax(logits, dim=-1)

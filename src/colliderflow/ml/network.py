@@ -3,6 +3,8 @@
 A torch kind (``mlp``, ``deepsets``, ``transformer``, ``graph``, ``cnn``, or a user's) defines its ``nn.Module``
 and a ``spec(settings, train_inputs) -> kwargs`` (architecture from its settings,
 standardisation from the training inputs), and hands both to ``train`` and ``load`` here.
+``train`` adds the keyword ``n_outputs`` (1, or the number of classes of a multiclass model;
+``models``), so every torch kind is multiclass (``MULTICLASS = True`` in its module).
 
 The loop (``fit``): AdamW, a learning-rate schedule, early stopping on the validation loss
 (the best epoch's weights are kept), a checkpoint after every epoch written atomically, and
@@ -35,6 +37,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from .. import io
 from . import evaluate, models
 from .losses import make_loss
+from .settings import classes
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,8 @@ def train(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict
     device = resolve_device(ml["device"])
     seed_everything(ml["seed"], ml["threads"], device)
     train_arrays, val_arrays = _labelled(sets["train"]), _labelled(sets["val"])
-    kwargs = spec(settings, sets["train"].events.inputs())
+    n_outputs = len(classes(ml)) if settings["multiclass"] else 1
+    kwargs = {**spec(settings, sets["train"].events.inputs()), "n_outputs": n_outputs}
     model = model_class(**kwargs)
     key = fingerprint(settings, kwargs, [*train_arrays, *val_arrays], ml["seed"])
     log.info("training %s (%s, loss %s) on %s: %d parameters", settings["name"], settings["type"],
@@ -102,7 +106,7 @@ def importance(modeldir: Path, predict, test_set, ml: dict) -> dict:
 
 
 def _labelled(training_set) -> tuple[np.ndarray, ...]:
-    return (*training_set.events.inputs(), training_set.label, training_set.weight)
+    return (*training_set.events.inputs(), training_set.target, training_set.weight)
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -176,7 +180,7 @@ def fingerprint(settings: dict, spec: dict, arrays: list[np.ndarray], seed: int)
 def fit(model: torch.nn.Module, loss_fn, train: tuple[np.ndarray, ...], val: tuple[np.ndarray, ...], settings: dict,
         *, device: torch.device, seed: int, checkpoint: Path, key: str = "",
         on_epoch_end: Callable[[int], None] | None = None) -> dict:
-    """Train ``model`` in place on ``train`` = (inputs..., label, weight); returns the history.
+    """Train ``model`` in place on ``train`` = (inputs..., target, weight); returns the history.
 
     Ends with the weights of the epoch with the lowest validation loss. ``on_epoch_end(epoch)``
     is called after each epoch's checkpoint is written (tests use it to simulate a kill).
@@ -216,10 +220,10 @@ def fit(model: torch.nn.Module, loss_fn, train: tuple[np.ndarray, ...], val: tup
         start = time.perf_counter()
         total, norm = 0.0, 0.0
         for batch in _loader(train_set, settings["batch_size"], device, generator):
-            *inputs, label, weight = (t.to(device, non_blocking=True) for t in batch)
+            *inputs, target, weight = (t.to(device, non_blocking=True) for t in batch)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
                 logits = model(*inputs)
-            loss = loss_fn(logits.float(), label, weight)
+            loss = loss_fn(logits.float(), target, weight)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -273,11 +277,11 @@ def evaluate_loss(model, loss_fn, dataset: TensorDataset, batch_size: int, devic
     model.eval()
     total, norm = 0.0, 0.0
     for batch in _loader(dataset, batch_size, device, None):
-        *inputs, label, weight = (t.to(device, non_blocking=True) for t in batch)
+        *inputs, target, weight = (t.to(device, non_blocking=True) for t in batch)
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
             logits = model(*inputs)
         batch_norm = float(weight.abs().sum())
-        total += float(loss_fn(logits.float(), label, weight)) * batch_norm
+        total += float(loss_fn(logits.float(), target, weight)) * batch_norm
         norm += batch_norm
     return total / norm
 
@@ -285,7 +289,7 @@ def evaluate_loss(model, loss_fn, dataset: TensorDataset, batch_size: int, devic
 @torch.no_grad()
 def predict_torch(model: torch.nn.Module, inputs: tuple[np.ndarray, ...], batch_size: int,
                   device: torch.device = torch.device("cpu")) -> np.ndarray:
-    """Scores in [0, 1] (float64 array) for the events in ``inputs``."""
+    """Scores in [0, 1] (float64, (events,)) or class probabilities ((events, classes)) for ``inputs``."""
     scorer = models.ScoreModel(model).to(device).eval()
     tensors = _tensors(inputs)
     n = len(tensors[0])
@@ -295,7 +299,7 @@ def predict_torch(model: torch.nn.Module, inputs: tuple[np.ndarray, ...], batch_
 
 
 def export_onnx(model: torch.nn.Module, example: tuple[np.ndarray, ...], path: Path) -> None:
-    """ONNX of the score (sigmoid) with a dynamic batch axis, written atomically, by the
+    """ONNX of the score (sigmoid, or the softmax class probabilities) with a dynamic batch axis, written atomically, by the
     torch.export-based exporter (``dynamo=True``; needs onnxscript)."""
     scorer = models.ScoreModel(copy.deepcopy(model).cpu()).eval()
     names = list(scorer.input_names)

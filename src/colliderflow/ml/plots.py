@@ -47,10 +47,12 @@ def loss_curves(history: dict, path: Path, cfg: dict) -> None:
     plotting.save(fig, path)
 
 
-def roc_curves(curves: dict[str, tuple], path: Path, cfg: dict) -> None:
+def roc_curves(curves: dict[str, tuple], path: Path, cfg: dict, xlabel: str = "signal efficiency",
+               ylabel: str = "1 / background efficiency") -> None:
     """ROC(s): name -> (background efficiency, signal efficiency); background rejection on a log axis.
 
-    A ROC of one point (a constant score: the cutbased model's (1, 1)) is drawn as a marker.
+    A ROC of one point (a constant score: the cutbased model's (1, 1)) is drawn as a marker; no
+    curve (a binary model's per-class ROC) gives a plot that says so.
     """
     fig, ax = plt.subplots()
     for name, (bkg_eff, sig_eff) in curves.items():
@@ -58,11 +60,14 @@ def roc_curves(curves: dict[str, tuple], path: Path, cfg: dict) -> None:
         keep = bkg_eff > 0
         style = {"marker": "o", "ls": "none"} if keep.sum() == 1 else {}
         ax.plot(sig_eff[keep], 1.0 / bkg_eff[keep], label=name, **style)
-    ax.set_yscale("log")
+    if curves:
+        ax.set_yscale("log")
+        ax.legend(fontsize="small")
+    else:
+        _no_curve(ax, "signal against background: no classes (ml.models.<name>.multiclass)")
     ax.set_xlim(0, 1.05)
-    ax.set_xlabel("signal efficiency")
-    ax.set_ylabel("1 / background efficiency")
-    ax.legend()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     _label(ax, cfg)
     plotting.save(fig, path)
 
@@ -130,9 +135,32 @@ def z_curves(curves: dict[str, tuple], reference: tuple[str, float] | None, path
     plotting.save(fig, path)
 
 
+def confusion(metrics: dict | None, path: Path, cfg: dict) -> None:
+    """The confusion matrix of a multiclass model (``metrics["classes"]``), each true class's
+    row normalised (its weighted fraction predicted as each class); a binary model gets a plot
+    that says it has no classes."""
+    fig, ax = plt.subplots(figsize=(7, 6))
+    if metrics is None:
+        _no_curve(ax, "signal against background: no classes (ml.models.<name>.multiclass)")
+    else:
+        names, matrix = metrics["names"], np.asarray(metrics["confusion"]["normalised"])
+        image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+        for (i, j), value in np.ndenumerate(matrix):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value > 0.5 else "black")
+        ax.set_xticks(np.arange(len(names)), names)
+        ax.set_yticks(np.arange(len(names)), names)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        fig.colorbar(image, ax=ax, label="fraction of the true class (physics weights)")
+        ax.set_title(f"accuracy {metrics['accuracy']:.3f}, balanced {metrics['balanced_accuracy']:.3f}",
+                     fontsize="small", loc="right")
+    _label(ax, cfg)
+    plotting.save(fig, path)
+
+
 def model_plots(outdir: Path, history: dict, metrics: dict, frame, sets: dict, cfg: dict,
                 observable: "Observable") -> None:
-    """The five plots of one trained model."""
+    """The seven plots of one trained model (two of them about the classes of a multiclass model)."""
     name = metrics["model"]
     loss_curves(history, outdir / "loss.png", cfg)
     roc = metrics["roc_curve"]
@@ -142,4 +170,10 @@ def model_plots(outdir: Path, history: dict, metrics: dict, frame, sets: dict, c
     z = metrics["z_curve"]
     z_curves({name: (z["threshold"], z["z"])}, ("no score cut", metrics["z_inclusive"]), outdir / "zcurve.png", cfg,
              observable)
+    per_class = metrics.get("classes")
+    confusion(per_class, outdir / "confusion.png", cfg)
+    roc_curves({} if per_class is None else
+               {f"{c} vs rest (AUC {per_class['roc_auc'][c]:.3f})": (r["background_efficiency"], r["signal_efficiency"])
+                for c, r in per_class["roc_curve"].items()}, outdir / "roc_classes.png", cfg,
+               xlabel="efficiency of the class", ylabel="1 / efficiency of the rest")
 

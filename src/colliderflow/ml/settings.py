@@ -21,7 +21,48 @@ def model_settings(cfg: dict, name: str) -> dict:
         raise ConfigError(f"model '{name}' is not defined in ml.models (defined: {', '.join(ml['models'])})")
     entry = ml["models"][name]
     defaults = {key: value for section in sections(entry["type"], ml) for key, value in ml[section].items()}
-    return {**defaults, **entry, "name": name}
+    settings = {**defaults, **entry, "name": name}
+    if settings["multiclass"]:
+        check_multiclass(cfg, settings)
+    return settings
+
+
+BACKGROUND = "background"  # the class of the events of ml.background, always the first
+
+
+def classes(ml: dict) -> list[str]:
+    """The classes of a multiclass model: background first, then those of ``ml.classes`` sorted
+    by name (the workflow hands settings to the jobs as JSON with sorted keys: sorting here
+    gives every stage the same order however the config was written)."""
+    return [BACKGROUND, *sorted(ml["classes"])]
+
+
+def check_multiclass(cfg: dict, settings: dict) -> None:
+    """Refuse a multiclass model its kind, loss or ``ml.classes`` cannot serve, naming the key."""
+    from . import kinds
+
+    name, kind = settings["name"], settings["type"]
+    if not kinds.multiclass(kind):
+        raise ConfigError(f"ml.models.{name}.multiclass is true, but kind {kind} scores signal against background "
+                          "only; set multiclass: false or choose a kind that classifies (bdt, mlp, deepsets, "
+                          "transformer)")
+    if settings.get("loss") == "lovasz":
+        raise ConfigError(f"ml.models.{name}: loss lovasz (a surrogate of the binary significance) cannot train a "
+                          "multiclass model; set its loss (ml.models.<name>.loss or ml.network.loss) to bce, "
+                          "weighted_bce or focal")
+    signal = {spec["process"] for spec in cfg["samples"].values() if spec["kind"] == "signal"}
+    declared = cfg["ml"]["classes"]
+    if len(declared) < 2:
+        raise ConfigError(f"ml.models.{name}.multiclass is true but ml.classes has {len(declared)} class(es); define "
+                          "two or more signal classes, e.g. ml.classes: {ggH: [ggH], VBF: [VBF], VH: [WH, ZH], "
+                          "ttH: [ttH]} (one class is signal against background: multiclass false)")
+    listed = [process for processes in declared.values() for process in processes]
+    problems = [f"{p} is in more than one class" for p in sorted({p for p in listed if listed.count(p) > 1})]
+    problems += [f"{p} is not the process of a signal sample" for p in sorted(set(listed) - signal)]
+    problems += [f"signal process {p} is in no class" for p in sorted(signal - set(listed))]
+    if problems:
+        raise ConfigError(f"ml.classes: {'; '.join(problems)} (signal processes: {', '.join(sorted(signal))}); "
+                          "every signal process must be in exactly one class")
 
 
 def baseline(ml: dict) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 from .. import io
 from . import data, evaluate, kinds, plots
 from .apply import INFO_FILE, load_predictor
-from .settings import model_settings
+from .settings import classes, model_settings
 
 if TYPE_CHECKING:
     from ..analyses.interface import Observable
@@ -34,8 +34,9 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
 
     ``observable``: the analysis's (``analyses.get(name).observable(cfg)``), which defines the
     signal and background events and is never an input. Outputs: ``model/`` (the kind's model
-    files and model_info.json: everything apply reads), history.json, metrics.json, and the
-    plots loss, roc, scores, importance, zcurve (.png). ``unfinished/`` holds the files of
+    files and model_info.json: everything apply reads), history.json, metrics.json (with
+    ``classes``, the per-class metrics, for a multiclass model), and the plots loss, roc,
+    scores, importance, zcurve, classes (.png). ``unfinished/`` holds the files of
     an unfinished training (a checkpoint) until it ends.
     """
     ml = cfg["ml"]
@@ -51,14 +52,18 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     workdir.mkdir(exist_ok=True)
     history = kind.train(settings, sets, ml, modeldir, workdir, on_epoch_end)
     info = {"name": name, "type": settings["type"], "settings": settings, "ml": ml,
+            "classes": classes(ml) if settings["multiclass"] else None,
             "observable": dataclasses.asdict(observable), "inputs": list(kind.INPUTS),
             "features": list(events.feature_names) if "features" in kind.INPUTS else []}
     io.write_json(modeldir / INFO_FILE, info, cfg)
     predictor = load_predictor(modeldir, threads=ml["threads"])
-    events.frame["score"] = predictor.predict(events.inputs())
+    for column, values in predictor.scores(events.inputs()).items():
+        events.frame[column] = values
     metrics = evaluate.compute_metrics(events.frame, ml, observable)
+    if settings["multiclass"]:
+        metrics["classes"] = evaluate.class_metrics(events.frame, ml, observable)
     metrics.update(model=name, type=settings["type"], loss=history.get("loss"),
-                   importance=kind.importance(modeldir, predictor.predict, sets["test"], ml),
+                   importance=kind.importance(modeldir, predictor.score, sets["test"], ml),
                    training={k: history[k] for k in ("best_epoch", "epochs_run", "training_events", "device",
                                                      "onnx_max_abs_diff", "note") if k in history})
     io.write_json(outdir / "history.json", history, cfg)

@@ -22,6 +22,7 @@ from . import models, network
 
 INPUTS = ("features", "objects", "mask")
 POSITIVE_WEIGHTS = False
+MULTICLASS = True  # network.train sets n_outputs
 
 
 class EncoderLayer(nn.Module):
@@ -53,7 +54,7 @@ class ObjectTransformer(nn.Module):
 
     def __init__(self, n_features: int, embed_dim: int, heads: int, layers: int, feedforward: int,
                  head_hidden: list[int], dropout: float, type_embedding: int,
-                 feature_mean, feature_std, object_mean, object_std):
+                 feature_mean, feature_std, object_mean, object_std, n_outputs: int):
         super().__init__()
         self.scale = models.Standardise(feature_mean, feature_std)
         self.object_inputs = models.ObjectInputs(object_mean, object_std, type_embedding)
@@ -61,7 +62,7 @@ class ObjectTransformer(nn.Module):
         self.token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.layers = nn.ModuleList(EncoderLayer(embed_dim, heads, feedforward, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(embed_dim)
-        self.head = models.mlp([embed_dim + n_features, *head_hidden, 1], dropout, final_activation=False)
+        self.head = models.mlp([embed_dim + n_features, *head_hidden, n_outputs], dropout, final_activation=False)
 
     def forward(self, features: torch.Tensor, objects: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         embedded = self.embed(self.object_inputs(objects))
@@ -71,7 +72,7 @@ class ObjectTransformer(nn.Module):
         for layer in self.layers:
             x = layer(x, keys)
         pooled = models.masked_pool(self.norm(x), valid, "mean")
-        return self.head(torch.cat([pooled, self.scale(features)], dim=-1)).squeeze(-1)
+        return models.logits(self.head(torch.cat([pooled, self.scale(features)], dim=-1)))
 
 
 def spec(settings: dict, inputs: tuple) -> dict:
