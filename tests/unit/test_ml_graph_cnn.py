@@ -32,7 +32,7 @@ def _objects(positions, log_pt=4.0, n_types=2):
 def _graph(edges, **settings):
     cfg = synthetic.default_config({"models": {"m": {"type": "graph", "edges": edges, **settings}}})
     features, objects, mask = np.zeros((2, 1), np.float32), np.zeros((2, 4, 8), np.float32), np.ones((2, 4), np.float32)
-    return graph.ObjectGraph(**graph.spec(model_settings(cfg, "m"), (features, objects, mask)))
+    return graph.ObjectGraph(**graph.spec(model_settings(cfg, "m"), (features, objects, mask)), n_outputs=1)
 
 
 # four objects: 0 and 1 close across the phi = pi edge (Delta R 0.28), 2 at Delta R 1 from 0, 3 far away
@@ -95,8 +95,8 @@ def toy_sets(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["graph", "cnn"])
 def test_trained_kind_exports_to_onnx_and_ignores_object_order_and_padding(kind, toy_sets, tmp_path):
-    cfg, events = toy_sets
-    cfg = {**cfg, "ml": {**cfg["ml"], "models": {"m": {"type": kind}}}}
+    _, events = toy_sets
+    cfg = synthetic.default_config({**TINY, "models": {"m": {"type": kind}}})
     settings = model_settings(cfg, "m")
     sets = data.training_sets(events, cfg["ml"], settings, OBSERVABLE)
     module = kinds.load(kind)
