@@ -465,7 +465,9 @@ def run_summary(args) -> int:
     peak = analysis.peak_label.strip("$").replace("\\", "")
     truth = analysis.simulation.truth(cfg) if cfg["dataset"]["simulated"] else None
     result = summarise(cfg, analysis.title, peak, truth, args.fits, args.models, args.optimise)
-    inputs = sorted(str(p) for n in result["models"] for p in (Path(args.fits) / n).glob("*.json"))
+    # the files read, not every JSON beside them: contour.json and impacts.json may or may not
+    # exist yet when the summary runs, which made its provenance differ from run to run
+    inputs = sorted(str(Path(args.fits) / n / name) for n in result["models"] for name in FILES)
     write_json(args.out, result, cfg, inputs=inputs)
     text = markdown(result)
     write_markdown_and_html(args.markdown or Path(args.out).with_name("summary.md"), args.html, text)
