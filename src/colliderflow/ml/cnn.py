@@ -20,7 +20,6 @@ grid. Settings: ``ml.network`` (the training loop) and ``ml.cnn`` (see ``cnn.sch
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -97,12 +96,5 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "head_hidden": list(settings["head_hidden"])}
 
 
-def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
-    return network.train(EventCNN, spec, settings, sets, ml, modeldir, workdir, on_epoch_end)
-
-
-def load(modeldir: Path, info: dict, threads: int = 1):
-    return network.load(EventCNN, modeldir, info, threads)
-
-
+train, load = network.kind(EventCNN, spec)
 importance = network.importance

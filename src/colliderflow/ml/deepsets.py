@@ -8,8 +8,6 @@ exported by ``network``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
@@ -45,12 +43,5 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "type_embedding": settings["type_embedding"]}
 
 
-def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
-    return network.train(DeepSets, spec, settings, sets, ml, modeldir, workdir, on_epoch_end)
-
-
-def load(modeldir: Path, info: dict, threads: int = 1):
-    return network.load(DeepSets, modeldir, info, threads)
-
-
+train, load = network.kind(DeepSets, spec)
 importance = network.importance

@@ -18,8 +18,6 @@ does not write; the edges come from the geometry only.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
@@ -106,12 +104,5 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "convolutions": list(settings["convolutions"]), "head_hidden": list(settings["head_hidden"])}
 
 
-def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
-    return network.train(ObjectGraph, spec, settings, sets, ml, modeldir, workdir, on_epoch_end)
-
-
-def load(modeldir: Path, info: dict, threads: int = 1):
-    return network.load(ObjectGraph, modeldir, info, threads)
-
-
+train, load = network.kind(ObjectGraph, spec)
 importance = network.importance

@@ -6,8 +6,6 @@ Settings: ``ml.network`` (the training loop) and ``ml.mlp`` (``hidden``, ``activ
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
@@ -42,12 +40,5 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "feature_mean": mean.tolist(), "feature_std": std.tolist()}
 
 
-def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
-    return network.train(EventMLP, spec, settings, sets, ml, modeldir, workdir, on_epoch_end)
-
-
-def load(modeldir: Path, info: dict, threads: int = 1):
-    return network.load(EventMLP, modeldir, info, threads)
-
-
+train, load = network.kind(EventMLP, spec)
 importance = network.importance

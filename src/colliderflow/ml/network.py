@@ -2,7 +2,8 @@
 
 A torch kind (``mlp``, ``deepsets``, ``transformer``, ``graph``, ``cnn``, or a user's) defines its ``nn.Module``
 and a ``spec(settings, train_inputs) -> kwargs`` (architecture from its settings,
-standardisation from the training inputs), and hands both to ``train`` and ``load`` here.
+standardisation from the training inputs); ``train, load = network.kind(Module, spec)`` gives it the
+``train`` and ``load`` of the kind interface.
 ``train`` adds the keyword ``n_outputs`` (1, or the number of classes of a multiclass model;
 ``models``), so every torch kind is multiclass (``MULTICLASS = True`` in its module).
 
@@ -99,6 +100,18 @@ def load(model_class: type[torch.nn.Module], modeldir: Path, info: dict, threads
     model.eval()
     batch = info["settings"]["eval_batch_size"]
     return lambda inputs: predict_torch(model, inputs, batch)
+
+
+def kind(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict]):
+    """``train`` and ``load`` of a torch kind (see ``colliderflow.ml.kinds``) built from its
+    module class and ``spec``: ``train, load = network.kind(MyNet, spec)``."""
+    def train_kind(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
+        return train(model_class, spec, settings, sets, ml, modeldir, workdir, on_epoch_end)
+
+    def load_kind(modeldir: Path, info: dict, threads: int = 1):
+        return load(model_class, modeldir, info, threads)
+
+    return train_kind, load_kind
 
 
 def importance(modeldir: Path, predict, test_set, ml: dict) -> dict:

@@ -11,8 +11,6 @@ encoding: the score does not depend on the order of the objects. Settings: ``ml.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -85,12 +83,5 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "head_hidden": list(settings["head_hidden"])}
 
 
-def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
-    return network.train(ObjectTransformer, spec, settings, sets, ml, modeldir, workdir, on_epoch_end)
-
-
-def load(modeldir: Path, info: dict, threads: int = 1):
-    return network.load(ObjectTransformer, modeldir, info, threads)
-
-
+train, load = network.kind(ObjectTransformer, spec)
 importance = network.importance
