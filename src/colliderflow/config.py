@@ -227,6 +227,10 @@ def relation_errors(cfg: dict, given: set[str]) -> list[str]:
         if not lo <= slo < shi <= hi:
             errors.append(f"fit.signal_fit_range {fit['signal_fit_range']} must lie inside observable.range "
                           f"{obs['range']} (the events outside it are not read)")
+    studied = fit["contour_and_impacts"]
+    if {"fit", "ml"} <= given and studied != "all" and set(studied) - set(cfg["ml"]["enabled"]):
+        errors.append(f"fit.contour_and_impacts names {sorted(set(studied) - set(cfg['ml']['enabled']))}, which are not in "
+                      f"ml.enabled ({', '.join(cfg['ml']['enabled'])}); list enabled models, or all")
     if {"dataset", "samples"} <= given:
         data_files = [e for spec in cfg["samples"].values() if spec["kind"] == "data" for e in spec["files"]]
         fetched = [e["name"] for e in data_files if e.get("url")]

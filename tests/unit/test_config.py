@@ -48,6 +48,8 @@ def test_wrong_key_type_and_value_are_named(tmp_path):
         ({"no_such_key": 1}, "no_such_key"),
         ({"dataset": {"simulated": "no"}}, "dataset.simulated"),
         ({"samples": {"x": {"kind": "mc", "files": [{"name": "f"}]}}}, "samples.x.kind"),
+        ({"fit": {"contour_and_impacts": "some"}}, "fit.contour_and_impacts"),
+        ({"ml": {"enabled": ["bdt"]}, "fit": {"contour_and_impacts": ["mlp"]}}, "fit.contour_and_impacts"),
     ]:
         bad.write_text(yaml.safe_dump(body))
         with pytest.raises(config.ConfigError) as err:

@@ -99,10 +99,15 @@ def test_full_run_writes_every_stage(run):
 
 
 def test_fit_intervals_contour_and_impacts(run):
-    analysis, workdir, _ = run
+    analysis, workdir, configfile = run
     inference = workdir / "results" / analysis / "inference"
+    studied = yaml.safe_load((workdir / configfile).read_text()).get("fit", {}).get("contour_and_impacts", "all")
     models = sorted(p for p in inference.iterdir() if p.is_dir())
     assert models
+    if studied != "all":  # fit.contour_and_impacts: the other models get neither job
+        assert sorted(p.name for p in models if (p / "contour.json").exists()) == sorted(studied)
+        assert not [p for p in models if (p / "impacts.json").exists() and p.name not in studied]
+        models = [p for p in models if p.name in studied]
     for model in models:
         fit, contour, impacts = (json.loads((model / f"{name}.json").read_text())
                                  for name in ("fit", "contour", "impacts"))

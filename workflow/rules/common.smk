@@ -127,8 +127,10 @@ def final_outputs():
         f"{RESULTS}/cutflow.md",
         f"{RESULTS}/models/comparison.md",
     ]
-    # the fit's contour and impacts: a few seconds each per model
-    targets += expand(f"{RESULTS}/inference/{{model}}/{{study}}.json", model=MODELS, study=["contour", "impacts"])
+    # the fit's contour and impacts, for the models of fit.contour_and_impacts
+    studied = config["fit"]["contour_and_impacts"]
+    targets += expand(f"{RESULTS}/inference/{{model}}/{{study}}.json", model=MODELS if studied == "all" else studied,
+                      study=["contour", "impacts"])
     if not config["dataset"]["lumi_known"]:
         if config["report"]["hepdata"]:
             raise ValueError(
