@@ -38,7 +38,7 @@ CONFIG = {
     "optimise": {"n_categories": 2, "n_thresholds": 20},
     # coarse scans: this test is about the plumbing, not the curves
     "fit": {"mu_scan": {"lo": 0.5, "hi": 1.5, "step": 0.25}, "p0_scan": {"lo": 80.0, "hi": 100.0, "step": 5.0},
-            "mass_scan": {"lo": 90.0, "hi": 92.0, "step": 0.5}, "limit": {"curve_points": 5},
+            "mass_scan": {"lo": 90.0, "hi": 92.0, "step": 0.5},
             "spurious_signal": {"mass_points": {"lo": 87.0, "hi": 95.0, "step": 4.0}}},
 }
 

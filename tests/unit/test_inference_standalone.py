@@ -142,7 +142,7 @@ def test_limit_command_agrees_with_pyhf(tmp_path):
     path.write_text(json.dumps(dict(ws)))
     out = tmp_path / "limits.json"
     assert main(["limit", "--workspace", str(path), "--out", str(out), "--poi-value", "1",
-                 "--settings", json.dumps({"fit": {"limit": {"curve_points": 4}}}), "--plot", str(tmp_path / "band.png")]) == 0
+                 "--plot", str(tmp_path / "band.png")]) == 0
     res = json.loads(out.read_text())
     cls_obs, cls_exp = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected_set=True)
     assert res["cls_obs"] == pytest.approx(float(cls_obs), rel=1e-6)

@@ -18,9 +18,15 @@ def test_scanned_limit_agrees_with_pyhf_and_root_finding():
     obs, exp = pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=scan)
     assert res["limit_method"] == "scan" and res["scan"]["poi_values"] == pytest.approx(scan.tolist())
     assert res["upper_limit"]["observed"] == pytest.approx(float(obs), rel=1e-6)
-    root = binned.limits(dict(ws), scan=None, curve_points=0)
+    root = binned.limits(dict(ws), scan=None)
     assert root["upper_limit"]["observed"] == pytest.approx(float(obs), rel=0.01)
-    assert root["scan"]["poi_values"] == []
+    # the band plot's curve: the values the root finding tested, sorted, each pyhf's CLs there
+    curve = root["scan"]
+    assert curve["poi_values"] == sorted(curve["poi_values"]) and len(curve["poi_values"]) >= 6
+    assert max(curve["poi_values"]) <= 1.5 * max(root["upper_limit"]["expected"] + [root["upper_limit"]["observed"]])
+    mu = curve["poi_values"][len(curve["poi_values"]) // 2]
+    cls_obs, cls_exp = pyhf.infer.hypotest(mu, data, model, test_stat="qtilde", return_expected_set=True)
+    assert curve["cls_obs"][len(curve["poi_values"]) // 2] == pytest.approx(float(cls_obs), rel=1e-6)
 
 
 def test_build_workspace_has_the_modifiers_and_fits():
@@ -40,10 +46,10 @@ def test_build_workspace_has_the_modifiers_and_fits():
     assert "spurious_c1" not in pars
     # at nominal parameters the expectation is signal + background
     np.testing.assert_allclose(model.expected_actualdata(model.config.suggested_init())[: len(sig)], bkg + sig, rtol=1e-6)
-    res = binned.limits(spec, curve_points=5)
+    res = binned.limits(spec)
     assert 0 < res["cls_obs"] <= 1
     assert res["discovery"]["Z"] > 1
-    assert len(res["scan"]["cls_exp"]) == 5 and len(res["scan"]["cls_exp"][0]) == 5
+    assert len(res["scan"]["cls_exp"]) >= 6 and len(res["scan"]["cls_exp"][0]) == 5
 
 
 def test_inconsistent_channels_are_rejected():
@@ -88,7 +94,7 @@ def test_background_normalisation_far_from_the_data_starts_inside_its_bounds():
     spec = binned.build_workspace([_channel(scale_bkg=1e-3)])  # needs a norm of ~1000, beyond pyhf's 10
     par = {p["name"]: p for p in spec["measurements"][0]["config"]["parameters"]}["bkg_norm_c0"]
     assert par["bounds"][0][1] > 1000 and par["bounds"][0][0] <= par["inits"][0] <= par["bounds"][0][1]
-    res = binned.limits(spec, curve_points=0)
+    res = binned.limits(spec)
     assert np.isfinite(res["upper_limit"]["observed"])
 
 
@@ -104,7 +110,7 @@ def test_failed_minimisation_is_retried_then_reported_as_a_value_error(monkeypat
         return real(*args)
 
     monkeypatch.setattr(binned, "_limits", flaky)
-    res = binned.limits(spec, curve_points=0)
+    res = binned.limits(spec)
     assert len(calls) == 2 and "minuit" in calls[1] and np.isfinite(res["upper_limit"]["observed"])
     assert "scipy" in type(pyhf.get_backend()[1]).__name__  # the default optimiser is restored
 

@@ -356,7 +356,7 @@ def run_limit(args) -> int:
     poi_value = args.poi_value if args.poi_value is not None else lim["poi_value"]
     scan = grid(lim["scan"]) if lim.get("scan") else None
     result = binned.limits(spec, poi_value=poi_value, scan=scan, level=1.0 - lim["cl"], test_stat=lim["test_stat"],
-                           curve_points=lim["curve_points"], name=str(path))
+                           name=str(path))
     write_json(args.out, result, cfg or None, inputs=[path])
     log.info("limit: CLs(%s=%g) = %.4g, upper limit %.3g (expected %.3g), p0 = %.3g (Z = %.2f)", result["poi"],
              poi_value, result["cls_obs"], result["upper_limit"]["observed"], result["upper_limit"]["expected"][2],

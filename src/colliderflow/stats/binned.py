@@ -230,14 +230,14 @@ def load_workspace(spec: dict) -> tuple:
 
 
 def limits(spec: dict, *, poi_value: float = 1.0, scan=None, level: float = 0.05,
-           test_stat: str = "qtilde", curve_points: int = 21, name: str = "workspace") -> dict:
+           test_stat: str = "qtilde", name: str = "workspace") -> dict:
     """CLs at ``poi_value``, the upper limit on the POI at CL 1 - ``level`` with its expected
     band, and the discovery p0, all with pyhf's asymptotic calculator.
 
     ``scan``: POI values for the limit scan, the limit interpolated between them (pyhf);
     None (the default): pyhf's root finding (toms748), which is exact whatever the limit's
-    size, and then a CLs curve on ``curve_points`` values from 0 to 1.5 x the largest limit,
-    for the band plot (0 points: no curve). Returns ``{"poi", "poi_value", "test_stat", "cl",
+    size; the CLs curve of the band plot is then the POI values the root finding tested up to
+    1.5 x the largest limit (dense around each limit: no hypothesis test is made twice). Returns ``{"poi", "poi_value", "test_stat", "cl",
     "cls_obs", "cls_exp": [5 values, -2..+2 sigma], "upper_limit": {"observed", "expected": [5]},
     "discovery": {"p0", "Z", "p0_expected", "Z_expected"}, "scan": {"poi_values", "cls_obs",
     "cls_exp": [[5 values] per point]}, "limit_method": "scan" | "root_finding"}``.
@@ -250,13 +250,13 @@ def limits(spec: dict, *, poi_value: float = 1.0, scan=None, level: float = 0.05
     """
     _, model, data = load_workspace(spec)
     try:
-        return _limits(model, data, poi_value, scan, level, test_stat, curve_points)
+        return _limits(model, data, poi_value, scan, level, test_stat)
     except Exception as first:  # pyhf raises FailedMinimization, scipy ValueError on NaN, ...
         log.warning("limits of %s: %s: %s; retrying with the MINUIT optimiser", name, type(first).__name__, first)
         backend, optimizer = pyhf.get_backend()
         try:
             pyhf.set_backend(backend, pyhf.optimize.minuit_optimizer(tolerance=1e-3))
-            return _limits(model, data, poi_value, scan, level, test_stat, curve_points)
+            return _limits(model, data, poi_value, scan, level, test_stat)
         except Exception as second:
             hints = diagnose(spec)
             raise ValueError(
@@ -299,7 +299,7 @@ def diagnose(spec: dict) -> list[str]:
     return hints
 
 
-def _limits(model, data, poi_value, scan, level, test_stat, curve_points) -> dict:
+def _limits(model, data, poi_value, scan, level, test_stat) -> dict:
     """The body of ``limits`` for one optimiser setting; RuntimeError on a non-finite result."""
     poi = model.config.poi_name
     cls_obs, cls_exp = pyhf.infer.hypotest(float(poi_value), data, model, test_stat=test_stat,
@@ -311,13 +311,11 @@ def _limits(model, data, poi_value, scan, level, test_stat, curve_points) -> dic
         curve = [(float(mu), float(r[0]), [float(v) for v in r[1]]) for mu, r in zip(scanned, results)]
         method = "scan"
     else:
-        obs_lim, exp_lim = pyhf.infer.intervals.upper_limits.upper_limit(data, model, level=level, test_stat=test_stat)
+        obs_lim, exp_lim, (tested, results) = pyhf.infer.intervals.upper_limits.upper_limit(
+            data, model, level=level, return_results=True, test_stat=test_stat)
         top = 1.5 * max(float(obs_lim), *[float(v) for v in exp_lim])
-        curve = []
-        for mu in np.linspace(0.0, top, int(curve_points)) if curve_points else []:
-            o, e = pyhf.infer.hypotest(float(mu), data, model, test_stat=test_stat, return_expected_set=True,
-                                       calctype="asymptotics")
-            curve.append((float(mu), float(o), [float(v) for v in e]))
+        curve = sorted((float(mu), float(r[0]), [float(v) for v in r[1]]) for mu, r in zip(tested, results)
+                       if float(mu) <= top)
         method = "root_finding"
     p0, p0_exp = pyhf.infer.hypotest(0.0, data, model, test_stat="q0", return_expected=True, calctype="asymptotics")
     p0, p0_exp = float(p0), float(p0_exp)
