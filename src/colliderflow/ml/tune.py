@@ -151,7 +151,7 @@ def write_best(study: optuna.Study, name: str, cfg: dict, features_dir, outdir: 
               "configured": ({"parameters": values(configured[0].params), "value": configured[0].value}
                              if configured else None)}
     io.write_json(outdir / BEST_FILE, result, cfg, inputs=list(data.sample_files(features_dir, cfg).values()))
-    log.info("%s: best %s %.5f (trial %d: %s)%s; trials %s", name, OBJECTIVE, best.value, best.number,
+    log.info("%s: best validation loss %.5f (trial %d: %s)%s; trials %s", name, best.value, best.number,
              json.dumps(result["parameters"]),
              f", configured values {configured[0].value:.5f}" if configured else "", counts)
     return result
