@@ -89,12 +89,12 @@ def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, o
     }
     train, val = _matrix(sets["train"], features), _matrix(sets["val"], features)
     evals_result: dict = {}
+    callbacks = [_ProgressLog(metric, every=25), *([_EachRound(metric, on_epoch_end)] if on_epoch_end else [])]
     log.info("training %s (xgboost hist on %s): up to %d rounds", settings["name"], device, settings["n_estimators"])
     start = time.perf_counter()
     booster = xgb.train(params, train, settings["n_estimators"], evals=[(train, "train"), (val, "val")],
                         early_stopping_rounds=settings["early_stopping_rounds"], evals_result=evals_result,
-                        verbose_eval=False,
-                        callbacks=[_ProgressLog(metric, every=25), *([_EachRound(metric, on_epoch_end)] if on_epoch_end else [])])
+                        verbose_eval=False, callbacks=callbacks)
     seconds = time.perf_counter() - start
     best = int(booster.best_iteration)
     booster = booster[: best + 1]

@@ -6,9 +6,10 @@ watches; the kind reports the validation loss of every epoch (torch kinds) or bo
 (bdt) to the median pruner, which stops a trial worse than the earlier ones at the same step.
 The study lives in a file beside the results, so a killed search resumes: the next run finds
 the finished trials and runs only the missing ones. The file is Optuna's journal (an
-append-only log of the study's changes), not SQLite: each reported step costs ~7 ms there
-against ~40 ms in SQLite, which commits every step (an xgboost training reports hundreds). ``best.json`` holds the best values,
-which ``colliderflow train --tuned`` trains with.
+append-only log of the study's changes), not SQLite, which commits every reported step: a
+step cost 0.8 ms of CPU (7 ms wall) there against 8 ms (40 ms) in SQLite, and an xgboost
+training reports hundreds.
+``best.json`` holds the best values, which ``colliderflow train --tuned`` trains with.
 """
 
 from __future__ import annotations
