@@ -64,9 +64,12 @@ def test_the_space_is_checked_against_the_kind():
             _cfg(entry)
 
 
-def test_a_model_without_tune_section_is_refused(toy, tmp_path):
+def test_a_model_without_tune_section_or_with_the_loss_in_its_space_is_refused(toy, tmp_path):
     with pytest.raises(ConfigError, match="ml.models.m has no tune section"):
         tune.tune_model("m", _cfg({"type": "bdt"}), toy, tmp_path, OBSERVABLE)
+    losses = {"type": "mlp", "tune": {"trials": 2, "space": {"loss": {"choices": ["bce", "focal"]}}}}
+    with pytest.raises(ConfigError, match=r"ml.models.m.tune.space: loss change\(s\) the loss"):
+        tune.tune_model("m", _cfg(losses), toy, tmp_path, OBSERVABLE)
 
 
 def test_the_study_resumes_after_a_kill_and_runs_only_the_missing_trials(toy, tmp_path, monkeypatch):

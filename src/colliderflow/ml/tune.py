@@ -32,6 +32,8 @@ STUDY_FILE = "study.log"
 BEST_FILE = "best.json"
 OBJECTIVE = "best validation loss of the training (minimised)"
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+# settings that change what the validation loss measures: trials differing in them are not comparable
+LOSS_SETTINGS = ("loss", "process_weight_exponent", "focal_gamma", "lovasz_eps", "lovasz_bce_weight")
 
 
 def integer_keys(cfg: dict, kind: str) -> set[str]:
@@ -79,6 +81,10 @@ def tune_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pat
         raise ConfigError(f"ml.models.{name} has no tune section: nothing to search; add ml.models.{name}.tune "
                           "(trials and space, see config/README.md)")
     tune, settings = entry["tune"], model_settings(cfg, name)
+    if set(tune["space"]) & set(LOSS_SETTINGS):
+        raise ConfigError(f"ml.models.{name}.tune.space: {', '.join(sorted(set(tune['space']) & set(LOSS_SETTINGS)))} "
+                          "change(s) the loss, whose validation value the search compares; fix it in the model's "
+                          "entry and compare losses as separate models")
     kind = kinds.load(settings["type"])
     integers = integer_keys(cfg, settings["type"])
     outdir = Path(outdir)
