@@ -34,6 +34,8 @@ STAGES: dict[str, Stage] = {
     "features": Stage("colliderflow.features",
                       "merge a sample's skims and add label, process and train/val/test split"),
     "plot-spectrum": Stage("colliderflow.report", "draw the observable's spectrum: data with the stacked signal MC"),
+    "tune": Stage("colliderflow.ml.tune",
+                  "hyper-parameter search of one model (Optuna TPE, pruned; resumes its study); writes best.json"),
     "train": Stage("colliderflow.ml.cli", "train one model of ml.models; writes model, history, metrics, plots"),
     "apply": Stage("colliderflow.ml.cli", "score every event of one sample with a trained model"),
     "compare": Stage("colliderflow.ml.cli",

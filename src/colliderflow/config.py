@@ -109,14 +109,36 @@ def _with_model_kinds(ml: dict, pieces: dict[str, tuple[str, dict]]) -> dict:
                 "properties": piece["properties"]}
         keys = {key: {"$ref": f"#/properties/ml/properties/{section}/properties/{key}"}
                 for section in [*uses, kind] if section in sections for key in sections[section].get("properties", {})}
+        numeric = {key for section in [*uses, kind] if section in sections
+                   for key, sub in sections[section].get("properties", {}).items() if sub.get("type") in NUMERIC}
         choices.append({"if": {"properties": {"type": {"const": kind}}, "required": ["type"]},
-                        "then": {"properties": {"type": {}, "multiclass": {}, **keys}, "additionalProperties": False}})
+                        "then": {"properties": {"type": {}, "multiclass": {}, **keys, "tune": _tune(keys, numeric)},
+                                 "additionalProperties": False}})
     models = dict(sections["models"])
     entry = dict(models["additionalProperties"])
     entry["properties"] = {**entry["properties"], "type": {**entry["properties"]["type"], "enum": list(pieces)}}
     entry["allOf"] = choices
     sections["models"] = {**models, "additionalProperties": entry}
     return {**ml, "properties": sections}
+
+
+NUMERIC = ("integer", "number")  # the schema types a tuned setting may take a range of
+
+
+def _tune(keys: dict, numeric: set[str]) -> dict:
+    """The ``tune`` of a model of a kind reading ``keys``: its space names only those keys,
+    each with a range (numeric keys) or choices, every bound and choice a valid value of it."""
+    space = {}
+    for key, ref in keys.items():
+        choices = {"choices": {"type": "array", "minItems": 1, "items": ref}}
+        if key in numeric:
+            # either low and high (and log) or choices: relation_errors says which is missing
+            space[key] = {"type": "object", "additionalProperties": False,
+                          "properties": {"low": ref, "high": ref, "log": {"type": "boolean"}, **choices}}
+        else:
+            space[key] = {"type": "object", "additionalProperties": False, "properties": choices,
+                          "required": ["choices"]}
+    return {"properties": {"space": {"propertyNames": {"enum": list(keys)}, "properties": space}}}
 
 
 def _schema(analysis: str = DEFAULT_ANALYSIS) -> dict:
@@ -153,7 +175,7 @@ def _with_defaults(validator_class):
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, sub in properties.items():
-                if "default" in sub and name not in instance:
+                if isinstance(sub, dict) and "default" in sub and name not in instance:
                     instance[name] = json.loads(json.dumps(sub["default"]))
         yield from validate_properties(validator, properties, instance, schema)
 
@@ -241,6 +263,14 @@ def relation_errors(cfg: dict, given: set[str]) -> list[str]:
         if not cfg["dataset"]["simulated"] and simulated:
             errors.append(f"data file(s) {simulated} have no url, so they are simulated pseudo-data; "
                           "set dataset.simulated: true or give them a url")
+    for name, entry in cfg["ml"]["models"].items():
+        for key, spec in entry.get("tune", {}).get("space", {}).items():
+            where = f"ml.models.{name}.tune.space.{key}"
+            if not ({"low", "high"} <= set(spec) <= {"low", "high", "log"} or set(spec) == {"choices"}):
+                errors.append(f"{where}: give low and high (and log) for a range, or choices, not {spec}")
+            elif "low" in spec and interval(where + " (low, high)", (spec["low"], spec["high"])) and (
+                    spec.get("log") and spec["low"] <= 0):
+                errors.append(f"{where}: log: true needs low > 0, not {spec['low']}; raise low or set log: false")
     owner: dict[str, str] = {}
     for sample, spec in cfg["samples"].items():
         listed = Counter(entry["name"] for entry in spec["files"])  # linear: catalogues have 10^4 files

@@ -13,7 +13,7 @@ from colliderflow.ml import kinds
 from colliderflow.stage_code import PACKAGE_DIR, _imports, module_file
 
 ML = PACKAGE_DIR / "ml"
-GENERIC = ("train", "apply", "evaluate", "compare", "data", "settings", "plots", "kinds", "cli")
+GENERIC = ("train", "apply", "evaluate", "compare", "data", "settings", "plots", "kinds", "cli", "tune")
 
 
 @pytest.mark.parametrize("kind", list(registry.BUILT_IN_MODELS))

@@ -60,7 +60,7 @@ def test_same_seed_gives_the_same_model(labelled, tmp_path):
 def test_killed_training_resumes_to_the_same_model(labelled, tmp_path):
     reference = _train(labelled, tmp_path / "ref.pt")
 
-    def kill_after_first_epoch(epoch):
+    def kill_after_first_epoch(epoch, val_loss):
         if epoch == 0:
             raise KeyboardInterrupt("simulated kill")
 
@@ -68,7 +68,7 @@ def test_killed_training_resumes_to_the_same_model(labelled, tmp_path):
         _train(labelled, tmp_path / "ck.pt", on_epoch_end=kill_after_first_epoch)
     assert torch.load(tmp_path / "ck.pt", weights_only=False)["state"]["epoch"] == 1
     epochs_seen = []
-    resumed = _train(labelled, tmp_path / "ck.pt", on_epoch_end=epochs_seen.append, seed=5)
+    resumed = _train(labelled, tmp_path / "ck.pt", on_epoch_end=lambda epoch, _: epochs_seen.append(epoch), seed=5)
     assert epochs_seen == [1, 2]  # continued after the killed epoch, did not restart
     assert _same(resumed, reference)
 
@@ -80,7 +80,7 @@ def test_checkpoint_of_another_training_is_ignored(labelled, tmp_path):
     model = deepsets.DeepSets(**deepsets.spec(settings, train[:3]), n_outputs=1)
     epochs = []
     fit(model, make_loss(settings), train, val, settings, device=torch.device("cpu"), seed=5,
-        checkpoint=tmp_path / "ck.pt", key="other", on_epoch_end=epochs.append)
+        checkpoint=tmp_path / "ck.pt", key="other", on_epoch_end=lambda epoch, _: epochs.append(epoch))
     assert epochs == [0, 1, 2]
 
 

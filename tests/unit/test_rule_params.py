@@ -61,7 +61,7 @@ def test_each_file_goes_to_the_rule_that_makes_it(commands):
 
 
 def test_the_jobs_that_read_more_than_their_file_read_the_catalogue_from_a_file(commands):
-    readers = {"simulate", "cutflow", "features", "train", "apply", "compare", "optimise", "plot-spectrum"}
+    readers = {"simulate", "cutflow", "features", "tune", "train", "apply", "compare", "optimise", "plot-spectrum"}
     assert readers <= set(commands)
     for command, jobs in commands.items():
         for args in jobs:

@@ -82,6 +82,12 @@ def test_full_run_writes_every_stage(run):
         validator = FullSubmissionValidator()
         assert validator.validate(archive=str(results / "hepdata.tar.gz")), validator.get_messages()
         assert {f"{m}_workspace.json" for m in summary["models"]} <= {p.name for p in (results / "hepdata").iterdir()}
+    if analysis == "hyy":  # config/test.yaml tunes the bdt (rule tune); rule train takes its best values
+        best = json.loads((results / "models" / "bdt" / "tuning" / "best.json").read_text())
+        assert best["trials"] == {"complete": 2, "pruned": 0, "fail": 0}, best["trials"]
+        assert best["value"] <= best["configured"]["value"]
+        info = json.loads((results / "models" / "bdt" / "model" / "model_info.json").read_text())
+        assert {key: info["settings"][key] for key in best["parameters"]} == best["parameters"]
     if analysis == "hyy":  # the systematics are nuisance parameters; a signal strength per production mode
         fit = json.loads((results / "inference" / "bdt" / "fit.json").read_text())
         for value in (fit["mu"], fit["mass"]):

@@ -7,6 +7,7 @@ rule train:
     input:
         features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
         catalogue=CATALOGUE,
+        tuned=tuned_parameters,
     output:
         # the kind's model files (model.json, model.pt + model.onnx, ...) and model_info.json:
         # everything apply reads, whatever the kind writes
@@ -47,7 +48,7 @@ rule train:
         outdir=lambda w, output: os.path.dirname(output.metrics),
     shell:
         "colliderflow train --configfile {input.catalogue} --settings {params.settings:q} "
-        "--model {wildcards.model} "
+        "--model {wildcards.model} --tuned {input.tuned} "
         "--features {params.features} --outdir {params.outdir} --threads {threads} 2> {log}"
 
 

@@ -68,7 +68,8 @@ MULTICLASS = True
 def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
     """Fit, keep the best iteration, save xgboost JSON in ``modeldir``; returns the history.
 
-    ``workdir`` and ``on_epoch_end`` are not used (xgboost trains in one call).
+    ``workdir`` is not used (xgboost trains in one call); ``on_epoch_end(round, val_loss)``
+    is called after each boosting round.
     """
     model_path = Path(modeldir) / MODEL_FILE
     features = list(sets["train"].events.feature_names)
@@ -88,11 +89,12 @@ def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, o
     }
     train, val = _matrix(sets["train"], features), _matrix(sets["val"], features)
     evals_result: dict = {}
+    callbacks = [_ProgressLog(metric, every=25), *([_EachRound(metric, on_epoch_end)] if on_epoch_end else [])]
     log.info("training %s (xgboost hist on %s): up to %d rounds", settings["name"], device, settings["n_estimators"])
     start = time.perf_counter()
     booster = xgb.train(params, train, settings["n_estimators"], evals=[(train, "train"), (val, "val")],
                         early_stopping_rounds=settings["early_stopping_rounds"], evals_result=evals_result,
-                        verbose_eval=False, callbacks=[_ProgressLog(metric, every=25)])
+                        verbose_eval=False, callbacks=callbacks)
     seconds = time.perf_counter() - start
     best = int(booster.best_iteration)
     booster = booster[: best + 1]
@@ -118,6 +120,18 @@ class _ProgressLog(xgb.callback.TrainingCallback):
         if (epoch + 1) % self.every == 0:
             log.info("round %d: train %s %.5f, val %s %.5f", epoch + 1, self.metric,
                      evals_log["train"][self.metric][-1], self.metric, evals_log["val"][self.metric][-1])
+        return False
+
+
+class _EachRound(xgb.callback.TrainingCallback):
+    """Hand each round's validation loss to ``on_epoch_end`` (the tuning's pruner)."""
+
+    def __init__(self, metric: str, on_epoch_end):
+        super().__init__()
+        self.metric, self.on_epoch_end = metric, on_epoch_end
+
+    def after_iteration(self, model, epoch, evals_log):
+        self.on_epoch_end(epoch, evals_log["val"][self.metric][-1])
         return False
 
 

@@ -15,6 +15,10 @@ def register(sub) -> None:
     train.add_argument("--features", required=True, help="folder with <sample>.parquet for every sample")
     train.add_argument("--outdir", required=True, help="output folder, results/<analysis>/models/<model>")
     train.add_argument("--threads", type=int, help="CPU threads (overrides ml.threads; rules pass {threads})")
+    train.add_argument("--tuned", nargs="?",
+                       help="best.json of the model's hyper-parameter search (colliderflow tune): train with its "
+                            "values; without a file (rules pass none for a model without ml.models.<name>.tune), "
+                            "with the configured ones")
     train.set_defaults(func=run_train)
 
     apply = sub.add_parser("apply")
@@ -54,10 +58,25 @@ def _observable(cfg: dict):
     return analyses.get(cfg["analysis"]).observable(cfg)
 
 
+def tuned_parameters(path: str, name: str) -> dict:
+    """The best values in ``best.json`` of model ``name`` (checked to be that model's)."""
+    import json
+
+    with open(path) as handle:
+        best = json.load(handle)
+    if best.get("model") != name:
+        raise ValueError(f"{path} holds the search of model {best.get('model')!r}, not {name!r}; pass the "
+                         f"best.json of {name} (results/<analysis>/models/{name}/tuning/best.json)")
+    return best["parameters"]
+
+
 def run_train(args) -> int:
     from .train import train_model
 
     cfg = _config(args)
+    if args.tuned:
+        # the model's entry overrides its kind's sections: the tuned values override both
+        cfg["ml"]["models"][args.model].update(tuned_parameters(args.tuned, args.model))
     metrics = train_model(args.model, cfg, args.features, args.outdir, _observable(cfg))
     return 0 if metrics else 1
 

@@ -14,10 +14,13 @@ plots, the scores Parquet. The module defines
 * ``train(settings, sets, ml, modeldir, workdir, on_epoch_end=None) -> history``: fit on the
   training sets (``data.training_sets``), write the model files into ``modeldir`` (and files
   of an unfinished training, such as checkpoints, into ``workdir``, which a restarted job
-  keeps); the history holds ``train_loss``, ``val_loss``, ``best_epoch``, ``epochs_run``,
-  ``training_events``, ``device``, ``loss`` (its name), ``step`` (what one entry of the loss
-  lists is) and, where nothing is trained, a ``note`` saying so; no timings (they differ
-  between runs: the log has them), so the same seed gives the same file;
+  keeps), calling ``on_epoch_end(step, val_loss)`` after each epoch or boosting round where
+  given (the pruner of the hyper-parameter search, ``tune``); the history holds
+  ``train_loss``, ``val_loss``, ``best_val_loss`` (what the search minimises; None where
+  nothing is fitted on a loss), ``best_epoch``, ``epochs_run``, ``training_events``,
+  ``device``, ``loss`` (its name), ``step`` (what one entry of the loss lists is) and, where
+  nothing is trained, a ``note`` saying so; no timings (they differ between runs: the log has
+  them), so the same seed gives the same file;
 * ``load(modeldir, info, threads) -> predict``: ``predict(inputs)`` gives scores in [0, 1],
   (events,), or for a multiclass model the class probabilities, (events, classes), in the
   order of ``info["classes"]``;

@@ -50,7 +50,7 @@ ONNX_TOLERANCE = 1e-4  # largest |score difference| to torch accepted (float32 r
 
 
 def train(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict], settings: dict, sets: dict,
-          ml: dict, modeldir: Path, workdir: Path, on_epoch_end: Callable[[int], None] | None = None) -> dict:
+          ml: dict, modeldir: Path, workdir: Path, on_epoch_end: Callable[[int, float], None] | None = None) -> dict:
     """Build ``model_class(**spec(settings, train inputs))``, fit it, save ``model.pt`` (the
     kwargs and weights) and ``model.onnx`` in ``modeldir``; returns the history. The
     checkpoint of an unfinished training is in ``workdir``."""
@@ -192,11 +192,12 @@ def fingerprint(settings: dict, spec: dict, arrays: list[np.ndarray], seed: int)
 
 def fit(model: torch.nn.Module, loss_fn, train: tuple[np.ndarray, ...], val: tuple[np.ndarray, ...], settings: dict,
         *, device: torch.device, seed: int, checkpoint: Path, key: str = "",
-        on_epoch_end: Callable[[int], None] | None = None) -> dict:
+        on_epoch_end: Callable[[int, float], None] | None = None) -> dict:
     """Train ``model`` in place on ``train`` = (inputs..., target, weight); returns the history.
 
-    Ends with the weights of the epoch with the lowest validation loss. ``on_epoch_end(epoch)``
-    is called after each epoch's checkpoint is written (tests use it to simulate a kill).
+    Ends with the weights of the epoch with the lowest validation loss. ``on_epoch_end(epoch,
+    val_loss)`` is called after each epoch's checkpoint is written (the tuning's pruner reads
+    it; tests use it to simulate a kill).
     """
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
@@ -269,7 +270,7 @@ def fit(model: torch.nn.Module, loss_fn, train: tuple[np.ndarray, ...], val: tup
             log.info("early stopping: no better validation loss for %d epochs; best epoch %d",
                      settings["patience"], state["best_epoch"] + 1)
         if on_epoch_end is not None:
-            on_epoch_end(epoch)
+            on_epoch_end(epoch, val_loss)
     model.load_state_dict(state["best_state"])
     return {**state["history"], "best_epoch": state["best_epoch"], "best_val_loss": state["best_loss"],
             "epochs_run": state["epoch"], "training_events": n_train}

@@ -29,7 +29,7 @@ WORK_DIR = "unfinished"
 
 
 def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Path, observable: "Observable",
-                on_epoch_end: Callable[[int], None] | None = None) -> dict:
+                on_epoch_end: Callable[[int, float], None] | None = None) -> dict:
     """Train model ``name`` of ``ml.models`` and write everything to ``outdir``; returns metrics.
 
     ``observable``: the analysis's (``analyses.get(name).observable(cfg)``), which defines the
