@@ -237,6 +237,7 @@ def relation_errors(cfg: dict, given: set[str]) -> list[str]:
         if not cfg["dataset"]["simulated"] and simulated:
             errors.append(f"data file(s) {simulated} have no url, so they are simulated pseudo-data; "
                           "set dataset.simulated: true or give them a url")
+    errors += repeats_errors(cfg["ml"])
     owner: dict[str, str] = {}
     for sample, spec in cfg["samples"].items():
         listed = Counter(entry["name"] for entry in spec["files"])  # linear: catalogues have 10^4 files
@@ -248,6 +249,26 @@ def relation_errors(cfg: dict, given: set[str]) -> list[str]:
             elif listed[entry["name"]] > 1:
                 errors.append(f"file {entry['name']!r} is listed twice in sample {sample!r}")
     return list(dict.fromkeys(errors))
+
+
+def repeats_errors(ml: dict) -> list[str]:
+    """ml.repeats against itself and ml.enabled."""
+    repeats, errors = ml["repeats"], []
+    if repeats["seeds"] == 1:
+        errors.append("ml.repeats.seeds is 1: a standard deviation needs at least 2 trainings; set 2 or more "
+                      "(or 0 for no repeated trainings)")
+    if not repeats["seeds"] and (repeats["models"] or repeats["scenarios"]):
+        errors.append("ml.repeats.models or ml.repeats.scenarios is set but ml.repeats.seeds is 0 (no repeated "
+                      "trainings); set ml.repeats.seeds to 2 or more")
+    unknown = [name for name in repeats["models"] if name not in ml["enabled"]]
+    if unknown:
+        errors.append(f"ml.repeats.models {unknown} are not in ml.enabled ({', '.join(ml['enabled'])}); only an "
+                      "enabled model is trained again")
+    for name, fractions in repeats["scenarios"].items():
+        if "all" in fractions and len(fractions) > 1:
+            errors.append(f"ml.repeats.scenarios.{name} gives 'all' and {sorted(set(fractions) - {'all'})}: "
+                          "'all' sets every class; give either it or signal/background")
+    return errors
 
 
 def section(cfg: dict | None, name: str):
