@@ -1,8 +1,9 @@
-# Repeated trainings (ml.repeats, off by default): every model of ml.repeats.models trained again
-# with seeds ml.seed, ml.seed + 1, ..., on every training event (scenario full) and in each
-# reduced-statistics scenario, one job per (model, scenario, seed) so they spread over cores and
-# cluster nodes; per model the figures' mean +- std over the seeds (repeats/<model>.json), which
-# the comparison table shows. Nothing else reads them: the fit uses the main training (train.smk).
+# Repeated trainings (ml.repeats, off by default): every model of ml.repeats.models trained with
+# seeds ml.seed, ml.seed + 1, ..., on every training event (scenario full; its seed ml.seed is the
+# main training) and in each reduced-statistics scenario, one job per (model, scenario, seed) so
+# they spread over cores and cluster nodes; per model the figures' mean +- std over the seeds
+# (repeats/<model>.json), which the comparison table shows. Nothing else reads them: the fit uses
+# the main training (train.smk).
 
 REPEATS = config["ml"]["repeats"]
 REPEATED_MODELS = (list(REPEATS["models"]) or MODELS) if REPEATS["seeds"] else []
@@ -14,6 +15,14 @@ SCENARIOS = {"full": {}, **REPEATS["scenarios"]}
 wildcard_constraints:
     scenario=one_of(SCENARIOS),
     seed=r"\d+",
+
+
+def repeat_metrics(model, scenario, seed):
+    """The metrics of one repeated training. The main training of the model is the one of the
+    full scenario with seed ml.seed: the same job, so it is not run twice."""
+    if scenario == "full" and seed == config["ml"]["seed"]:
+        return f"{RESULTS}/models/{model}/metrics.json"
+    return f"{RESULTS}/repeats/{model}/{scenario}/seed{seed}/metrics.json"
 
 
 def repeat_summaries():
@@ -63,11 +72,7 @@ rule train_repeat:
 
 rule aggregate_repeats:
     input:
-        metrics=lambda w: expand(
-            f"{RESULTS}/repeats/{w.model}/{{scenario}}/seed{{seed}}/metrics.json",
-            scenario=SCENARIOS,
-            seed=REPEAT_SEEDS,
-        ),
+        metrics=lambda w: [repeat_metrics(w.model, scenario, seed) for scenario in SCENARIOS for seed in REPEAT_SEEDS],
     output:
         f"{RESULTS}/repeats/{{model}}.json",
     log:
@@ -84,7 +89,7 @@ rule aggregate_repeats:
         code=stage_code("aggregate-repeats"),
         scenarios=lambda w: " ".join(
             f"--scenario {scenario} "
-            + " ".join(f"{RESULTS}/repeats/{w.model}/{scenario}/seed{seed}/metrics.json" for seed in REPEAT_SEEDS)
+            + " ".join(repeat_metrics(w.model, scenario, seed) for seed in REPEAT_SEEDS)
             for scenario in SCENARIOS
         ),
     shell:

@@ -32,7 +32,7 @@ def figures(metrics: dict) -> dict[str, float | None]:
     }
 
 
-def summary(values: list[float | None]) -> dict:
+def mean_and_std(values: list[float | None]) -> dict:
     """Mean and standard deviation (ddof 1) of the values; None where one is None."""
     known = None if any(v is None for v in values) else np.asarray(values, dtype=float)
     return {"values": values,
@@ -56,7 +56,7 @@ def aggregate(runs: dict[str, list[dict]]) -> dict:
         per_seed = [figures(m) for m in trainings]
         scenarios[scenario] = {
             "training_fractions": trainings[0]["training_fractions"], "seeds": seeds,
-            "figures": {name: summary([f[name] for f in per_seed]) for name in per_seed[0]},
+            "figures": {name: mean_and_std([f[name] for f in per_seed]) for name in per_seed[0]},
         }
     if len(models) != 1:
         raise ValueError(f"the trainings aggregated are of models {sorted(models)}: one model at a time")
@@ -81,8 +81,10 @@ def cell(entry: dict) -> str:
     mean, std = entry["mean"], entry["std"]
     if mean is None:
         return "-"
-    digits = max(0, 1 - math.floor(math.log10(std))) if std > 0 else 4
-    return f"{mean:.{digits}f} +- {std:.{digits}f}" if std > 0 else f"{mean:.4g} +- 0"
+    if std <= 1e-9 * abs(mean):  # the same value for every seed, up to rounding
+        return f"{mean:.4g} +- 0"
+    digits = max(0, 1 - math.floor(math.log10(std)))
+    return f"{mean:.{digits}f} +- {std:.{digits}f}"
 
 
 def table(summaries: list[dict]) -> list[str]:
@@ -90,7 +92,7 @@ def table(summaries: list[dict]) -> list[str]:
     if not summaries:
         return []
     columns = list(next(iter(summaries[0]["scenarios"].values()))["figures"])
-    seeds = {len(s["seeds"]) for summary_ in summaries for s in summary_["scenarios"].values()}
+    seeds = {len(s["seeds"]) for model in summaries for s in model["scenarios"].values()}
     lines = ["", "## Repeated trainings", "",
              f"Mean +- standard deviation over {', '.join(map(str, sorted(seeds)))} seeds (ml.repeats; the same "
              "test split and evaluation as above). Scenario: the training fractions of the train split "
