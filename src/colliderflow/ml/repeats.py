@@ -15,8 +15,6 @@ import numpy as np
 
 from .. import io
 
-FULL = "full"  # the scenario with every training event
-
 
 def figures(metrics: dict) -> dict[str, float | None]:
     """The figures of one training that are compared over seeds, by their table column:
@@ -95,14 +93,15 @@ def table(summaries: list[dict]) -> list[str]:
     seeds = {len(s["seeds"]) for model in summaries for s in model["scenarios"].values()}
     lines = ["", "## Repeated trainings", "",
              f"Mean +- standard deviation over {', '.join(map(str, sorted(seeds)))} seeds (ml.repeats; the same "
-             "test split and evaluation as above). Scenario: the training fractions of the train split "
-             f"({FULL}: every event). z@eff_s=e: Z at the score cut keeping the fraction e of the signal; "
+             "test split and evaluation as above). Scenario: its training fractions of the train split "
+             "(none: every event). z@eff_s=e: Z at the score cut keeping the fraction e of the signal; "
              "R10%: background rejection 1/eff_b at 10 % signal efficiency. These trainings feed nothing else: "
              "the fit uses each model's main training.", "",
              "| model | scenario | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
     for model in summaries:
         for name, scenario in model["scenarios"].items():
-            label = name if name == FULL else f"{name} ({fractions_label(scenario['training_fractions'])})"
+            fractions = scenario["training_fractions"]
+            label = f"{name} ({fractions_label(fractions)})" if fractions else name
             lines.append(f"| {model['model']} | {label} | "
                          + " | ".join(cell(scenario["figures"][c]) for c in columns) + " |")
     return lines
