@@ -83,8 +83,8 @@ def file_settings(*sections):
 
 def model_settings(*sections):
     """Like settings(), with ml.models and ml.enabled cut down to the job's own model, so that
-    changing one model's settings retrains that model only, and without ml.repeats, which
-    changes no model (a repeated training gets its seed and fractions on the command line)."""
+    changing one model's settings retrains that model only; without ml.repeats, which changes
+    no model (a repeated training gets its seed and fractions on the command line)."""
 
     def params(wildcards):
         chosen = chosen_sections(sections)

@@ -61,7 +61,10 @@ rule train_repeat:
     params:
         code=stage_code("train"),
         settings=model_settings("dataset", "features", "observable"),
-        fractions=lambda w: " ".join(f"--training-fraction {name}={fraction}" for name, fraction in SCENARIOS[w.scenario].items()),
+        fractions=lambda w: " ".join(
+            f"--training-fraction {name}={fraction}"
+            for name, fraction in SCENARIOS[w.scenario].items()
+        ),
         features=lambda w, input: os.path.dirname(input.features[0]),
         outdir=lambda w, output: os.path.dirname(output.metrics),
     shell:
@@ -72,7 +75,11 @@ rule train_repeat:
 
 rule aggregate_repeats:
     input:
-        metrics=lambda w: [repeat_metrics(w.model, scenario, seed) for scenario in SCENARIOS for seed in REPEAT_SEEDS],
+        metrics=lambda w: [
+            repeat_metrics(w.model, scenario, seed)
+            for scenario in SCENARIOS
+            for seed in REPEAT_SEEDS
+        ],
     output:
         f"{RESULTS}/repeats/{{model}}.json",
     log:
@@ -89,7 +96,9 @@ rule aggregate_repeats:
         code=stage_code("aggregate-repeats"),
         scenarios=lambda w: " ".join(
             f"--scenario {scenario} "
-            + " ".join(repeat_metrics(w.model, scenario, seed) for seed in REPEAT_SEEDS)
+            + " ".join(
+                repeat_metrics(w.model, scenario, seed) for seed in REPEAT_SEEDS
+            )
             for scenario in SCENARIOS
         ),
     shell:

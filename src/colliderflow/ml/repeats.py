@@ -91,12 +91,12 @@ def table(summaries: list[dict]) -> list[str]:
         return []
     columns = list(next(iter(summaries[0]["scenarios"].values()))["figures"])
     seeds = {len(s["seeds"]) for model in summaries for s in model["scenarios"].values()}
-    lines = ["", "## Repeated trainings", "",
-             f"Mean +- standard deviation over {', '.join(map(str, sorted(seeds)))} seeds (ml.repeats; the same "
-             "test split and evaluation as above). Scenario: its training fractions of the train split "
-             "(none: every event). z@eff_s=e: Z at the score cut keeping the fraction e of the signal; "
-             "R10%: background rejection 1/eff_b at 10 % signal efficiency. These trainings feed nothing else: "
-             "the fit uses each model's main training.", "",
+    note = (f"Mean +- standard deviation over {', '.join(map(str, sorted(seeds)))} seeds (ml.repeats; the same "
+            "test split and evaluation as above). Scenario: its training fractions of the train split "
+            "(none: every event). z@eff_s=e: Z at the score cut keeping the fraction e of the signal; "
+            "R10%: background rejection 1/eff_b at 10 % signal efficiency. These trainings feed nothing else: "
+            "the fit uses each model's main training.")
+    lines = ["", "## Repeated trainings", "", note, "",
              "| model | scenario | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 2)]
     for model in summaries:
         for name, scenario in model["scenarios"].items():
