@@ -76,8 +76,10 @@ def test_cells_show_mean_and_std_to_two_digits_of_the_std():
     assert repeats.cell({"mean": 1.5, "std": 0.0}) == "1.5 +- 0"
     assert repeats.cell({"mean": 17.243440274051366, "std": 2.3e-14}) == "17.24 +- 0"
     assert repeats.cell({"mean": None, "std": None}) == "-"
-    lines = repeats.table([repeats.aggregate({"full": FULL})])
-    assert lines[-1].startswith("| mlp | full | 0.820 +- 0.020 | 2.30 +- 0.30 | 1.30 +- 0.30 |")
+    reduced = [{**m, "training_fractions": {"background": 0.1}} for m in FULL]
+    lines = repeats.table([repeats.aggregate({"full": FULL, "bkg10": reduced})])
+    assert lines[-2].startswith("| mlp | full | 0.820 +- 0.020 | 2.30 +- 0.30 | 1.30 +- 0.30 |")
+    assert lines[-1].startswith("| mlp | bkg10 (background=0.1) | 0.820 +- 0.020 |")
 
 
 # ------------------------------------------------------------------ reduced training sets
