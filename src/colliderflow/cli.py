@@ -40,6 +40,8 @@ STAGES: dict[str, Stage] = {
     "apply": Stage("colliderflow.ml.cli", "score every event of one sample with a trained model"),
     "compare": Stage("colliderflow.ml.cli",
                      "table and overlaid plots of all trained models against ml.baseline"),
+    "aggregate-repeats": Stage("colliderflow.ml.cli",
+                               "mean +- std over the seeds of one model's repeated trainings (ml.repeats)"),
     "optimise": Stage("colliderflow.optimise",
                       "score threshold and categories maximising the expected Z (validation split)"),
     "signal-model": Stage("colliderflow.inference",

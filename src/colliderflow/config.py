@@ -271,6 +271,7 @@ def relation_errors(cfg: dict, given: set[str]) -> list[str]:
             elif "low" in spec and interval(where + " (low, high)", (spec["low"], spec["high"])) and (
                     spec.get("log") and spec["low"] <= 0):
                 errors.append(f"{where}: log: true needs low > 0, not {spec['low']}; raise low or set log: false")
+    errors += repeats_errors(cfg["ml"])
     owner: dict[str, str] = {}
     for sample, spec in cfg["samples"].items():
         listed = Counter(entry["name"] for entry in spec["files"])  # linear: catalogues have 10^4 files
@@ -282,6 +283,26 @@ def relation_errors(cfg: dict, given: set[str]) -> list[str]:
             elif listed[entry["name"]] > 1:
                 errors.append(f"file {entry['name']!r} is listed twice in sample {sample!r}")
     return list(dict.fromkeys(errors))
+
+
+def repeats_errors(ml: dict) -> list[str]:
+    """ml.repeats against itself and ml.enabled."""
+    repeats, errors = ml["repeats"], []
+    if repeats["seeds"] == 1:
+        errors.append("ml.repeats.seeds is 1: a standard deviation needs at least 2 trainings; set 2 or more "
+                      "(or 0 for no repeated trainings)")
+    if not repeats["seeds"] and (repeats["models"] or repeats["scenarios"]):
+        errors.append("ml.repeats.models or ml.repeats.scenarios is set but ml.repeats.seeds is 0 (no repeated "
+                      "trainings); set ml.repeats.seeds to 2 or more")
+    unknown = [name for name in repeats["models"] if name not in ml["enabled"]]
+    if unknown:
+        errors.append(f"ml.repeats.models {unknown} are not in ml.enabled ({', '.join(ml['enabled'])}); only an "
+                      "enabled model is trained again")
+    for name, fractions in repeats["scenarios"].items():
+        if "all" in fractions and len(fractions) > 1:
+            errors.append(f"ml.repeats.scenarios.{name} gives 'all' and {sorted(set(fractions) - {'all'})}: "
+                          "'all' sets every class; give either it or signal/background")
+    return errors
 
 
 def section(cfg: dict | None, name: str):

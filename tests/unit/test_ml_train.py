@@ -263,3 +263,31 @@ def test_multiclass_bdt_metrics_scores_and_comparison(trained, toy, tmp_path):
     assert rows[2]["auc_VBF"] == pytest.approx(per_class["roc_auc"]["VBF"]) and rows[1]["auc_VBF"] is None
     text = (tmp_path / "c.md").read_text()
     assert "## Confusion matrix of bdt_mc" in text and "| true \\ predicted | background | VBF | ggH |" in text
+
+
+def test_repeated_trainings_by_the_cli_and_their_table_in_the_comparison(trained, toy, tmp_path, capsys):
+    """Trainings with other seeds and with a reduced train split (what rule train_repeat runs),
+    aggregated and shown by compare as mean +- std; the evaluation is the same."""
+    cfg, root, _, settings = trained
+
+    def train(out, *options):
+        return cli.main(["train", "--model", "bdt", "--settings", settings, "--features", str(toy),
+                         "--outdir", str(tmp_path / out), *options])
+
+    assert train("seed3", "--seed", "3") == 0 and train("seed4", "--seed", "4") == 0
+    assert train("bkg50", "--seed", "3", "--training-fraction", "background=0.5") == 0
+    full, reduced = (json.loads((tmp_path / out / "metrics.json").read_text()) for out in ("seed3", "bkg50"))
+    assert (full["seed"], full["training_fractions"]) == (3, {})
+    assert reduced["training_fractions"] == {"background": 0.5}
+    assert reduced["training"]["training_events"] < full["training"]["training_events"]
+    assert reduced["z_inclusive"] == full["z_inclusive"]  # the same test events and yields
+    summary = tmp_path / "bdt.json"
+    assert cli.main(["aggregate-repeats", "--scenario", "full", str(tmp_path / "seed3" / "metrics.json"),
+                     str(tmp_path / "seed4" / "metrics.json"), "--out", str(summary)]) == 0
+    compare.compare(root, cfg, OBSERVABLE, tmp_path / "c.md", tmp_path / "c.json", tmp_path / "plots",
+                    repeated=[summary])
+    text = (tmp_path / "c.md").read_text()
+    assert "## Repeated trainings" in text and " +- " in text.split("| bdt | full | ")[1].split("\n")[0]
+    assert json.loads((tmp_path / "c.json").read_text())["repeats"][0]["scenarios"]["full"]["seeds"] == [3, 4]
+    assert train("x", "--training-fraction", "bkg=0.1") == 2
+    assert "training fractions {'bkg': 0.1}" in capsys.readouterr().err

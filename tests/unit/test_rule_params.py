@@ -15,15 +15,19 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 FETCHED = "mc_364352.diphoton_real"
+# two models with 3 seeds in two scenarios (full and bkg10): 2 x 3 x 2 trainings, of which the main
+# trainings of the two (scenario full, seed ml.seed) are there already
+REPEATS = {"seeds": 3, "models": ["bdt", "mlp"], "scenarios": {"bkg10": {"background": 0.1}}}
 
 
 @pytest.fixture(scope="module")
 def commands(tmp_path_factory) -> dict[str, list[list[str]]]:
     """Sub-command -> the argument lists of its jobs, from ``snakemake -n -p`` on config/test.yaml
-    with a second yy file that has a url (so one file is fetched)."""
+    with a second yy file that has a url (so one file is fetched) and ``REPEATS`` on."""
     work = tmp_path_factory.mktemp("plan")
     cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     cfg["samples"]["yy"]["files"].append({"name": FETCHED, "url": "https://example.org/mc_364352.root"})
+    cfg["ml"]["repeats"] = REPEATS
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-s", REPO / "workflow" / "Snakefile", "--directory", work,
@@ -67,7 +71,7 @@ def test_the_jobs_that_read_more_than_their_file_read_the_catalogue_from_a_file(
         for args in jobs:
             if command in readers:
                 assert option(args, "--configfile") == "resources/simulated-test/catalogue.json", command
-            if command not in {"skim", "fetch"}:
+            if command not in {"skim", "fetch", "aggregate-repeats"}:  # aggregate-repeats reads no config
                 assert "samples" not in json.loads(option(args, "--settings")), command
 
 
@@ -77,3 +81,27 @@ def test_no_command_lists_the_skims(commands):
     for command in ("cutflow", "features"):
         for args in commands[command]:
             assert "--inputs" not in args and option(args, "--skims") == "results/hyy/skim", command
+
+
+def test_repeated_trainings_are_a_job_per_model_scenario_and_seed(commands):
+    main, repeated = [], []
+    for args in commands["train"]:
+        (repeated if "--seed" in args else main).append(args)
+        assert "repeats" not in json.loads(option(args, "--settings"))["ml"]  # ml.repeats retrains no model
+    assert len(main) == 5  # ml.enabled, as without repeats
+    jobs = sorted((option(args, "--model"), int(option(args, "--seed")),
+                   tuple(args[i + 1] for i, a in enumerate(args) if a == "--training-fraction")) for args in repeated)
+    trainings = sorted((model, seed, fractions) for model in REPEATS["models"] for seed in (1, 2, 3)
+                       for fractions in ((), ("background=0.1",)))
+    assert len(trainings) == 12
+    assert jobs == [job for job in trainings if job[1:] != (1, ())]  # ml.seed 1, full: the main training
+    assert len({option(args, "--outdir") for args in repeated}) == len(repeated) == 10
+    (compare,) = commands["compare"]
+    summaries = compare[compare.index("--repeats") + 1:]
+    assert summaries == ["results/hyy/repeats/bdt.json", "results/hyy/repeats/mlp.json"]
+    assert len(commands["aggregate-repeats"]) == 2
+    for args in commands["aggregate-repeats"]:
+        scenarios = [args[i + 1] for i, a in enumerate(args) if a == "--scenario"]
+        assert scenarios == ["full", "bkg10"] and sum(a.endswith("metrics.json") for a in args) == 6
+        model = Path(option(args, "--out")).stem
+        assert option(args, "full") == f"results/hyy/models/{model}/metrics.json"  # seed 1: the main training

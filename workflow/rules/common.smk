@@ -83,11 +83,12 @@ def file_settings(*sections):
 
 def model_settings(*sections):
     """Like settings(), with ml.models and ml.enabled cut down to the job's own model, so that
-    changing one model's settings retrains that model only."""
+    changing one model's settings retrains that model only; without ml.repeats, which changes
+    no model (a repeated training gets its seed and fractions on the command line)."""
 
     def params(wildcards):
         chosen = chosen_sections(sections)
-        ml = dict(config["ml"])
+        ml = {key: value for key, value in config["ml"].items() if key != "repeats"}
         ml["models"] = {wildcards.model: ml["models"][wildcards.model]}
         ml["enabled"] = [wildcards.model]
         chosen["ml"] = ml

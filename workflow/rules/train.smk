@@ -83,6 +83,8 @@ rule apply:
 rule compare_models:
     input:
         metrics=expand(f"{RESULTS}/models/{{model}}/metrics.json", model=MODELS),
+        # the repeated trainings' mean +- std (repeats.smk), none when ml.repeats is off
+        repeats=lambda w: repeat_summaries(),
         catalogue=CATALOGUE,
     output:
         md=f"{RESULTS}/models/comparison.md",
@@ -119,4 +121,4 @@ rule compare_models:
         "colliderflow compare --configfile {input.catalogue} --settings {params.settings:q} "
         "--models-dir {params.models_dir} "
         "--models {params.models} --out-md {output.md} --out-html {output.html} "
-        "--out-json {output.json} --plots {params.plots} 2> {log}"
+        "--out-json {output.json} --plots {params.plots} --repeats {input.repeats} 2> {log}"

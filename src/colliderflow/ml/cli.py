@@ -1,4 +1,4 @@
-"""``colliderflow train | apply | compare``: the classifier stage's commands.
+"""``colliderflow train | apply | compare | aggregate-repeats``: the classifier stage's commands.
 
 Each resolves the config and the analysis's observable once, here, and passes them down.
 """
@@ -19,7 +19,17 @@ def register(sub) -> None:
                        help="best.json of the model's hyper-parameter search (colliderflow tune): train with its "
                             "values; without a file (rules pass none for a model without ml.models.<name>.tune), "
                             "with the configured ones")
+    train.add_argument("--seed", type=_seed, help="seed of the training (overrides ml.seed; a repeated training's)")
+    train.add_argument("--training-fraction", action="append", type=_fraction, default=[], metavar="CLASS=F",
+                       help="keep the fraction F of the train split's CLASS (signal, background, all) events; "
+                            "repeatable (a reduced-statistics scenario of ml.repeats)")
     train.set_defaults(func=run_train)
+
+    aggregate = sub.add_parser("aggregate-repeats")
+    aggregate.add_argument("--scenario", nargs="+", action="append", required=True, metavar="NAME METRICS",
+                           help="a scenario's name, then the metrics.json of its trainings (one per seed); repeatable")
+    aggregate.add_argument("--out", required=True, help="the model's repeats JSON, results/<analysis>/repeats/<model>.json")
+    aggregate.set_defaults(func=run_aggregate)
 
     apply = sub.add_parser("apply")
     apply.add_argument("--model", required=True, help="model name (checked against the model folder)")
@@ -39,7 +49,21 @@ def register(sub) -> None:
     compare.add_argument("--out-html", help="the table as an HTML page (what the Snakemake report shows)")
     compare.add_argument("--out-json", required=True, help="JSON table")
     compare.add_argument("--plots", required=True, help="folder for roc.png and zcurve.png")
+    compare.add_argument("--repeats", nargs="*", default=[],
+                         help="repeats JSON of the models trained again (colliderflow aggregate-repeats)")
     compare.set_defaults(func=run_compare)
+
+
+def _seed(text: str) -> int:
+    seed = int(text)
+    if seed < 0:
+        raise ValueError(f"--seed {text}: a seed is a non-negative integer")
+    return seed
+
+
+def _fraction(text: str) -> tuple[str, float]:
+    name, _, value = text.partition("=")
+    return name, float(value)
 
 
 def _config(args) -> dict:
@@ -77,8 +101,20 @@ def run_train(args) -> int:
     if args.tuned:
         # the model's entry overrides its kind's sections: the tuned values override both
         cfg["ml"]["models"][args.model].update(tuned_parameters(args.tuned, args.model))
-    metrics = train_model(args.model, cfg, args.features, args.outdir, _observable(cfg))
+    if args.seed is not None:
+        cfg["ml"]["seed"] = args.seed
+    fractions = dict(args.training_fraction)
+    if len(fractions) != len(args.training_fraction):
+        raise ValueError(f"--training-fraction names a class twice: {args.training_fraction}")
+    metrics = train_model(args.model, cfg, args.features, args.outdir, _observable(cfg), training_fractions=fractions)
     return 0 if metrics else 1
+
+
+def run_aggregate(args) -> int:
+    from .repeats import aggregate_files
+
+    aggregate_files(args.scenario, args.out)
+    return 0
 
 
 def run_apply(args) -> int:
@@ -95,5 +131,5 @@ def run_compare(args) -> int:
 
     cfg = _config(args)
     compare(args.models_dir, cfg, _observable(cfg), args.out_md, args.out_json, args.plots, args.models,
-            out_html=args.out_html)
+            out_html=args.out_html, repeated=args.repeats)
     return 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import io
 from ..document import write_markdown_and_html
-from . import plots
+from . import plots, repeats
 from .settings import baseline as baseline_of
 
 if TYPE_CHECKING:
@@ -47,7 +47,9 @@ def row(name: str, m: dict, ml: dict, base: dict | None, class_names: list[str])
         **{f"eff_s@eff_b={t:g}": m["signal_efficiency"].get(f"{t:g}") for t in settings["background_efficiencies"]},
         "z_max": m["z_max"], "threshold_at_z_max": m["threshold_at_z_max"],
         **{f"z@{t:g}": m["z_at_threshold"].get(f"{t:g}") for t in settings["thresholds"]},
+        **{f"z@eff_s={e:g}": m["z_at_signal_efficiency"].get(f"{e:g}") for e in settings["signal_efficiencies"]},
         "z@none": m["z_inclusive"], "z_curve_area": m["z_curve_area"], "near_max_fraction": m["near_max_fraction"],
+        **{f"R{e * 100:g}%": m["background_rejection"].get(f"{e:g}") for e in settings["rejection_signal_efficiencies"]},
         "obs_corr_sidebands": correlation.get("data_sidebands"), "obs_corr_mc": correlation.get("background_mc"),
         **({"accuracy": per_class.get("accuracy"), "balanced_accuracy": per_class.get("balanced_accuracy"),
             **{f"auc_{c}": per_class.get("roc_auc", {}).get(c) for c in class_names}} if class_names else {}),
@@ -88,7 +90,8 @@ def confusion_tables(metrics: dict[str, dict]) -> list[str]:
     return lines
 
 
-def markdown(table: list[dict], cfg: dict, observable: "Observable", metrics: dict[str, dict]) -> str:
+def markdown(table: list[dict], cfg: dict, observable: "Observable", metrics: dict[str, dict],
+             repeated: list[dict] = ()) -> str:
     columns = list(table[0])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for entry in table:
@@ -97,7 +100,9 @@ def markdown(table: list[dict], cfg: dict, observable: "Observable", metrics: di
     unit = f" {observable.unit}" if observable.unit else ""
     note = (f"Asimov Z of the events with {observable.column} in [{lo:g}, {hi:g}){unit} on the test split scaled "
             f"to the full yield, background from {cfg['ml']['background']}; Z counts as 0 where b < "
-            f"{cfg['ml']['metrics']['min_background']:g} events. z@none: no score cut. obs_corr: correlation of "
+            f"{cfg['ml']['metrics']['min_background']:g} events. z@t: Z of the events with score > t; z@eff_s=e: "
+            f"Z at the score cut keeping the fraction e of the signal; z@none: no score cut. R10%: background "
+            f"rejection 1/eff_b at 10 % signal efficiency (ROC of the test split). obs_corr: correlation of "
             f"the score with {observable.column} in the background (sculpting check). "
             f"beats_baseline: Z_max above the baseline's ({table[0]['model']}).")
     if cfg.get("dataset", {}).get("simulated", True):
@@ -105,7 +110,8 @@ def markdown(table: list[dict], cfg: dict, observable: "Observable", metrics: di
     if any("accuracy" in entry for entry in table):
         note += (" accuracy, balanced_accuracy, auc_<class> (one class against the rest): the multiclass models, "
                  "test split.")
-    return "\n".join(["# Classifier comparison", "", note, "", *lines, *confusion_tables(metrics), ""])
+    return "\n".join(["# Classifier comparison", "", note, "", *lines, *repeats.table(list(repeated)),
+                      *confusion_tables(metrics), ""])
 
 
 def _cell(value) -> str:
@@ -119,19 +125,21 @@ def _cell(value) -> str:
 
 
 def compare(models_dir, cfg: dict, observable: "Observable", out_md, out_json, plots_dir,
-            names: list[str] | None = None, out_html=None) -> list[dict]:
+            names: list[str] | None = None, out_html=None, repeated=()) -> list[dict]:
     """Table (Markdown, JSON, and HTML given ``out_html``) and overlaid ROC and Z curves of the
     models ``names`` (default ``ml.enabled``) and the baseline ``ml.baseline``, from their
-    metrics.json in ``models_dir``."""
+    metrics.json in ``models_dir``; ``repeated``: the repeats JSON files of the models trained
+    again (``ml.repeats``), shown as a second table of mean +- std."""
     ml = cfg["ml"]
     baseline = baseline_of(ml)
     names = list(ml["enabled"]) if names is None else list(names)
     names = [baseline, *(n for n in names if n != baseline)]
     metrics = collect(models_dir, names)
     table = rows(metrics, baseline, ml)
-    inputs = [Path(models_dir) / n / "metrics.json" for n in names]
-    io.write_json(out_json, {"baseline": baseline, "models": table}, cfg, inputs=inputs)
-    write_markdown_and_html(out_md, out_html, markdown(table, cfg, observable, metrics))
+    summaries = [{k: v for k, v in io.read_json(path).items() if k != "provenance"} for path in repeated]
+    inputs = [*(Path(models_dir) / n / "metrics.json" for n in names), *map(Path, repeated)]
+    io.write_json(out_json, {"baseline": baseline, "models": table, "repeats": summaries}, cfg, inputs=inputs)
+    write_markdown_and_html(out_md, out_html, markdown(table, cfg, observable, metrics, summaries))
     plots_dir = Path(plots_dir)
     plots.roc_curves({n: (m["roc_curve"]["background_efficiency"], m["roc_curve"]["signal_efficiency"])
                       for n, m in metrics.items()}, plots_dir / "roc.png", cfg)

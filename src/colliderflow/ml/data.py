@@ -294,7 +294,7 @@ def training_sets(events: Events, ml: dict, settings: dict, observable: "Observa
         raise ValueError(f"no background events for ml.background = '{ml['background']}': sidebands need events of "
                          f"samples of kind 'data' in the sidebands, mc needs samples of kind 'background'{empty}")
     split = events.frame["split"].to_numpy()
-    names = classes(ml) if settings["multiclass"] else ["background", "signal"]
+    names = class_names(ml, settings)
     sets = {}
     for name in SPLITS:
         index = np.flatnonzero((sig | bkg) & (split == name))
@@ -308,6 +308,41 @@ def training_sets(events: Events, ml: dict, settings: dict, observable: "Observa
         sets[name] = TrainingSet(part, y, target, training_weights(part.frame, target, names, ml, settings), index)
         log.info("%s: %s events", name, ", ".join(f"{c} {n}" for n, c in zip(names, counts)))
     return sets
+
+
+def class_names(ml: dict, settings: dict) -> list[str]:
+    """The classes a model learns, in the order of its targets."""
+    return classes(ml) if settings["multiclass"] else ["background", "signal"]
+
+
+def reduced_training_set(training_set: TrainingSet, fractions: dict[str, float], ml: dict,
+                         settings: dict) -> TrainingSet:
+    """The events of ``training_set`` kept under ``fractions`` (``ml.repeats.scenarios.<name>``:
+    class ``signal``, ``background`` or ``all`` -> fraction kept; a class not named keeps all).
+
+    Per class, round(fraction x events) events (at least 1) drawn without replacement with
+    ``ml.seed``: the same seed keeps the same events. Their physics weights are scaled by
+    events/kept, so every class keeps its yield, and the training weights are computed again.
+    """
+    unknown = sorted(set(fractions) - {"all", "signal", "background"})
+    bad = {name: f for name, f in fractions.items() if not 0 < f <= 1}
+    if unknown or bad or ("all" in fractions and len(fractions) > 1):
+        raise ConfigError(f"training fractions {fractions}: give all, or signal and/or background, each a fraction "
+                          "in (0, 1] (ml.repeats.scenarios)")
+    rng = np.random.default_rng(ml["seed"])
+    kept, scale = [], np.ones(len(training_set.label))
+    for name, members in (("signal", training_set.label > 0.5), ("background", training_set.label <= 0.5)):
+        rows = np.flatnonzero(members)
+        n_kept = max(1, round(fractions.get(name, fractions.get("all", 1.0)) * len(rows)))
+        kept.append(rng.choice(rows, n_kept, replace=False))
+        scale[rows] = len(rows) / n_kept
+    pick = np.sort(np.concatenate(kept))
+    events = training_set.events.subset(pick)
+    events.frame["weight"] = events.frame["weight"].to_numpy() * scale[pick]
+    target = training_set.target[pick]
+    weight = training_weights(events.frame, target, class_names(ml, settings), ml, settings)
+    log.info("train split reduced to %s: %d of %d events", fractions, len(pick), len(training_set.label))
+    return TrainingSet(events, training_set.label[pick], target, weight, training_set.index[pick])
 
 
 def needs_positive_weights(settings: dict) -> bool:

@@ -71,6 +71,28 @@ def signal_efficiency_at(bkg_eff, sig_eff, targets) -> np.ndarray:
     return sig_eff[np.clip(index, 0, None)]
 
 
+def background_rejection_at(bkg_eff, sig_eff, targets) -> np.ndarray:
+    """Background rejection 1 / eff_b of the first cut whose signal efficiency reaches each
+    target, read off the ROC's own points like ``signal_efficiency_at`` (inf where that cut
+    keeps no background)."""
+    bkg_eff, sig_eff = np.asarray(bkg_eff, dtype=float), np.asarray(sig_eff, dtype=float)
+    index = np.minimum(np.searchsorted(sig_eff, np.asarray(targets, dtype=float), side="left"), len(sig_eff) - 1)
+    with np.errstate(divide="ignore"):
+        return 1.0 / bkg_eff[index]
+
+
+def thresholds_at_signal_efficiency(score, weight, targets) -> np.ndarray:
+    """Score cuts (keep score > cut) whose kept fraction of the signal weight first reaches each
+    target: just below the score of the event, from the highest score down, at which the
+    cumulative weight gets there. Unlike a fixed threshold this compares models whose scores
+    are calibrated differently (a Lovasz-trained score is no probability)."""
+    score, weight = np.asarray(score, dtype=float), np.asarray(weight, dtype=float)
+    order = np.argsort(-score, kind="stable")
+    kept = np.maximum.accumulate(np.cumsum(weight[order]) / weight.sum())  # monotone despite negative weights
+    index = np.minimum(np.searchsorted(kept, np.asarray(targets, dtype=float) - 1e-12, side="left"), len(kept) - 1)
+    return np.nextafter(score[order][index], -np.inf)
+
+
 def _test_weights(frame: pd.DataFrame, region: np.ndarray, test: np.ndarray) -> np.ndarray:
     """Weights of the test events in ``region``, each sample's scaled to its full yield in the region.
 
@@ -134,6 +156,7 @@ def significance_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable"
 
     grid = curve(np.linspace(0.0, 1.0, settings["n_thresholds"]))
     fixed = curve(settings["thresholds"])
+    at_efficiency = curve(thresholds_at_signal_efficiency(score[pick_s], w_s, settings["signal_efficiencies"]))
     best = int(np.argmax(grid["z"]))
     z_max = float(grid["z"][best])
     near = grid["z"] >= (1.0 - settings["near_max_tolerance"]) * z_max if z_max > 0 else np.zeros(len(grid["z"]), bool)
@@ -141,6 +164,8 @@ def significance_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable"
         "z_max": z_max, "threshold_at_z_max": float(grid["threshold"][best]),
         "s_at_z_max": float(grid["s"][best]), "b_at_z_max": float(grid["b"][best]),
         "z_at_threshold": {f"{t:g}": float(z) for t, z in zip(settings["thresholds"], fixed["z"])},
+        "z_at_signal_efficiency": {f"{e:g}": float(z) for e, z in zip(settings["signal_efficiencies"],
+                                                                        at_efficiency["z"])},
         "z_curve_area": float(np.trapezoid(grid["z"], grid["threshold"])),
         "near_max_fraction": float(near.mean()),
         "z_inclusive": inputs["z_inclusive"], "s_inclusive": inputs["s_inclusive"],
@@ -205,10 +230,13 @@ def compute_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> 
     bkg_eff, sig_eff = training_definition_roc(frame, ml, observable, "test")
     train_bkg_eff, train_sig_eff = training_definition_roc(frame, ml, observable, "train")
     targets = ml["metrics"]["background_efficiencies"]
+    rejected = ml["metrics"]["rejection_signal_efficiencies"]
     metrics = {
         "roc_auc": roc_auc(bkg_eff, sig_eff),
         "roc_auc_train": roc_auc(train_bkg_eff, train_sig_eff),
         "signal_efficiency": {f"{t:g}": float(e) for t, e in zip(targets, signal_efficiency_at(bkg_eff, sig_eff, targets))},
+        "background_rejection": {f"{e:g}": float(r) for e, r in zip(
+            rejected, background_rejection_at(bkg_eff, sig_eff, rejected))},
         "background": ml["background"],
         "observable": observable.column,
         "range": list(observable.range),

@@ -29,7 +29,8 @@ WORK_DIR = "unfinished"
 
 
 def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Path, observable: "Observable",
-                on_epoch_end: Callable[[int, float], None] | None = None) -> dict:
+                on_epoch_end: Callable[[int, float], None] | None = None,
+                training_fractions: dict[str, float] | None = None) -> dict:
     """Train model ``name`` of ``ml.models`` and write everything to ``outdir``; returns metrics.
 
     ``observable``: the analysis's (``analyses.get(name).observable(cfg)``), which defines the
@@ -37,7 +38,8 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     files and model_info.json: everything apply reads), history.json, metrics.json (with
     ``classes``, the per-class metrics, for a multiclass model), and the plots loss, roc,
     scores, importance, zcurve, classes (.png). ``unfinished/`` holds the files of
-    an unfinished training (a checkpoint) until it ends.
+    an unfinished training (a checkpoint) until it ends. ``training_fractions``: train on
+    that fraction of each class of the train split only (``data.reduced_training_set``).
     """
     ml = cfg["ml"]
     settings = model_settings(cfg, name)
@@ -47,6 +49,8 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     # the inputs are checked (finite, non-empty) before anything is written
     events = data.load_events(features_dir, cfg, observable, with_objects=kinds.reads_objects(settings["type"]))
     sets = data.training_sets(events, ml, settings, observable)
+    if training_fractions:
+        sets["train"] = data.reduced_training_set(sets["train"], training_fractions, ml, settings)
     modeldir.mkdir(parents=True, exist_ok=True)
     workdir = outdir / WORK_DIR
     workdir.mkdir(exist_ok=True)
@@ -62,7 +66,8 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     metrics = evaluate.compute_metrics(events.frame, ml, observable)
     if settings["multiclass"]:
         metrics["classes"] = evaluate.class_metrics(events.frame, ml, observable)
-    metrics.update(model=name, type=settings["type"], loss=history.get("loss"),
+    metrics.update(model=name, type=settings["type"], loss=history.get("loss"), seed=ml["seed"],
+                   training_fractions=training_fractions or {},
                    importance=kind.importance(modeldir, predictor.score, sets["test"], ml),
                    training={k: history[k] for k in ("best_epoch", "epochs_run", "training_events", "device",
                                                      "onnx_max_abs_diff", "note") if k in history})

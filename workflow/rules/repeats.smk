@@ -1,0 +1,106 @@
+# Repeated trainings (ml.repeats, off by default): every model of ml.repeats.models trained with
+# seeds ml.seed, ml.seed + 1, ..., on every training event (scenario full; its seed ml.seed is the
+# main training) and in each reduced-statistics scenario, one job per (model, scenario, seed) so
+# they spread over cores and cluster nodes; per model the figures' mean +- std over the seeds
+# (repeats/<model>.json), which the comparison table shows. Nothing else reads them: the fit uses
+# the main training (train.smk).
+
+REPEATS = config["ml"]["repeats"]
+REPEATED_MODELS = (list(REPEATS["models"]) or MODELS) if REPEATS["seeds"] else []
+REPEAT_SEEDS = [config["ml"]["seed"] + k for k in range(REPEATS["seeds"])]
+# scenario -> the training fractions of its classes; full keeps every event
+SCENARIOS = {"full": {}, **REPEATS["scenarios"]}
+
+
+wildcard_constraints:
+    scenario=one_of(SCENARIOS),
+    seed=r"\d+",
+
+
+def repeat_metrics(model, scenario, seed):
+    """The metrics of one repeated training. The main training of the model is the one of the
+    full scenario with seed ml.seed: the same job, so it is not run twice."""
+    if scenario == "full" and seed == config["ml"]["seed"]:
+        return f"{RESULTS}/models/{model}/metrics.json"
+    return f"{RESULTS}/repeats/{model}/{scenario}/seed{seed}/metrics.json"
+
+
+def repeat_summaries():
+    """The repeats JSON of every model trained again: what compare_models reads (none when off)."""
+    return expand(f"{RESULTS}/repeats/{{model}}.json", model=REPEATED_MODELS)
+
+
+rule train_repeat:
+    input:
+        features=expand(f"{RESULTS}/features/{{sample}}.parquet", sample=SAMPLES),
+        catalogue=CATALOGUE,
+        tuned=tuned_parameters,  # a tuned model is repeated with its tuned values (tune.smk)
+    output:
+        model=directory(f"{RESULTS}/repeats/{{model}}/{{scenario}}/seed{{seed}}/model"),
+        metrics=f"{RESULTS}/repeats/{{model}}/{{scenario}}/seed{{seed}}/metrics.json",
+        history=f"{RESULTS}/repeats/{{model}}/{{scenario}}/seed{{seed}}/history.json",
+        plots=multiext(
+            f"{RESULTS}/repeats/{{model}}/{{scenario}}/seed{{seed}}/",
+            "loss.png",
+            "roc.png",
+            "scores.png",
+            "importance.png",
+            "zcurve.png",
+            "confusion.png",
+            "roc_classes.png",
+        ),
+    log:
+        f"logs/train_repeat/{{model}}/{{scenario}}/seed{{seed}}.log",
+    benchmark:
+        f"benchmarks/train_repeat/{{model}}/{{scenario}}/seed{{seed}}.tsv"
+    conda:
+        "../envs/colliderflow.yaml"
+    threads: 1  # as rule train
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    params:
+        code=stage_code("train"),
+        settings=model_settings("dataset", "features", "observable"),
+        fractions=lambda w: " ".join(
+            f"--training-fraction {name}={fraction}"
+            for name, fraction in SCENARIOS[w.scenario].items()
+        ),
+        features=lambda w, input: os.path.dirname(input.features[0]),
+        outdir=lambda w, output: os.path.dirname(output.metrics),
+    shell:
+        "colliderflow train --configfile {input.catalogue} --settings {params.settings:q} "
+        "--model {wildcards.model} --tuned {input.tuned} --seed {wildcards.seed} {params.fractions} "
+        "--features {params.features} --outdir {params.outdir} --threads {threads} 2> {log}"
+
+
+rule aggregate_repeats:
+    input:
+        metrics=lambda w: [
+            repeat_metrics(w.model, scenario, seed)
+            for scenario in SCENARIOS
+            for seed in REPEAT_SEEDS
+        ],
+    output:
+        f"{RESULTS}/repeats/{{model}}.json",
+    log:
+        f"logs/aggregate_repeats/{{model}}.log",
+    benchmark:
+        f"benchmarks/aggregate_repeats/{{model}}.tsv"
+    conda:
+        "../envs/colliderflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=stage_code("aggregate-repeats"),
+        scenarios=lambda w: " ".join(
+            f"--scenario {scenario} "
+            + " ".join(
+                repeat_metrics(w.model, scenario, seed) for seed in REPEAT_SEEDS
+            )
+            for scenario in SCENARIOS
+        ),
+    shell:
+        "colliderflow aggregate-repeats {params.scenarios} --out {output} 2> {log}"
