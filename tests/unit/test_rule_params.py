@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 FETCHED = "mc_364352.diphoton_real"
 # two models with 3 seeds in two scenarios (full and bkg10): 2 x 3 x 2 trainings, of which the main
 # trainings of the two (scenario full, seed ml.seed) are there already
-REPEATS = {"seeds": 3, "models": ["bdt", "mlp"], "scenarios": {"bkg10": {"background": 0.1}}}
+REPEATS = {"seeds": 3, "models": ["bdt", "deepsets"], "scenarios": {"bkg10": {"background": 0.1}}}
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,8 @@ def test_repeated_trainings_are_a_job_per_model_scenario_and_seed(commands):
     for args in commands["train"]:
         (repeated if "--seed" in args else main).append(args)
         assert "repeats" not in json.loads(option(args, "--settings"))["ml"]  # ml.repeats retrains no model
-    assert len(main) == 5  # ml.enabled, as without repeats
+    enabled = yaml.safe_load((REPO / "config" / "test.yaml").read_text())["ml"]["enabled"]
+    assert sorted(option(args, "--model") for args in main) == sorted(enabled)  # as without repeats
     jobs = sorted((option(args, "--model"), int(option(args, "--seed")),
                    tuple(args[i + 1] for i, a in enumerate(args) if a == "--training-fraction")) for args in repeated)
     trainings = sorted((model, seed, fractions) for model in REPEATS["models"] for seed in (1, 2, 3)
@@ -98,7 +99,7 @@ def test_repeated_trainings_are_a_job_per_model_scenario_and_seed(commands):
     assert len({option(args, "--outdir") for args in repeated}) == len(repeated) == 10
     (compare,) = commands["compare"]
     summaries = compare[compare.index("--repeats") + 1:]
-    assert summaries == ["results/hyy/repeats/bdt.json", "results/hyy/repeats/mlp.json"]
+    assert summaries == ["results/hyy/repeats/bdt.json", "results/hyy/repeats/deepsets.json"]
     assert len(commands["aggregate-repeats"]) == 2
     for args in commands["aggregate-repeats"]:
         scenarios = [args[i + 1] for i, a in enumerate(args) if a == "--scenario"]
