@@ -110,7 +110,7 @@ def _with_model_kinds(ml: dict, pieces: dict[str, tuple[str, dict]]) -> dict:
         keys = {key: {"$ref": f"#/properties/ml/properties/{section}/properties/{key}"}
                 for section in [*uses, kind] if section in sections for key in sections[section].get("properties", {})}
         choices.append({"if": {"properties": {"type": {"const": kind}}, "required": ["type"]},
-                        "then": {"properties": {"type": {}, "multiclass": {}, **keys}, "additionalProperties": False}})
+                        "then": {"properties": {"type": {}, "multiclass": {}, "seed": {}, "class_balance": {}, **keys}, "additionalProperties": False}})
     models = dict(sections["models"])
     entry = dict(models["additionalProperties"])
     entry["properties"] = {**entry["properties"], "type": {**entry["properties"]["type"], "enum": list(pieces)}}

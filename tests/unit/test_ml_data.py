@@ -56,12 +56,27 @@ def test_model_settings_merge_and_refuse_foreign_keys():
         model_settings(cfg, "nope")
 
 
+def test_seed_and_class_balance_per_model(toy):
+    cfg = synthetic.default_config({"seed": 3, "models": {
+        "own": {"type": "mlp", "seed": 7, "class_balance": "physics"}, "shared": {"type": "bdt"}}})
+    own, shared = model_settings(cfg, "own"), model_settings(cfg, "shared")
+    assert (own["seed"], own["class_balance"]) == (7, "physics")
+    assert (shared["seed"], shared["class_balance"]) == (3, "equal")  # ml.seed, ml.class_balance
+    events = data.load_events(toy, cfg, OBSERVABLE)
+    train = data.training_sets(events, cfg["ml"], own, OBSERVABLE)["train"]
+    ratio = train.weight / train.events.frame["weight"].to_numpy()
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)  # physics balance for this model only
+    with pytest.raises(ConfigError, match=r"ml.models.own.seed: -1 is less than the minimum"):
+        synthetic.default_config({"models": {"own": {"type": "mlp", "seed": -1}}})
+
+
 def test_cutbased_is_a_model_kind_and_the_default_baseline():
     cfg = synthetic.default_config()
     ml = cfg["ml"]
     assert ml["baseline"] == "cutbased" and ml["enabled"][0] == "cutbased"
     assert ml["models"]["cutbased"] == {"type": "cutbased", "multiclass": False}
-    assert model_settings(cfg, "cutbased") == {"type": "cutbased", "multiclass": False, "name": "cutbased"}
+    assert model_settings(cfg, "cutbased") == {"type": "cutbased", "multiclass": False, "name": "cutbased",
+                                               "seed": ml["seed"], "class_balance": ml["class_balance"]}
     assert baseline(ml) == "cutbased"
     with pytest.raises(ConfigError, match="ml.baseline is 'cutbased', which is not in ml.enabled"):
         baseline(synthetic.default_config({"enabled": ["bdt"]})["ml"])

@@ -354,6 +354,6 @@ def training_weights(frame: pd.DataFrame, target: np.ndarray, names: list[str], 
     if np.any(totals <= 0):
         raise ValueError(f"the summed training weight of class(es) "
                          f"{', '.join(n for n, t in zip(names, totals) if t <= 0)} is not positive")
-    if ml["class_balance"] == "equal":
+    if settings["class_balance"] == "equal":
         weight = weight / (len(names) * totals[target])
     return (weight * len(weight) / weight.sum()).astype(np.float32)

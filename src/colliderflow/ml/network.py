@@ -55,16 +55,16 @@ def train(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict
     kwargs and weights) and ``model.onnx`` in ``modeldir``; returns the history. The
     checkpoint of an unfinished training is in ``workdir``."""
     device = resolve_device(ml["device"])
-    seed_everything(ml["seed"], ml["threads"], device)
+    seed_everything(settings["seed"], ml["threads"], device)
     train_arrays, val_arrays = _labelled(sets["train"]), _labelled(sets["val"])
     n_outputs = len(classes(ml)) if settings["multiclass"] else 1
     kwargs = {**spec(settings, sets["train"].events.inputs()), "n_outputs": n_outputs}
     model = model_class(**kwargs)
-    key = fingerprint(settings, kwargs, [*train_arrays, *val_arrays], ml["seed"])
+    key = fingerprint(settings, kwargs, [*train_arrays, *val_arrays], settings["seed"])
     log.info("training %s (%s, loss %s) on %s: %d parameters", settings["name"], settings["type"],
              settings["loss"], device, sum(p.numel() for p in model.parameters()))
     start = time.perf_counter()
-    history = fit(model, make_loss(settings), train_arrays, val_arrays, settings, device=device, seed=ml["seed"],
+    history = fit(model, make_loss(settings), train_arrays, val_arrays, settings, device=device, seed=settings["seed"],
                   checkpoint=Path(workdir) / CHECKPOINT, key=key, on_epoch_end=on_epoch_end)
     seconds = time.perf_counter() - start
     log.info("trained in %.1f s: %.0f events/s", seconds, history["training_events"] * history["epochs_run"] / seconds)
