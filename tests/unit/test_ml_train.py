@@ -31,7 +31,8 @@ def labelled(toy):
     """Train and validation tensors of the toy deepsets inputs, and the settings."""
     cfg = synthetic.default_config(FAST)
     settings = model_settings(cfg, "deepsets")
-    sets = data.training_sets(data.load_events(toy, cfg, OBSERVABLE, with_objects=True), cfg["ml"], settings, OBSERVABLE)
+    events = data.load_events(toy, cfg, OBSERVABLE, with_objects=True)
+    sets = data.training_sets(events, cfg["ml"], settings, OBSERVABLE, cfg["lumi_fb"])
     pack = lambda s: (*s.events.inputs(), s.label, s.weight)  # noqa: E731
     return cfg, settings, pack(sets["train"]), pack(sets["val"])
 

@@ -5,8 +5,8 @@ models give one logit per class (events, classes) and the target is the class in
 
 * ``bce``: weighted cross entropy, sum(w l) / sum(|w|) (equal weights: torch's BCE, or its
   categorical cross entropy over the softmax for a multiclass model).
-* ``weighted_bce``: the same function; the process weights (sigma_i/N_i)^p are made by
-  ``data.process_weights`` and arrive as ``weight``.
+* ``weighted_bce``: the same function; the process weights (``ml.network.process_weights``) are
+  made by ``data.process_weights`` and arrive as ``weight``.
 * ``focal``: Lin et al. 2017, (1 - p_t)^gamma times the weighted cross entropy (gamma = 0:
   cross entropy), p_t the probability given to the true class.
 * ``lovasz``: a convex-hull surrogate of the discovery significance (``lovasz_significance``);

@@ -46,7 +46,7 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     modeldir = outdir / MODEL_DIR
     # the inputs are checked (finite, non-empty) before anything is written
     events = data.load_events(features_dir, cfg, observable, with_objects=kinds.reads_objects(settings["type"]))
-    sets = data.training_sets(events, ml, settings, observable)
+    sets = data.training_sets(events, ml, settings, observable, cfg["lumi_fb"])
     modeldir.mkdir(parents=True, exist_ok=True)
     workdir = outdir / WORK_DIR
     workdir.mkdir(exist_ok=True)
