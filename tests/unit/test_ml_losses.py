@@ -157,12 +157,42 @@ def test_focal_down_weights_easy_events():
 def test_make_loss_lovasz_mix_and_unknown():
     label, weight = _events(8)
     logits = torch.linspace(-2, 2, 8, dtype=torch.float64)
-    settings = {"loss": "lovasz", "lovasz_eps": 0.1, "lovasz_bce_weight": 0.5}
+    settings = {"loss": "lovasz", "lovasz_eps": 0.1, "lovasz_bce_weight": 0.5, "lovasz_errors": "sigmoid",
+                "focal_gamma": 2.0}
     mixed = losses.make_loss(settings)(logits, label, weight)
     expected = losses.lovasz_significance(logits, label, weight, 0.1) + 0.5 * losses.weighted_bce(logits, label, weight)
     assert float(mixed) == pytest.approx(float(expected))
     with pytest.raises(ValueError, match="unknown loss"):
         losses.make_loss({"loss": "hinge"})
+
+
+def test_lovasz_error_vectors_by_hand_and_their_gradient():
+    """Three events: signal at logit 2 and -1, background at 0.5; margins m = 2, -1, -0.5."""
+    logits = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64, requires_grad=True)
+    label = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)
+    p_true = 1 / (1 + np.exp(-np.array([2.0, -1.0, -0.5])))  # sigmoid(m)
+    expected = {
+        "sigmoid": [1 - p_true[0], 1 - p_true[1], 1 - p_true[2]],
+        "hinge": [0.0, 2.0, 1.5],
+        "cross_entropy": [np.log(1 + np.exp(-2.0)), np.log(1 + np.exp(1.0)), np.log(1 + np.exp(0.5))],
+        "focal": [(1 - p) ** 3 * -np.log(p) for p in p_true],  # gamma 3
+    }
+    weight = torch.ones(3, dtype=torch.float64)
+    for kind, values in expected.items():
+        errors = losses.lovasz_errors(logits, label, kind, gamma=3.0)
+        np.testing.assert_allclose(errors.detach().numpy(), values, rtol=1e-12, atol=1e-15)
+        # S = 2, B = 1, eps = 1: losing signal event 1, then accepting the background, then losing event 0
+        # gives f = 1 - 0.5, 1 - 0.5 sqrt(1/2), 1 (the errors sort 1, 2, 0 for every kind)
+        f = np.array([0.5, 1 - 0.5 * np.sqrt(0.5), 1.0])
+        gains = np.diff(f, prepend=0.0)
+        loss = losses.lovasz_significance(logits, label, weight, 1.0, kind, 3.0)
+        assert float(loss.detach()) == pytest.approx(float(np.dot(np.array(values)[[1, 2, 0]], gains)), rel=1e-12)
+        (grad,) = torch.autograd.grad(loss, logits)
+        assert torch.isfinite(grad).all() and grad[1] < 0 < grad[2]  # raise the lost signal, lower the background
+        if kind == "hinge":
+            assert grad[0] == 0  # beyond the margin: no error, no gradient
+    with pytest.raises(ValueError, match="unknown Lovasz error vector 'square'"):
+        losses.lovasz_errors(logits, label, "square")
 
 
 def test_categorical_cross_entropy_and_focal_by_hand():
