@@ -123,7 +123,7 @@ MODEL_FILES = {"cutbased": [], "bdt": ["model.json"], "deepsets": ["model.pt", "
 def test_train_writes_every_output(trained):
     cfg, root, metrics, _ = trained
     common = ["history.json", "metrics.json", "loss.png", "roc.png", "scores.png", "importance.png", "zcurve.png",
-              "confusion.png", "roc_classes.png"]
+              "speedup.png", "confusion.png", "roc_classes.png"]
     for name, m in metrics.items():
         # everything apply reads is in model/ (the rule's declared directory), nothing else
         assert sorted(p.name for p in (root / name / "model").iterdir()) == sorted(["model_info.json",

@@ -135,6 +135,26 @@ def z_curves(curves: dict[str, tuple], reference: tuple[str, float] | None, path
     plotting.save(fig, path)
 
 
+def speedup(metrics: dict, path: Path, cfg: dict) -> None:
+    """The model's speedup as a filter against the score threshold (``metrics["filter"]``), with
+    its maximum marked and the inputs in the title."""
+    fig, ax = plt.subplots()
+    curve = metrics["curve"]
+    ax.plot(curve["threshold"], curve["speedup"])
+    ax.plot(metrics["threshold_at_max"], metrics["speedup_max"], "o", color="black",
+            label=f"max {metrics['speedup_max']:.3g} at {metrics['threshold_at_max']:.3g} "
+                  f"(TPR {metrics['tpr_at_max']:.3f}, FPR {metrics['fpr_at_max']:.3g})")
+    ax.axhline(1.0, color="black", ls="--", lw=0.8)
+    ax.set_xlabel("score threshold")
+    ax.set_ylabel("speedup as a filter")
+    ax.set_title(f"t_s/t_g = {metrics['cost_ratio']:g}, pass rate {metrics['pass_rate']:.3g}", fontsize="small",
+                 loc="right")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    _label(ax, cfg)
+    plotting.save(fig, path)
+
+
 def confusion(metrics: dict | None, path: Path, cfg: dict) -> None:
     """The confusion matrix of a multiclass model (``metrics["classes"]``), each true class's
     row normalised (its weighted fraction predicted as each class); a binary model gets a plot
@@ -160,7 +180,7 @@ def confusion(metrics: dict | None, path: Path, cfg: dict) -> None:
 
 def model_plots(outdir: Path, history: dict, metrics: dict, frame, sets: dict, cfg: dict,
                 observable: "Observable") -> None:
-    """The seven plots of one trained model (two of them about the classes of a multiclass model)."""
+    """The eight plots of one trained model (two of them about the classes of a multiclass model)."""
     name = metrics["model"]
     loss_curves(history, outdir / "loss.png", cfg)
     roc = metrics["roc_curve"]
@@ -170,6 +190,7 @@ def model_plots(outdir: Path, history: dict, metrics: dict, frame, sets: dict, c
     z = metrics["z_curve"]
     z_curves({name: (z["threshold"], z["z"])}, ("no score cut", metrics["z_inclusive"]), outdir / "zcurve.png", cfg,
              observable)
+    speedup(metrics["filter"], outdir / "speedup.png", cfg)
     per_class = metrics.get("classes")
     confusion(per_class, outdir / "confusion.png", cfg)
     roc_curves({} if per_class is None else

@@ -36,7 +36,7 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     signal and background events and is never an input. Outputs: ``model/`` (the kind's model
     files and model_info.json: everything apply reads), history.json, metrics.json (with
     ``classes``, the per-class metrics, for a multiclass model), and the plots loss, roc,
-    scores, importance, zcurve, classes (.png). ``unfinished/`` holds the files of
+    scores, importance, zcurve, speedup, confusion, roc_classes (.png). ``unfinished/`` holds the files of
     an unfinished training (a checkpoint) until it ends.
     """
     ml = cfg["ml"]
