@@ -101,18 +101,25 @@ def score_distributions(frame, sets: dict, path: Path, cfg: dict, bins: int = 40
     plotting.save(fig, path)
 
 
-def importance(values: dict[str, float], kind: str, path: Path, cfg: dict) -> None:
-    """Importance per input; a model with no input (cutbased) gets a plot that says so."""
-    names = sorted(values, key=values.get)
-    fig, ax = plt.subplots(figsize=(8, max(4, 0.3 * len(names) + 1.5)))
-    if names:
-        ax.barh(np.arange(len(names)), [values[n] for n in names])
-        ax.set_yticks(np.arange(len(names)), names, fontsize="small")
-        ax.set_xlabel(f"importance: {kind}")
-    else:
-        _no_curve(ax, kind)
-        ax.set_xlabel("importance")
-    _label(ax, cfg)
+def importance(result: dict, path: Path, cfg: dict) -> None:
+    """Importance per input (``metrics["importance"]``), with the Integrated Gradients attributions
+    in a second panel where the kind gives them; a model with no input (cutbased) gets a plot that
+    says so."""
+    panels = [(result["kind"], result["values"])]
+    if "integrated_gradients" in result:
+        attribution = result["integrated_gradients"]
+        panels.append((attribution["kind"], attribution["values"]))
+    names = sorted(result["values"], key=result["values"].get)
+    fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), max(4, 0.3 * len(names) + 1.5)), squeeze=False)
+    for ax, (kind, values) in zip(axes[0], panels):
+        if names:
+            ax.barh(np.arange(len(names)), [values[n] for n in names])
+            ax.set_yticks(np.arange(len(names)), names, fontsize="small")
+            ax.set_xlabel(kind, fontsize="small")
+        else:
+            _no_curve(ax, kind)
+            ax.set_xlabel("importance")
+        _label(ax, cfg)
     plotting.save(fig, path)
 
 
@@ -186,7 +193,7 @@ def model_plots(outdir: Path, history: dict, metrics: dict, frame, sets: dict, c
     roc = metrics["roc_curve"]
     roc_curves({name: (roc["background_efficiency"], roc["signal_efficiency"])}, outdir / "roc.png", cfg)
     score_distributions(frame, sets, outdir / "scores.png", cfg)
-    importance(metrics["importance"]["values"], metrics["importance"]["kind"], outdir / "importance.png", cfg)
+    importance(metrics["importance"], outdir / "importance.png", cfg)
     z = metrics["z_curve"]
     z_curves({name: (z["threshold"], z["z"])}, ("no score cut", metrics["z_inclusive"]), outdir / "zcurve.png", cfg,
              observable)
