@@ -18,7 +18,7 @@ from colliderflow.ml.train import train_model
 
 OBSERVABLE = synthetic.observable()
 FAST = {"threads": 1, "network": {"epochs": 3, "patience": 5, "batch_size": 256}, "bdt": {"n_estimators": 30},
-        "metrics": {"importance_events": 300, "n_thresholds": 51}}
+        "metrics": {"importance_events": 300, "n_thresholds": 51, "integrated_gradients": {"events": 300}}}
 
 
 @pytest.fixture(scope="module")

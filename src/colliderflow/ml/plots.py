@@ -110,11 +110,14 @@ def importance(result: dict, path: Path, cfg: dict) -> None:
         attribution = result["integrated_gradients"]
         panels.append((attribution["kind"], attribution["values"]))
     names = sorted(result["values"], key=result["values"].get)
-    fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), max(4, 0.3 * len(names) + 1.5)), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), max(4, 0.3 * len(names) + 1.5)),
+                             sharey=True, squeeze=False)
     for ax, (kind, values) in zip(axes[0], panels):
         if names:
             ax.barh(np.arange(len(names)), [values[n] for n in names])
-            ax.set_yticks(np.arange(len(names)), names, fontsize="small")
+            if ax is axes[0][0]:
+                ax.set_yticks(np.arange(len(names)), names, fontsize="small")
+            ax.ticklabel_format(axis="x", style="plain", useOffset=False)
             ax.set_xlabel(kind, fontsize="small")
         else:
             _no_curve(ax, kind)
@@ -150,13 +153,12 @@ def speedup(metrics: dict, path: Path, cfg: dict) -> None:
     ax.plot(curve["threshold"], curve["speedup"])
     ax.plot(metrics["threshold_at_max"], metrics["speedup_max"], "o", color="black",
             label=f"max {metrics['speedup_max']:.3g} at {metrics['threshold_at_max']:.3g} "
-                  f"(TPR {metrics['tpr_at_max']:.3f}, FPR {metrics['fpr_at_max']:.3g})")
+                  f"(TPR {metrics['tpr_at_max']:.3f}, FPR {metrics['fpr_at_max']:.3g})\n"
+                  f"cost ratio t_s/t_g {metrics['cost_ratio']:g}, pass rate {metrics['pass_rate']:.3g}")
     ax.axhline(1.0, color="black", ls="--", lw=0.8)
     ax.set_xlabel("score threshold")
     ax.set_ylabel("speedup as a filter")
-    ax.set_title(f"t_s/t_g = {metrics['cost_ratio']:g}, pass rate {metrics['pass_rate']:.3g}", fontsize="small",
-                 loc="right")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.3 * max(metrics["speedup_max"], 1.0))
     ax.legend()
     _label(ax, cfg)
     plotting.save(fig, path)
