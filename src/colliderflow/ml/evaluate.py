@@ -223,7 +223,7 @@ def filter_speedup(tpr, fpr, pass_rate: float, cost_ratio: float):
 def speedup_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> dict:
     """The model as a filter (``filter_speedup``) on the test split's training events: positive =
     signal, negative = the ``ml.background`` events, physics weights; f1 and f0 the efficiencies of
-    score > t on the Z curve's threshold grid, r = ``ml.metrics.filter.pass_rate`` or else the
+    score > t on the Z curve's threshold grid, r = ``ml.metrics.filter.pass_rate`` or (null) the
     signal's share of the weight; the speedup curve and its maximum."""
     settings = ml["metrics"]
     sig, bkg = data.signal_mask(frame, observable), data.background_mask(frame, ml, observable)
@@ -236,13 +236,14 @@ def speedup_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> 
         totals.append(total)
         rates.append(np.clip(weight_above(score[pick], weight[pick], thresholds) / total, 0.0, 1.0))
     tpr, fpr = rates
-    pass_rate = settings["filter"].get("pass_rate", totals[0] / sum(totals))
+    given = settings["filter"]["pass_rate"]
+    pass_rate = totals[0] / sum(totals) if given is None else given
     cost_ratio = settings["filter"]["cost_ratio"]
     speedup = filter_speedup(tpr, fpr, pass_rate, cost_ratio)
     best = int(np.argmax(speedup))
     return {
         "cost_ratio": cost_ratio, "pass_rate": float(pass_rate),
-        "pass_rate_from": "ml.metrics.filter.pass_rate" if "pass_rate" in settings["filter"] else "test events",
+        "pass_rate_from": "test events" if given is None else "ml.metrics.filter.pass_rate",
         "speedup_max": float(speedup[best]), "threshold_at_max": float(thresholds[best]),
         "tpr_at_max": float(tpr[best]), "fpr_at_max": float(fpr[best]),
         "curve": {"threshold": thresholds.tolist(), "tpr": tpr.tolist(), "fpr": fpr.tolist(),
