@@ -173,11 +173,13 @@ def integrated_gradients(model: torch.nn.Module, test_set, ml: dict) -> dict:
     attributed one by one; the objects' fields (set models) summed per collection of
     ``ml.objects``, with the event's own mask held fixed along the path (whether an object exists
     is not a continuous input). A missing feature (NaN) is missing in the event's baseline too and
-    all along the path (the model imputes it): attribution 0. Reported per input: the mean |attribution| over ``events`` test
-    events (signal and background, drawn with ``ml.seed``), the mean attribution over the signal
-    among them, and the largest |sum of an event's attributions - (score(x) - score(x'))|: small
-    for models smooth in their inputs (mlp, deepsets, transformer), not for those that jump where
-    an object changes its neighbours (graph) or its pixel (cnn), which the path integral misses.
+    all along the path (the model imputes it): attribution 0. Reported per input: the mean
+    |attribution| over ``events`` test events (signal and background, drawn with ``ml.seed``), the
+    mean attribution over the signal among them, and the largest |sum of an event's attributions -
+    (score(x) - score(x'))|: small for models smooth in their inputs (mlp, deepsets, transformer),
+    not for those that jump where an object changes its neighbours (graph), its pixel (cnn) or its
+    learned type embedding (``type_embedding``), which the path integral misses. Hand-written (a
+    Riemann sum needs no library; captum is not a dependency of the project).
     """
     settings = ml["metrics"]["integrated_gradients"]
     rng = np.random.default_rng(ml["seed"])
