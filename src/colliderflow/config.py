@@ -112,7 +112,8 @@ def _with_model_kinds(ml: dict, pieces: dict[str, tuple[str, dict]]) -> dict:
         numeric = {key for section in [*uses, kind] if section in sections
                    for key, sub in sections[section].get("properties", {}).items() if sub.get("type") in NUMERIC}
         choices.append({"if": {"properties": {"type": {"const": kind}}, "required": ["type"]},
-                        "then": {"properties": {"type": {}, "multiclass": {}, **keys, "tune": _tune(keys, numeric)},
+                        "then": {"properties": {"type": {}, "multiclass": {}, "seed": {}, "class_balance": {}, **keys,
+                                                "tune": _tune(keys, numeric)},
                                  "additionalProperties": False}})
     models = dict(sections["models"])
     entry = dict(models["additionalProperties"])

@@ -49,7 +49,8 @@ def test_registry_and_schema_find_the_installed_kind(site, tmp_path):
     available, section, effective, inputs = json.loads(result.stdout.splitlines()[-1])
     assert {"fisher", "bdt", "mlp"} <= set(available)
     assert section == {"ridge": 0.001, "sharpness": 1.0}  # the defaults of its schema piece
-    assert effective == {"ridge": 0.01, "sharpness": 1.0, "type": "fisher", "multiclass": False, "name": "lda"}
+    assert effective == {"ridge": 0.01, "sharpness": 1.0, "type": "fisher", "multiclass": False, "name": "lda",
+                         "seed": 1, "class_balance": "equal"}  # ml.seed and ml.class_balance
     assert inputs == ["features"]
     # a key the kind does not declare is refused, naming the entry
     bad = config()

@@ -12,6 +12,7 @@ from colliderflow.ml import data
 from colliderflow.ml.settings import baseline, model_settings
 
 OBSERVABLE = synthetic.observable()
+LUMI = synthetic.default_config()["lumi_fb"]
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +57,27 @@ def test_model_settings_merge_and_refuse_foreign_keys():
         model_settings(cfg, "nope")
 
 
+def test_seed_and_class_balance_per_model(toy):
+    cfg = synthetic.default_config({"seed": 3, "models": {
+        "own": {"type": "mlp", "seed": 7, "class_balance": "physics"}, "shared": {"type": "bdt"}}})
+    own, shared = model_settings(cfg, "own"), model_settings(cfg, "shared")
+    assert (own["seed"], own["class_balance"]) == (7, "physics")
+    assert (shared["seed"], shared["class_balance"]) == (3, "equal")  # ml.seed, ml.class_balance
+    events = data.load_events(toy, cfg, OBSERVABLE)
+    train = data.training_sets(events, cfg["ml"], own, OBSERVABLE, LUMI)["train"]
+    ratio = train.weight / train.events.frame["weight"].to_numpy()
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)  # physics balance for this model only
+    with pytest.raises(ConfigError, match=r"ml.models.own.seed: -1 is less than the minimum"):
+        synthetic.default_config({"models": {"own": {"type": "mlp", "seed": -1}}})
+
+
 def test_cutbased_is_a_model_kind_and_the_default_baseline():
     cfg = synthetic.default_config()
     ml = cfg["ml"]
     assert ml["baseline"] == "cutbased" and ml["enabled"][0] == "cutbased"
     assert ml["models"]["cutbased"] == {"type": "cutbased", "multiclass": False}
-    assert model_settings(cfg, "cutbased") == {"type": "cutbased", "multiclass": False, "name": "cutbased"}
+    assert model_settings(cfg, "cutbased") == {"type": "cutbased", "multiclass": False, "name": "cutbased",
+                                               "seed": ml["seed"], "class_balance": ml["class_balance"]}
     assert baseline(ml) == "cutbased"
     with pytest.raises(ConfigError, match="ml.baseline is 'cutbased', which is not in ml.enabled"):
         baseline(synthetic.default_config({"enabled": ["bdt"]})["ml"])
@@ -105,15 +121,18 @@ def test_class_balance_and_weight_signs(toy):
     cfg = synthetic.default_config()
     events = data.load_events(toy, cfg, OBSERVABLE)
     assert (events.frame["weight"] < 0).any()  # the toy has negative MC weights
-    for name, expect_negative in (("mlp", True), ("mlp_lovasz", False), ("bdt", False)):
-        sets = data.training_sets(events, cfg["ml"], model_settings(cfg, name), OBSERVABLE)
+    for name, expect_negative in (("mlp", True), ("mlp_lovasz", False), ("bdt", False), ("mlp_weighted", False)):
+        sets = data.training_sets(events, cfg["ml"], model_settings(cfg, name), OBSERVABLE, LUMI)
         train = sets["train"]
         signal = train.label > 0.5
         assert train.weight[signal].sum() == pytest.approx(train.weight[~signal].sum(), rel=1e-4)
         assert train.weight.mean() == pytest.approx(1.0, rel=1e-4)
         assert (train.weight < 0).any() == expect_negative
+        if name == "mlp_weighted":  # one weight per process and class
+            per_process = pd.Series(train.weight).groupby([train.events.frame["process"], train.label]).nunique()
+            assert (per_process == 1).all()
     physics = synthetic.default_config({"class_balance": "physics"})
-    train = data.training_sets(events, physics["ml"], model_settings(physics, "mlp"), OBSERVABLE)["train"]
+    train = data.training_sets(events, physics["ml"], model_settings(physics, "mlp"), OBSERVABLE, LUMI)["train"]
     ratio = train.weight / train.events.frame["weight"].to_numpy()
     np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)  # one global scale
 
@@ -151,19 +170,13 @@ def test_window_inside_the_range():
         data.window_masks(np.array([125.0]), observable)
 
 
-def test_process_weights_refuse_non_positive_yield():
-    frame = pd.DataFrame({"process": ["a", "a"], "weight": [1.0, -2.0]})
-    with pytest.raises(ValueError, match="non-positive"):
-        data.process_weights(frame, 0.5)
-
-
 CLASSES = {"ggH": ["ggH"], "VBF": ["VBF"]}
 
 
 def test_multiclass_targets_and_class_balance(toy):
     cfg = synthetic.default_config({"classes": CLASSES, "models": {"m": {"type": "mlp", "multiclass": True}}})
     events = data.load_events(toy, cfg, OBSERVABLE)
-    train = data.training_sets(events, cfg["ml"], model_settings(cfg, "m"), OBSERVABLE)["train"]
+    train = data.training_sets(events, cfg["ml"], model_settings(cfg, "m"), OBSERVABLE, LUMI)["train"]
     process = train.events.frame["process"].to_numpy()
     # background first, then the classes sorted by name, whatever the order in the config
     expected = np.select([train.label < 0.5, process == "VBF", process == "ggH"], [0, 1, 2], -1)

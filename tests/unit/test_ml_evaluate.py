@@ -72,6 +72,31 @@ def test_significance_metrics_of_the_z_curve():
     assert np.all(np.array(metrics["z_curve"]["b"])[z > 0] >= 5.0)  # the min-background rule
 
 
+def test_filter_speedup_by_hand():
+    # c = t_s/t_g = 10, r = 0.1, f1 = 0.9, f0 = 0.05: 0.9 * 11 / (1 + 10 (0.1 * 0.9 + 0.9 * 0.05)) = 9.9 / 2.35
+    assert evaluate.filter_speedup(0.9, 0.05, 0.1, 10.0) == pytest.approx(9.9 / 2.35, rel=1e-12)
+    assert evaluate.filter_speedup(1.0, 1.0, 0.1, 10.0) == pytest.approx(1.0)  # passes everything: no gain
+    assert evaluate.filter_speedup(1.0, 0.0, 0.1, 10.0) == pytest.approx(11 / 2)  # perfect: (1 + c) / (1 + c r)
+    assert evaluate.filter_speedup(0.0, 0.0, 0.1, 10.0) == 0.0  # keeps nothing
+
+
+def test_speedup_metrics_on_a_two_valued_score():
+    """Test split: signal (weight 1 each) scores 0.9 (3 events) or 0.2 (1), sideband data (weight 1)
+    scores 0.9 (2 events) or 0.2 (18): above 0.5, f1 = 3/4 and f0 = 2/20, r = 4/24."""
+    signal = pd.DataFrame({"kind": "signal", MASS: 125.0, "score": [0.9, 0.9, 0.9, 0.2]})
+    data = pd.DataFrame({"kind": "data", MASS: 110.0, "score": [0.9] * 2 + [0.2] * 18})
+    frame = pd.concat([signal, data], ignore_index=True).assign(split="test", weight=1.0, sample="s")
+    ml = synthetic.default_config({"metrics": {"n_thresholds": 3, "filter": {"cost_ratio": 4.0}}})["ml"]
+    result = evaluate.speedup_metrics(frame, ml, OBSERVABLE)
+    r = 4 / 24
+    expected = [1.0, 0.75 * 5 / (1 + 4 * (r * 0.75 + (1 - r) * 0.1)), 0.0]  # thresholds 0, 0.5, 1
+    np.testing.assert_allclose(result["curve"]["speedup"], expected, rtol=1e-12)
+    assert (result["pass_rate"], result["pass_rate_from"]) == (pytest.approx(r), "test events")
+    assert (result["threshold_at_max"], result["tpr_at_max"], result["fpr_at_max"]) == (0.5, 0.75, pytest.approx(0.1))
+    given = synthetic.default_config({"metrics": {"filter": {"cost_ratio": 4.0, "pass_rate": 0.01}}})["ml"]
+    assert evaluate.speedup_metrics(frame, given, OBSERVABLE)["pass_rate_from"] == "ml.metrics.filter.pass_rate"
+
+
 def test_mc_background_uses_the_window_of_the_background_mc():
     rng = np.random.default_rng(3)
     frame = _frame(rng)

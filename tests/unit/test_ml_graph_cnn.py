@@ -98,7 +98,7 @@ def test_trained_kind_exports_to_onnx_and_ignores_object_order_and_padding(kind,
     _, events = toy_sets
     cfg = synthetic.default_config({**TINY, "models": {"m": {"type": kind}}})
     settings = model_settings(cfg, "m")
-    sets = data.training_sets(events, cfg["ml"], settings, OBSERVABLE)
+    sets = data.training_sets(events, cfg["ml"], settings, OBSERVABLE, cfg["lumi_fb"])
     module = kinds.load(kind)
     history = module.train(settings, sets, cfg["ml"], tmp_path, tmp_path)
     assert history["epochs_run"] == 2 and history["onnx_max_abs_diff"] < 1e-5

@@ -96,18 +96,53 @@ def test_weighted_losses_reduce_to_bce_with_equal_weights():
         assert float(losses.focal(logits, label, weight, gamma=0.0)) == pytest.approx(float(reference), rel=1e-12)
     # process-weighted CE: processes with equal sigma_i/N_i give equal weights -> BCE
     frame = pd.DataFrame({"process": rng.choice(["ggH", "VBF", "yy"], 50), "weight": np.full(50, 0.02)})
-    weight = torch.tensor(process_weights(frame, exponent=0.7), dtype=torch.float64)
+    per_process = process_weights(frame, np.zeros(50, bool), np.ones(50, bool), 1.0,
+                                  {"family": "sigma_over_n_power", "exponent": 0.7, "signal_boost": False})
+    weight = torch.tensor(frame["process"].map(per_process).to_numpy(), dtype=torch.float64)
     assert float(losses.weighted_bce(logits, label, weight)) == pytest.approx(float(reference), rel=1e-12)
     # and the settings route every name to the right function
     for name in ("bce", "weighted_bce"):
         assert float(losses.make_loss({"loss": name})(logits, label, weight)) == pytest.approx(float(reference))
 
 
-def test_process_weights_follow_cross_section_over_events():
-    frame = pd.DataFrame({"process": ["a", "a", "b", "b", "b", "b"], "weight": [2.0, 2.0, 0.5, 0.5, 0.5, 0.5]})
-    np.testing.assert_allclose(process_weights(frame, 1.0), [2, 2, 0.5, 0.5, 0.5, 0.5])
-    np.testing.assert_allclose(process_weights(frame, 0.0), np.ones(6))
-    np.testing.assert_allclose(process_weights(frame, 0.5), np.sqrt([2, 2, 0.5, 0.5, 0.5, 0.5]))
+# two processes: signal a, 4 events of weight 0.5 (3 in train), sigma_a = 2 fb at 1 fb^-1, N_a = 3;
+# background b, 5 events of weight 10 (4 in train), sigma_b = 50 fb, N_b = 4
+TWO_PROCESSES = pd.DataFrame({"process": ["a"] * 4 + ["b"] * 5, "weight": [0.5] * 4 + [10.0] * 5})
+SIGNAL = np.array([True] * 4 + [False] * 5)
+TRAIN = np.array([True, True, True, False, True, True, True, True, False])
+
+
+@pytest.mark.parametrize("family, spec, a, b", [
+    ("sigma_over_n_power", {"exponent": 0.5}, (2 / 3) ** 0.5, (50 / 4) ** 0.5),
+    ("sigma_over_n_power", {"exponent": 1.0}, 2 / 3, 50 / 4),
+    ("inverse_n", {}, 1 / 3, 1 / 4),
+    ("inverse_root_n", {"n": 3}, 3 ** (-1 / 3), 4 ** (-1 / 3)),
+    ("inverse_log_n", {}, 1 / np.log(3), 1 / np.log(4)),
+    ("root_sigma_over_n", {"n": 2}, 2 ** 0.5 / 3, 50 ** 0.5 / 4),
+    ("log_sigma", {}, np.log(2), np.log(50)),
+])
+def test_process_weight_families_on_two_processes(family, spec, a, b):
+    spec = {"family": family, "exponent": 0.5, "n": 2, "signal_boost": False, **spec}
+    weights = process_weights(TWO_PROCESSES, SIGNAL, TRAIN, 1.0, spec)
+    assert weights.to_dict() == pytest.approx({"a": a, "b": b}, rel=1e-12)
+    # signal boost: 10^floor(log10(50 / 2)) = 10 on the signal process only
+    boosted = process_weights(TWO_PROCESSES, SIGNAL, TRAIN, 1.0, {**spec, "signal_boost": True})
+    assert boosted.to_dict() == pytest.approx({"a": 10 * a, "b": b}, rel=1e-12)
+
+
+def test_process_weights_refuse_what_they_cannot_weigh():
+    spec = {"family": "log_sigma", "exponent": 0.5, "n": 2, "signal_boost": False}
+    # at 10 fb^-1 sigma_a = 0.2 fb: ln sigma_a < 0
+    with pytest.raises(ValueError, match=r"a \(sigma 0.2 fb, N 3\): -1.609.*process_weights.family"):
+        process_weights(TWO_PROCESSES, SIGNAL, TRAIN, 10.0, spec)
+    one_event = TRAIN & (np.arange(9) != 1) & (np.arange(9) != 2)  # N_a = 1: ln N_a = 0
+    with pytest.raises(ValueError, match="inverse_log_n.*a .*inf"):
+        process_weights(TWO_PROCESSES, SIGNAL, one_event, 1.0, {**spec, "family": "inverse_log_n"})
+    with pytest.raises(ValueError, match="a has no training events"):
+        process_weights(TWO_PROCESSES, SIGNAL, ~SIGNAL, 1.0, {**spec, "family": "inverse_n"})
+    negative = TWO_PROCESSES.assign(weight=[0.5] * 4 + [-10.0] * 5)
+    with pytest.raises(ValueError, match="b has a non-positive summed weight"):
+        process_weights(negative, SIGNAL, TRAIN, 1.0, {**spec, "family": "inverse_n"})
 
 
 def test_focal_down_weights_easy_events():
@@ -122,12 +157,42 @@ def test_focal_down_weights_easy_events():
 def test_make_loss_lovasz_mix_and_unknown():
     label, weight = _events(8)
     logits = torch.linspace(-2, 2, 8, dtype=torch.float64)
-    settings = {"loss": "lovasz", "lovasz_eps": 0.1, "lovasz_bce_weight": 0.5}
+    settings = {"loss": "lovasz", "lovasz_eps": 0.1, "lovasz_bce_weight": 0.5, "lovasz_errors": "sigmoid",
+                "focal_gamma": 2.0}
     mixed = losses.make_loss(settings)(logits, label, weight)
     expected = losses.lovasz_significance(logits, label, weight, 0.1) + 0.5 * losses.weighted_bce(logits, label, weight)
     assert float(mixed) == pytest.approx(float(expected))
     with pytest.raises(ValueError, match="unknown loss"):
         losses.make_loss({"loss": "hinge"})
+
+
+def test_lovasz_error_vectors_by_hand_and_their_gradient():
+    """Three events: signal at logit 2 and -1, background at 0.5; margins m = 2, -1, -0.5."""
+    logits = torch.tensor([2.0, -1.0, 0.5], dtype=torch.float64, requires_grad=True)
+    label = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)
+    p_true = 1 / (1 + np.exp(-np.array([2.0, -1.0, -0.5])))  # sigmoid(m)
+    expected = {
+        "sigmoid": [1 - p_true[0], 1 - p_true[1], 1 - p_true[2]],
+        "hinge": [0.0, 2.0, 1.5],
+        "cross_entropy": [np.log(1 + np.exp(-2.0)), np.log(1 + np.exp(1.0)), np.log(1 + np.exp(0.5))],
+        "focal": [(1 - p) ** 3 * -np.log(p) for p in p_true],  # gamma 3
+    }
+    weight = torch.ones(3, dtype=torch.float64)
+    for kind, values in expected.items():
+        errors = losses.lovasz_errors(logits, label, kind, gamma=3.0)
+        np.testing.assert_allclose(errors.detach().numpy(), values, rtol=1e-12, atol=1e-15)
+        # S = 2, B = 1, eps = 1: losing signal event 1, then accepting the background, then losing event 0
+        # gives f = 1 - 0.5, 1 - 0.5 sqrt(1/2), 1 (the errors sort 1, 2, 0 for every kind)
+        f = np.array([0.5, 1 - 0.5 * np.sqrt(0.5), 1.0])
+        gains = np.diff(f, prepend=0.0)
+        loss = losses.lovasz_significance(logits, label, weight, 1.0, kind, 3.0)
+        assert float(loss.detach()) == pytest.approx(float(np.dot(np.array(values)[[1, 2, 0]], gains)), rel=1e-12)
+        (grad,) = torch.autograd.grad(loss, logits)
+        assert torch.isfinite(grad).all() and grad[1] < 0 < grad[2]  # raise the lost signal, lower the background
+        if kind == "hinge":
+            assert grad[0] == 0  # beyond the margin: no error, no gradient
+    with pytest.raises(ValueError, match="unknown Lovasz error vector 'square'"):
+        losses.lovasz_errors(logits, label, "square")
 
 
 def test_categorical_cross_entropy_and_focal_by_hand():

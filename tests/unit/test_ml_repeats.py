@@ -87,18 +87,25 @@ def test_cells_show_mean_and_std_to_two_digits_of_the_std():
 
 @pytest.fixture(scope="module")
 def train_split(tmp_path_factory):
+    """A function: training fractions (and seed) -> the train set of that scenario; and the full one."""
     features = synthetic.write_features(tmp_path_factory.mktemp("features"), n_events=3000, seed=4)
     cfg = synthetic.default_config({"threads": 1})
     observable = synthetic.observable(cfg)
-    settings = model_settings(cfg, "mlp")
     events = data.load_events(features, cfg, observable)
-    return cfg, settings, data.training_sets(events, cfg["ml"], settings, observable)["train"]
+
+    def train(fractions=None, seed=None):
+        settings = model_settings(cfg, "mlp")
+        if seed is not None:
+            settings["seed"] = seed
+        return data.training_sets(events, cfg["ml"], settings, observable, cfg["lumi_fb"], fractions)["train"]
+
+    return train, train()
 
 
 @pytest.mark.parametrize("fractions", [{"background": 0.1}, {"all": 0.1}, {"signal": 0.5, "background": 0.25}])
 def test_reduced_training_set_keeps_the_fraction_of_each_class_and_its_yield(train_split, fractions):
-    cfg, settings, full = train_split
-    reduced = data.reduced_training_set(full, fractions, cfg["ml"], settings)
+    train, full = train_split
+    reduced = train(fractions)
     for name, label in (("signal", 1), ("background", 0)):
         fraction = fractions.get(name, fractions.get("all", 1.0))
         before, after = full.label == label, reduced.label == label
@@ -115,20 +122,17 @@ def test_reduced_training_set_keeps_the_fraction_of_each_class_and_its_yield(tra
 
 
 def test_reduced_training_set_is_drawn_from_the_seed(train_split):
-    cfg, settings, full = train_split
-    ml = cfg["ml"]
-    first = data.reduced_training_set(full, {"all": 0.2}, ml, settings)
-    again = data.reduced_training_set(full, {"all": 0.2}, ml, settings)
-    other = data.reduced_training_set(full, {"all": 0.2}, {**ml, "seed": ml["seed"] + 1}, settings)
+    train, _ = train_split
+    first, again, other = train({"all": 0.2}, 1), train({"all": 0.2}, 1), train({"all": 0.2}, 2)
     assert np.array_equal(first.index, again.index) and np.array_equal(first.weight, again.weight)
     assert not np.array_equal(first.index, other.index)
 
 
 @pytest.mark.parametrize("fractions", [{"bkg": 0.1}, {"background": 0.0}, {"all": 1.5}, {"all": 0.5, "signal": 0.5}])
 def test_reduced_training_set_refuses_bad_fractions(train_split, fractions):
-    cfg, settings, full = train_split
+    train, _ = train_split
     with pytest.raises(ConfigError, match="training fractions"):
-        data.reduced_training_set(full, fractions, cfg["ml"], settings)
+        train(fractions)
 
 
 # ------------------------------------------------------------------ config

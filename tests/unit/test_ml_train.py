@@ -18,7 +18,7 @@ from colliderflow.ml.train import train_model
 
 OBSERVABLE = synthetic.observable()
 FAST = {"threads": 1, "network": {"epochs": 3, "patience": 5, "batch_size": 256}, "bdt": {"n_estimators": 30},
-        "metrics": {"importance_events": 300, "n_thresholds": 51}}
+        "metrics": {"importance_events": 300, "n_thresholds": 51, "integrated_gradients": {"events": 300}}}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,8 @@ def labelled(toy):
     """Train and validation tensors of the toy deepsets inputs, and the settings."""
     cfg = synthetic.default_config(FAST)
     settings = model_settings(cfg, "deepsets")
-    sets = data.training_sets(data.load_events(toy, cfg, OBSERVABLE, with_objects=True), cfg["ml"], settings, OBSERVABLE)
+    events = data.load_events(toy, cfg, OBSERVABLE, with_objects=True)
+    sets = data.training_sets(events, cfg["ml"], settings, OBSERVABLE, cfg["lumi_fb"])
     pack = lambda s: (*s.events.inputs(), s.label, s.weight)  # noqa: E731
     return cfg, settings, pack(sets["train"]), pack(sets["val"])
 
@@ -122,7 +123,7 @@ MODEL_FILES = {"cutbased": [], "bdt": ["model.json"], "deepsets": ["model.pt", "
 def test_train_writes_every_output(trained):
     cfg, root, metrics, _ = trained
     common = ["history.json", "metrics.json", "loss.png", "roc.png", "scores.png", "importance.png", "zcurve.png",
-              "confusion.png", "roc_classes.png"]
+              "speedup.png", "confusion.png", "roc_classes.png"]
     for name, m in metrics.items():
         # everything apply reads is in model/ (the rule's declared directory), nothing else
         assert sorted(p.name for p in (root / name / "model").iterdir()) == sorted(["model_info.json",

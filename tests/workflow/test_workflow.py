@@ -237,3 +237,22 @@ def test_multiclass_model_down_to_the_fit(finished_run):
     assert np.isfinite(fit["mu"]["value"]) and fit["mu"]["error"] > 0
     comparison = (results / "models" / "comparison.md").read_text()
     assert "## Confusion matrix of mlp_multiclass" in comparison and "auc_VBF" in comparison
+
+
+def test_filter_speedup_and_integrated_gradients_of_the_shared_run(finished_run):
+    """Every model's metrics.json has its speedup as a filter (ml.metrics.filter) and speedup.png;
+    the torch models' importance has Integrated Gradients beside the permutation importance."""
+    results = finished_run(ANALYSES["hyy"][0]) / "results" / "hyy"
+    for name in ("cutbased", "bdt", "mlp"):
+        metrics = json.loads((results / "models" / name / "metrics.json").read_text())
+        speedup = metrics["filter"]
+        assert speedup["speedup_max"] == pytest.approx(max(speedup["curve"]["speedup"]))
+        assert speedup["speedup_max"] >= 1.0 - 1e-9  # threshold 0 passes everything: speedup 1
+        assert (results / "models" / name / "speedup.png").stat().st_size > 10_000
+    assert json.loads((results / "models" / "cutbased" / "metrics.json").read_text())["filter"]["speedup_max"] == (
+        pytest.approx(1.0))  # a filter that passes every event saves nothing
+    attribution = json.loads((results / "models" / "mlp" / "metrics.json").read_text())["importance"][
+        "integrated_gradients"]
+    assert set(attribution["values"]) == set(json.loads(
+        (results / "models" / "mlp" / "metrics.json").read_text())["importance"]["values"])
+    assert attribution["completeness_max_deviation"] < 1e-3

@@ -1,13 +1,20 @@
 # Repeated trainings (ml.repeats, off by default): every model of ml.repeats.models trained with
-# seeds ml.seed, ml.seed + 1, ..., on every training event (scenario full; its seed ml.seed is the
-# main training) and in each reduced-statistics scenario, one job per (model, scenario, seed) so
+# seeds s, s + 1, ... from its own seed s (ml.models.<model>.seed, else ml.seed), on every training
+# event (scenario full; its seed s is the main training) and in each reduced-statistics scenario, one job per (model, scenario, seed) so
 # they spread over cores and cluster nodes; per model the figures' mean +- std over the seeds
 # (repeats/<model>.json), which the comparison table shows. Nothing else reads them: the fit uses
 # the main training (train.smk).
 
 REPEATS = config["ml"]["repeats"]
 REPEATED_MODELS = (list(REPEATS["models"]) or MODELS) if REPEATS["seeds"] else []
-REPEAT_SEEDS = [config["ml"]["seed"] + k for k in range(REPEATS["seeds"])]
+
+
+def repeat_seeds(model):
+    """The model's seed (ml.models.<model>.seed, else ml.seed), then the next ones."""
+    first = config["ml"]["models"][model].get("seed", config["ml"]["seed"])
+    return [first + k for k in range(REPEATS["seeds"])]
+
+
 # scenario -> the training fractions of its classes; full keeps every event
 SCENARIOS = {"full": {}, **REPEATS["scenarios"]}
 
@@ -19,8 +26,8 @@ wildcard_constraints:
 
 def repeat_metrics(model, scenario, seed):
     """The metrics of one repeated training. The main training of the model is the one of the
-    full scenario with seed ml.seed: the same job, so it is not run twice."""
-    if scenario == "full" and seed == config["ml"]["seed"]:
+    full scenario with the model's seed: the same job, so it is not run twice."""
+    if scenario == "full" and seed == repeat_seeds(model)[0]:
         return f"{RESULTS}/models/{model}/metrics.json"
     return f"{RESULTS}/repeats/{model}/{scenario}/seed{seed}/metrics.json"
 
@@ -79,7 +86,7 @@ rule aggregate_repeats:
         metrics=lambda w: [
             repeat_metrics(w.model, scenario, seed)
             for scenario in SCENARIOS
-            for seed in REPEAT_SEEDS
+            for seed in repeat_seeds(w.model)
         ],
     output:
         f"{RESULTS}/repeats/{{model}}.json",
@@ -98,7 +105,7 @@ rule aggregate_repeats:
         scenarios=lambda w: " ".join(
             f"--scenario {scenario} "
             + " ".join(
-                repeat_metrics(w.model, scenario, seed) for seed in REPEAT_SEEDS
+                repeat_metrics(w.model, scenario, seed) for seed in repeat_seeds(w.model)
             )
             for scenario in SCENARIOS
         ),

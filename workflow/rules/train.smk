@@ -22,6 +22,7 @@ rule train:
                 "scores.png",
                 "importance.png",
                 "zcurve.png",
+                "speedup.png",
                 "confusion.png",
                 "roc_classes.png",
             ),

@@ -84,7 +84,7 @@ def train(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, o
         **objective, "eval_metric": metric, "tree_method": "hist", "device": device,
         "max_depth": settings["max_depth"], "eta": settings["learning_rate"], "subsample": settings["subsample"],
         "colsample_bytree": settings["colsample_bytree"], "min_child_weight": settings["min_child_weight"],
-        "lambda": settings["reg_lambda"], "max_bin": settings["max_bin"], "seed": ml["seed"],
+        "lambda": settings["reg_lambda"], "max_bin": settings["max_bin"], "seed": settings["seed"],
         "nthread": ml["threads"],
     }
     train, val = _matrix(sets["train"], features), _matrix(sets["val"], features)

@@ -19,7 +19,7 @@ def register(sub) -> None:
                        help="best.json of the model's hyper-parameter search (colliderflow tune): train with its "
                             "values; without a file (rules pass none for a model without ml.models.<name>.tune), "
                             "with the configured ones")
-    train.add_argument("--seed", type=_seed, help="seed of the training (overrides ml.seed; a repeated training's)")
+    train.add_argument("--seed", type=_seed, help="seed of the training (overrides the model's seed; a repeated training's)")
     train.add_argument("--training-fraction", action="append", type=_fraction, default=[], metavar="CLASS=F",
                        help="keep the fraction F of the train split's CLASS (signal, background, all) events; "
                             "repeatable (a reduced-statistics scenario of ml.repeats)")
@@ -101,8 +101,8 @@ def run_train(args) -> int:
     if args.tuned:
         # the model's entry overrides its kind's sections: the tuned values override both
         cfg["ml"]["models"][args.model].update(tuned_parameters(args.tuned, args.model))
-    if args.seed is not None:
-        cfg["ml"]["seed"] = args.seed
+    if args.seed is not None:  # the model's own seed (ml.models.<name>.seed overrides ml.seed)
+        cfg["ml"]["models"][args.model]["seed"] = args.seed
     fractions = dict(args.training_fraction)
     if len(fractions) != len(args.training_fraction):
         raise ValueError(f"--training-fraction names a class twice: {args.training_fraction}")

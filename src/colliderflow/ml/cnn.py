@@ -96,5 +96,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "head_hidden": list(settings["head_hidden"])}
 
 
-train, load = network.kind(EventCNN, spec)
-importance = network.importance
+train, load, importance = network.kind(EventCNN, spec)

@@ -8,7 +8,7 @@ model inputs:
 * the event-level feature matrix (float32, NaN kept for missing jets: xgboost handles NaN,
   the networks impute inside the model so the ONNX export needs no preprocessing);
 * for set models, the per-object lists padded to a fixed size with a mask;
-* training weights: physics weights, optionally per-process weights, and explicit class balance.
+* training weights: physics weights, or per-process weights (``process_weights``), and class balance.
 
 The observable (the analysis's, e.g. an invariant mass: ``Observable`` from
 ``analyses.get(name).observable(cfg)``, resolved by the command and passed in) is never an
@@ -280,10 +280,14 @@ def class_index(frame: pd.DataFrame, signal: np.ndarray, ml: dict) -> np.ndarray
     return np.where(signal, index, 0)
 
 
-def training_sets(events: Events, ml: dict, settings: dict, observable: "Observable") -> dict[str, TrainingSet]:
+def training_sets(events: Events, ml: dict, settings: dict, observable: "Observable",
+                  lumi_fb: float, training_fractions: dict[str, float] | None = None) -> dict[str, TrainingSet]:
     """Split the training events (signal + configured background) into train/val/test.
 
-    ``settings``: the model's effective settings (``settings.model_settings``).
+    ``settings``: the model's effective settings (``settings.model_settings``); ``lumi_fb``: the
+    data's luminosity (``lumi_fb`` of the config), which turns summed weights into the cross-sections
+    of the process weights; ``training_fractions``: train on that fraction of each class of the
+    train split only (``reduced_train_split``).
     """
     sig, bkg = signal_mask(events.frame, observable), background_mask(events.frame, ml, observable)
     if not sig.any():
@@ -294,55 +298,64 @@ def training_sets(events: Events, ml: dict, settings: dict, observable: "Observa
         raise ValueError(f"no background events for ml.background = '{ml['background']}': sidebands need events of "
                          f"samples of kind 'data' in the sidebands, mc needs samples of kind 'background'{empty}")
     split = events.frame["split"].to_numpy()
-    names = class_names(ml, settings)
+    names = classes(ml) if settings["multiclass"] else ["background", "signal"]
+    # a reduced-statistics scenario keeps a fraction of the train split (weights scaled up to the yield)
+    keep, scale = reduced_train_split(sig, bkg, split == "train", training_fractions or {}, settings["seed"])
+    frame = events.frame.assign(weight=events.frame["weight"].to_numpy() * scale) if training_fractions else events.frame
+    per_process = None
+    if settings.get("loss") == "weighted_bce":
+        chosen = (sig | bkg) & keep
+        per_process = process_weights(frame[chosen], sig[chosen], split[chosen] == "train", lumi_fb,
+                                      settings["process_weights"])
+        log.info("process weights (%s): %s", settings["process_weights"]["family"],
+                 ", ".join(f"{p} {w:.4g}" for p, w in per_process.items()))
     sets = {}
     for name in SPLITS:
-        index = np.flatnonzero((sig | bkg) & (split == name))
+        index = np.flatnonzero((sig | bkg) & (split == name) & keep)
         part = events.subset(index)
+        if training_fractions:
+            part.frame["weight"] = frame["weight"].to_numpy()[index]
         y = sig[index].astype(np.float32)
         target = class_index(part.frame, sig[index], ml) if settings["multiclass"] else y
         counts = np.bincount(target.astype(np.int64), minlength=len(names))
         if not counts.all():
             raise ValueError(f"the {name} split has no events of class(es) "
                              f"{', '.join(n for n, c in zip(names, counts) if c == 0)}")
-        sets[name] = TrainingSet(part, y, target, training_weights(part.frame, target, names, ml, settings), index)
+        weight = training_weights(part.frame, target, names, settings, per_process)
+        sets[name] = TrainingSet(part, y, target, weight, index)
         log.info("%s: %s events", name, ", ".join(f"{c} {n}" for n, c in zip(names, counts)))
     return sets
 
 
-def class_names(ml: dict, settings: dict) -> list[str]:
-    """The classes a model learns, in the order of its targets."""
-    return classes(ml) if settings["multiclass"] else ["background", "signal"]
+def reduced_train_split(signal: np.ndarray, background: np.ndarray, train: np.ndarray, fractions: dict[str, float],
+                        seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, weight scale) of each event under ``fractions`` (``ml.repeats.scenarios.<name>``:
+    class ``signal``, ``background`` or ``all`` -> the fraction of its train-split events kept;
+    a class not named keeps all; no fractions keep everything).
 
-
-def reduced_training_set(training_set: TrainingSet, fractions: dict[str, float], ml: dict,
-                         settings: dict) -> TrainingSet:
-    """The events of ``training_set`` kept under ``fractions`` (``ml.repeats.scenarios.<name>``:
-    class ``signal``, ``background`` or ``all`` -> fraction kept; a class not named keeps all).
-
-    Per class, round(fraction x events) events (at least 1) drawn without replacement with
-    ``ml.seed``: the same seed keeps the same events. Their physics weights are scaled by
-    events/kept, so every class keeps its yield, and the training weights are computed again.
+    Per class, round(fraction x events) train events (at least 1) drawn without replacement with
+    ``seed`` (the same seed keeps the same events), their physics weights scaled by
+    events/kept so every class keeps its yield; the other splits are never reduced.
     """
     unknown = sorted(set(fractions) - {"all", "signal", "background"})
     bad = {name: f for name, f in fractions.items() if not 0 < f <= 1}
     if unknown or bad or ("all" in fractions and len(fractions) > 1):
         raise ConfigError(f"training fractions {fractions}: give all, or signal and/or background, each a fraction "
                           "in (0, 1] (ml.repeats.scenarios)")
-    rng = np.random.default_rng(ml["seed"])
-    kept, scale = [], np.ones(len(training_set.label))
-    for name, members in (("signal", training_set.label > 0.5), ("background", training_set.label <= 0.5)):
-        rows = np.flatnonzero(members)
+    keep, scale = np.ones(len(train), dtype=bool), np.ones(len(train))
+    if not fractions:
+        return keep, scale
+    rng = np.random.default_rng(seed)
+    for name, members in (("signal", signal), ("background", background & ~signal)):
+        rows = np.flatnonzero(members & train)
         n_kept = max(1, round(fractions.get(name, fractions.get("all", 1.0)) * len(rows)))
-        kept.append(rng.choice(rows, n_kept, replace=False))
-        scale[rows] = len(rows) / n_kept
-    pick = np.sort(np.concatenate(kept))
-    events = training_set.events.subset(pick)
-    events.frame["weight"] = events.frame["weight"].to_numpy() * scale[pick]
-    target = training_set.target[pick]
-    weight = training_weights(events.frame, target, class_names(ml, settings), ml, settings)
-    log.info("train split reduced to %s: %d of %d events", fractions, len(pick), len(training_set.label))
-    return TrainingSet(events, training_set.label[pick], target, weight, training_set.index[pick])
+        keep[rows] = False
+        kept = rng.choice(rows, n_kept, replace=False)
+        keep[kept] = True
+        scale[kept] = len(rows) / n_kept
+    log.info("train split reduced to %s: %d of %d events", fractions, int((keep & train & (signal | background)).sum()),
+             int((train & (signal | background)).sum()))
+    return keep, scale
 
 
 def needs_positive_weights(settings: dict) -> bool:
@@ -355,31 +368,64 @@ def needs_positive_weights(settings: dict) -> bool:
     return kinds.load(settings["type"]).POSITIVE_WEIGHTS or settings.get("loss") == "lovasz"
 
 
-def process_weights(frame: pd.DataFrame, exponent: float) -> np.ndarray:
-    """(sigma_i / N_i)^p per event for its process i, estimated as (mean physics weight of i)^p.
+# w_i of process i from its cross-section sigma_i (fb) and number of training events N_i
+# (pandas Series indexed by process), and the process_weights settings (exponent p, root n)
+PROCESS_WEIGHT_FAMILIES = {
+    "sigma_over_n_power": lambda sigma, count, spec: (sigma / count) ** spec["exponent"],
+    "inverse_n": lambda sigma, count, spec: 1.0 / count,
+    "inverse_root_n": lambda sigma, count, spec: count ** (-1.0 / spec["n"]),
+    "inverse_log_n": lambda sigma, count, spec: 1.0 / np.log(count),
+    "root_sigma_over_n": lambda sigma, count, spec: sigma ** (1.0 / spec["n"]) / count,
+    "log_sigma": lambda sigma, count, spec: np.log(sigma),
+}
 
-    The mean weight of a process in a split is L sigma_i eff_i / N_i, i.e. sigma_i/N_i up to a
-    luminosity/efficiency factor shared within the process.
+
+def process_weights(frame: pd.DataFrame, signal: np.ndarray, train: np.ndarray, lumi_fb: float,
+                    spec: dict) -> pd.Series:
+    """The training weight w_i of each process i (a Series indexed by process) of loss weighted_bce.
+
+    ``frame``: the training events of every split (columns process, weight), ``signal`` and
+    ``train`` boolean masks of it. sigma_i = (summed physics weight of i over all splits) /
+    ``lumi_fb``, the process's cross-section in fb within the selection and observable range (for
+    sideband data: its event count over the luminosity); N_i = its events in the train split.
+    ``spec`` (``ml.network.process_weights``): ``family`` (``PROCESS_WEIGHT_FAMILIES``), its
+    ``exponent`` or root ``n``, and ``signal_boost``: signal processes times
+    U(sigma_i) = 10^floor(log10(max_B sigma_B / sigma_i)), max over the background processes.
     """
-    weight = frame["weight"].to_numpy(dtype=float)
-    codes, uniques = pd.factorize(frame["process"])
-    mean = np.bincount(codes, weights=weight) / np.bincount(codes)
-    if np.any(mean <= 0):
-        bad = [uniques[i] for i in np.flatnonzero(mean <= 0)]
-        raise ValueError(f"processes {bad} have a non-positive mean weight; process weights need positive yields")
-    return mean[codes] ** exponent
+    process = frame["process"]
+    sigma = frame["weight"].groupby(process).sum() / lumi_fb
+    count = process[train].value_counts().reindex(sigma.index, fill_value=0).astype(float)
+    family = spec["family"]
+    problems = [f"{p} has a non-positive summed weight" for p in sigma.index[sigma <= 0]]
+    problems += [f"{p} has no training events" for p in count.index[count == 0]]
+    if problems:
+        raise ValueError(f"process weights ({family}): {'; '.join(problems)}; every process needs a positive "
+                         "yield and training events (check the samples, or use loss bce)")
+    values = PROCESS_WEIGHT_FAMILIES[family](sigma, count, spec).astype(float)
+    if spec["signal_boost"]:
+        is_signal = pd.Series(signal, index=frame.index).groupby(process).any()
+        sigma_background = sigma[~is_signal].max()
+        values[is_signal] *= 10.0 ** np.floor(np.log10(sigma_background / sigma[is_signal]))
+    bad = values.index[~(values > 0) | ~np.isfinite(values)]
+    if len(bad):
+        detail = ", ".join(f"{p} (sigma {sigma[p]:.4g} fb, N {count[p]:.0f}): {values[p]:.4g}" for p in bad)
+        raise ValueError(f"process weights ({family}) must be positive and finite; {detail} "
+                         "(ln sigma needs sigma > 1 fb, 1/ln N needs N > 1): choose another "
+                         "ml.network.process_weights.family")
+    return values
 
 
-def training_weights(frame: pd.DataFrame, target: np.ndarray, names: list[str], ml: dict,
-                     settings: dict) -> np.ndarray:
-    """Per-event training weight: physics (or process) weight, sign handling, class balance.
+def training_weights(frame: pd.DataFrame, target: np.ndarray, names: list[str], settings: dict,
+                     per_process: pd.Series | None = None) -> np.ndarray:
+    """Per-event training weight: physics weight (or ``per_process``, the weight of each event's
+    process), sign handling, class balance.
 
     ``target``: the class index of each event (0/1 for signal against background), ``names``
     the classes. ``class_balance: equal`` scales every class to the same total; either way the
     weights are scaled to mean 1 so learning rates do not depend on the luminosity.
     """
-    if settings.get("loss") == "weighted_bce":
-        weight = process_weights(frame, settings["process_weight_exponent"])
+    if per_process is not None:
+        weight = frame["process"].map(per_process).to_numpy(dtype=float)
     else:
         weight = frame["weight"].to_numpy(dtype=float).copy()
     if needs_positive_weights(settings):
@@ -389,6 +435,6 @@ def training_weights(frame: pd.DataFrame, target: np.ndarray, names: list[str], 
     if np.any(totals <= 0):
         raise ValueError(f"the summed training weight of class(es) "
                          f"{', '.join(n for n, t in zip(names, totals) if t <= 0)} is not positive")
-    if ml["class_balance"] == "equal":
+    if settings["class_balance"] == "equal":
         weight = weight / (len(names) * totals[target])
     return (weight * len(weight) / weight.sum()).astype(np.float32)

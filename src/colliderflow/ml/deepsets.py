@@ -43,5 +43,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "type_embedding": settings["type_embedding"]}
 
 
-train, load = network.kind(DeepSets, spec)
-importance = network.importance
+train, load, importance = network.kind(DeepSets, spec)

@@ -1,4 +1,5 @@
-"""Metrics of a trained classifier: ROC, signal efficiencies, significance curve, sculpting.
+"""Metrics of a trained classifier: ROC, signal efficiencies, significance curve, sculpting, the
+speedup as a filter (``filter_speedup``).
 
 Everything is evaluated on the test split, with the physics weights, and scaled to the full
 expected yields (each sample's test events weighted up by total / test in the same region,
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..events import scale_to_full_yield
-from ..stats.significance import asimov_z, sideband_transfer_factor, z_curve
+from ..stats.significance import asimov_z, sideband_transfer_factor, weight_above, z_curve
 from . import data
 from .settings import classes
 
@@ -225,6 +226,56 @@ def roc_points(bkg_eff, sig_eff) -> dict:
     return {"background_efficiency": ROC_GRID.tolist(), "signal_efficiency": np.interp(ROC_GRID, bkg_eff, sig_eff).tolist()}
 
 
+def filter_speedup(tpr, fpr, pass_rate: float, cost_ratio: float):
+    """Speedup of a chain (generate, then an expensive step such as detector simulation, then a
+    selection that keeps the fraction ``pass_rate`` = r of the events) when a classifier placed
+    before the expensive step passes the fraction ``tpr`` = f1 of the events that the selection
+    keeps and ``fpr`` = f0 of the others; ``cost_ratio`` = t_s / t_g, the expensive step's cost
+    per event over the generation's.
+
+    Without the filter, each kept event costs (t_g + t_s) / r; with it, r f1 of the generated
+    events are kept and r f1 + (1 - r) f0 go through the expensive step, so each kept event costs
+    (t_g + t_s (r f1 + (1 - r) f0)) / (r f1). Their ratio, with c = t_s / t_g:
+
+        speedup = f1 (1 + c) / (1 + c (r f1 + (1 - r) f0)),
+
+    1 for a filter that passes everything, (1 + c) / (1 + c r) for a perfect one. Vectorised.
+    """
+    tpr, fpr = np.asarray(tpr, dtype=float), np.asarray(fpr, dtype=float)
+    return tpr * (1.0 + cost_ratio) / (1.0 + cost_ratio * (pass_rate * tpr + (1.0 - pass_rate) * fpr))
+
+
+def speedup_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> dict:
+    """The model as a filter (``filter_speedup``) on the test split's training events: positive =
+    signal, negative = the ``ml.background`` events, physics weights; f1 and f0 the efficiencies of
+    score > t on the Z curve's threshold grid, r = ``ml.metrics.filter.pass_rate`` or (null) the
+    signal's share of the weight; the speedup curve and its maximum."""
+    settings = ml["metrics"]
+    sig, bkg = data.signal_mask(frame, observable), data.background_mask(frame, ml, observable)
+    test = (frame["split"] == "test").to_numpy()
+    score, weight = frame["score"].to_numpy(dtype=float), frame["weight"].to_numpy(dtype=float)
+    thresholds = np.linspace(0.0, 1.0, settings["n_thresholds"])
+    totals, rates = [], []
+    for pick in (sig & test, bkg & test):
+        total = weight[pick].sum()
+        totals.append(total)
+        rates.append(np.clip(weight_above(score[pick], weight[pick], thresholds) / total, 0.0, 1.0))
+    tpr, fpr = rates
+    given = settings["filter"]["pass_rate"]
+    pass_rate = totals[0] / sum(totals) if given is None else given
+    cost_ratio = settings["filter"]["cost_ratio"]
+    speedup = filter_speedup(tpr, fpr, pass_rate, cost_ratio)
+    best = int(np.argmax(speedup))
+    return {
+        "cost_ratio": cost_ratio, "pass_rate": float(pass_rate),
+        "pass_rate_from": "test events" if given is None else "ml.metrics.filter.pass_rate",
+        "speedup_max": float(speedup[best]), "threshold_at_max": float(thresholds[best]),
+        "tpr_at_max": float(tpr[best]), "fpr_at_max": float(fpr[best]),
+        "curve": {"threshold": thresholds.tolist(), "tpr": tpr.tolist(), "fpr": fpr.tolist(),
+                  "speedup": speedup.tolist()},
+    }
+
+
 def compute_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> dict:
     """All metrics of one model from a frame of every event with its score."""
     bkg_eff, sig_eff = training_definition_roc(frame, ml, observable, "test")
@@ -244,6 +295,7 @@ def compute_metrics(frame: pd.DataFrame, ml: dict, observable: "Observable") -> 
         "observable_correlation": observable_correlation(frame, observable),
     }
     metrics.update(significance_metrics(frame, ml, observable))
+    metrics["filter"] = speedup_metrics(frame, ml, observable)
     metrics["roc_curve"] = roc_points(bkg_eff, sig_eff)
     return metrics
 

@@ -104,5 +104,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "convolutions": list(settings["convolutions"]), "head_hidden": list(settings["head_hidden"])}
 
 
-train, load = network.kind(ObjectGraph, spec)
-importance = network.importance
+train, load, importance = network.kind(ObjectGraph, spec)

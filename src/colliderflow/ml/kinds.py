@@ -24,7 +24,8 @@ plots, the scores Parquet. The module defines
 * ``load(modeldir, info, threads) -> predict``: ``predict(inputs)`` gives scores in [0, 1],
   (events,), or for a multiclass model the class probabilities, (events, classes), in the
   order of ``info["classes"]``;
-* ``importance(modeldir, predict, test_set, ml) -> {"kind": ..., "values": {input: value}}``.
+* ``importance(modeldir, predict, test_set, ml) -> {"kind": ..., "values": {input: value}}`` (the
+  torch kinds add ``integrated_gradients``, ``network.integrated_gradients``).
 
 A torch kind builds its network and hands it to ``network`` (the shared loop, ONNX export
 checked against onnxruntime). The module is imported when used (torch takes seconds to

@@ -5,12 +5,12 @@ models give one logit per class (events, classes) and the target is the class in
 
 * ``bce``: weighted cross entropy, sum(w l) / sum(|w|) (equal weights: torch's BCE, or its
   categorical cross entropy over the softmax for a multiclass model).
-* ``weighted_bce``: the same function; the process weights (sigma_i/N_i)^p are made by
-  ``data.process_weights`` and arrive as ``weight``.
+* ``weighted_bce``: the same function; the process weights (``ml.network.process_weights``) are
+  made by ``data.process_weights`` and arrive as ``weight``.
 * ``focal``: Lin et al. 2017, (1 - p_t)^gamma times the weighted cross entropy (gamma = 0:
   cross entropy), p_t the probability given to the true class.
-* ``lovasz``: a convex-hull surrogate of the discovery significance (``lovasz_significance``);
-  binary only (``settings.check_multiclass`` refuses it for a multiclass model).
+* ``lovasz``: a convex-hull surrogate of the discovery significance (``lovasz_significance``)
+  at one of the error vectors ``lovasz_errors``; binary only (``settings.check_multiclass`` refuses it for a multiclass model).
 """
 
 from __future__ import annotations
@@ -66,15 +66,43 @@ def significance_set_function(lost_signal, accepted_background, signal_total, ba
     return 1.0 - eff_s * lib.sqrt(eps / (eff_b + eps))
 
 
-def lovasz_significance(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """Lovasz surrogate of the significance for logits: errors 1 - p (signal), p (background)."""
-    prob = torch.sigmoid(logits.float() if logits.dtype == torch.float16 else logits)
-    errors = torch.where(label > 0.5, 1.0 - prob, prob)
-    return lovasz_extension(errors, label, weight, eps)
+LOVASZ_ERRORS = ("sigmoid", "hinge", "cross_entropy", "focal")
+
+
+def lovasz_errors(logits: torch.Tensor, label: torch.Tensor, kind: str = "sigmoid", gamma: float = 2.0) -> torch.Tensor:
+    """Per-event error vector the Lovasz extension is evaluated at, from the margin m = +-logit
+    (+ for signal, - for background) and p_t = sigmoid(m), the probability of the true class:
+
+    * ``sigmoid``: 1 - p_t, in [0, 1] (the extension interpolates between the set values);
+    * ``hinge``: max(0, 1 - m), the Lovasz hinge of Berman et al.;
+    * ``cross_entropy``: -ln p_t;
+    * ``focal``: (1 - p_t)^gamma (-ln p_t).
+
+    The last three are unbounded: the extension is positively homogeneous, so they weigh the
+    set-function gains by how wrong an event is rather than saturating at 1.
+    """
+    logits = logits.float() if logits.dtype == torch.float16 else logits
+    margin = torch.where(label > 0.5, logits, -logits)
+    if kind == "sigmoid":
+        return torch.sigmoid(-margin)
+    if kind == "hinge":
+        return F.relu(1.0 - margin)
+    cross_entropy = F.softplus(-margin)  # -ln p_t
+    if kind == "cross_entropy":
+        return cross_entropy
+    if kind == "focal":
+        return (-torch.expm1(-cross_entropy)).pow(gamma) * cross_entropy  # 1 - p_t = 1 - exp(ln p_t)
+    raise ValueError(f"unknown Lovasz error vector '{kind}'; choose one of {', '.join(LOVASZ_ERRORS)}")
+
+
+def lovasz_significance(logits: torch.Tensor, label: torch.Tensor, weight: torch.Tensor, eps: float = 1.0,
+                        errors: str = "sigmoid", gamma: float = 2.0) -> torch.Tensor:
+    """Lovasz surrogate of the significance for logits at the error vector ``errors`` (``lovasz_errors``)."""
+    return lovasz_extension(lovasz_errors(logits, label, errors, gamma), label, weight, eps)
 
 
 def lovasz_extension(errors: torch.Tensor, label: torch.Tensor, weight: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """Lovasz extension of the significance set function, evaluated at per-event errors in [0, 1].
+    """Lovasz extension of the significance set function, evaluated at per-event errors >= 0.
 
     The Lovasz extension (Lovasz 1983; used as a loss by Berman, Triki, Blaschko, "The
     Lovasz-Softmax loss", CVPR 2018, for the Jaccard index) interpolates a set function f
@@ -105,7 +133,8 @@ def lovasz_extension(errors: torch.Tensor, label: torch.Tensor, weight: torch.Te
 
 
 def make_loss(settings: dict) -> LossFn:
-    """The loss a model's settings ask for (``loss``, ``focal_gamma``, ``lovasz_eps``, ``lovasz_bce_weight``)."""
+    """The loss a model's settings ask for (``loss``, ``focal_gamma``, ``lovasz_eps``, ``lovasz_errors``,
+    ``lovasz_bce_weight``)."""
     name = settings["loss"]
     if name in ("bce", "weighted_bce"):
         return weighted_bce
@@ -113,10 +142,11 @@ def make_loss(settings: dict) -> LossFn:
         gamma = settings["focal_gamma"]
         return lambda logits, label, weight: focal(logits, label, weight, gamma)
     if name == "lovasz":
-        eps, mix = settings["lovasz_eps"], settings["lovasz_bce_weight"]
+        eps, mix, errors = settings["lovasz_eps"], settings["lovasz_bce_weight"], settings["lovasz_errors"]
+        gamma = settings["focal_gamma"]
 
         def lovasz(logits, label, weight):
-            loss = lovasz_significance(logits, label, weight, eps)
+            loss = lovasz_significance(logits, label, weight, eps, errors, gamma)
             return loss + mix * weighted_bce(logits.float(), label, weight) if mix > 0 else loss
 
         return lovasz

@@ -40,5 +40,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "feature_mean": mean.tolist(), "feature_std": std.tolist()}
 
 
-train, load = network.kind(EventMLP, spec)
-importance = network.importance
+train, load, importance = network.kind(EventMLP, spec)

@@ -101,18 +101,28 @@ def score_distributions(frame, sets: dict, path: Path, cfg: dict, bins: int = 40
     plotting.save(fig, path)
 
 
-def importance(values: dict[str, float], kind: str, path: Path, cfg: dict) -> None:
-    """Importance per input; a model with no input (cutbased) gets a plot that says so."""
-    names = sorted(values, key=values.get)
-    fig, ax = plt.subplots(figsize=(8, max(4, 0.3 * len(names) + 1.5)))
-    if names:
-        ax.barh(np.arange(len(names)), [values[n] for n in names])
-        ax.set_yticks(np.arange(len(names)), names, fontsize="small")
-        ax.set_xlabel(f"importance: {kind}")
-    else:
-        _no_curve(ax, kind)
-        ax.set_xlabel("importance")
-    _label(ax, cfg)
+def importance(result: dict, path: Path, cfg: dict) -> None:
+    """Importance per input (``metrics["importance"]``), with the Integrated Gradients attributions
+    in a second panel where the kind gives them; a model with no input (cutbased) gets a plot that
+    says so."""
+    panels = [(result["kind"], result["values"])]
+    if "integrated_gradients" in result:
+        attribution = result["integrated_gradients"]
+        panels.append((attribution["kind"], attribution["values"]))
+    names = sorted(result["values"], key=result["values"].get)
+    fig, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), max(4, 0.3 * len(names) + 1.5)),
+                             sharey=True, squeeze=False)
+    for ax, (kind, values) in zip(axes[0], panels):
+        if names:
+            ax.barh(np.arange(len(names)), [values[n] for n in names])
+            if ax is axes[0][0]:
+                ax.set_yticks(np.arange(len(names)), names, fontsize="small")
+            ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+            ax.set_xlabel(kind, fontsize="small")
+        else:
+            _no_curve(ax, kind)
+            ax.set_xlabel("importance")
+        _label(ax, cfg)
     plotting.save(fig, path)
 
 
@@ -130,6 +140,25 @@ def z_curves(curves: dict[str, tuple], reference: tuple[str, float] | None, path
     unit = f" {observable.unit}" if observable.unit else ""
     ax.set_ylabel(f"Asimov Z, {observable.label} in [{lo:g}, {hi:g}){unit}")
     ax.set_ylim(bottom=0)
+    ax.legend()
+    _label(ax, cfg)
+    plotting.save(fig, path)
+
+
+def speedup(metrics: dict, path: Path, cfg: dict) -> None:
+    """The model's speedup as a filter against the score threshold (``metrics["filter"]``), with
+    its maximum marked and the inputs in the title."""
+    fig, ax = plt.subplots()
+    curve = metrics["curve"]
+    ax.plot(curve["threshold"], curve["speedup"])
+    ax.plot(metrics["threshold_at_max"], metrics["speedup_max"], "o", color="black",
+            label=f"max {metrics['speedup_max']:.3g} at {metrics['threshold_at_max']:.3g} "
+                  f"(TPR {metrics['tpr_at_max']:.3f}, FPR {metrics['fpr_at_max']:.3g})\n"
+                  f"cost ratio t_s/t_g {metrics['cost_ratio']:g}, pass rate {metrics['pass_rate']:.3g}")
+    ax.axhline(1.0, color="black", ls="--", lw=0.8)
+    ax.set_xlabel("score threshold")
+    ax.set_ylabel("speedup as a filter")
+    ax.set_ylim(0, 1.3 * max(metrics["speedup_max"], 1.0))
     ax.legend()
     _label(ax, cfg)
     plotting.save(fig, path)
@@ -160,16 +189,17 @@ def confusion(metrics: dict | None, path: Path, cfg: dict) -> None:
 
 def model_plots(outdir: Path, history: dict, metrics: dict, frame, sets: dict, cfg: dict,
                 observable: "Observable") -> None:
-    """The seven plots of one trained model (two of them about the classes of a multiclass model)."""
+    """The eight plots of one trained model (two of them about the classes of a multiclass model)."""
     name = metrics["model"]
     loss_curves(history, outdir / "loss.png", cfg)
     roc = metrics["roc_curve"]
     roc_curves({name: (roc["background_efficiency"], roc["signal_efficiency"])}, outdir / "roc.png", cfg)
     score_distributions(frame, sets, outdir / "scores.png", cfg)
-    importance(metrics["importance"]["values"], metrics["importance"]["kind"], outdir / "importance.png", cfg)
+    importance(metrics["importance"], outdir / "importance.png", cfg)
     z = metrics["z_curve"]
     z_curves({name: (z["threshold"], z["z"])}, ("no score cut", metrics["z_inclusive"]), outdir / "zcurve.png", cfg,
              observable)
+    speedup(metrics["filter"], outdir / "speedup.png", cfg)
     per_class = metrics.get("classes")
     confusion(per_class, outdir / "confusion.png", cfg)
     roc_curves({} if per_class is None else

@@ -15,14 +15,16 @@ def sections(kind: str, ml: dict) -> list[str]:
 
 def model_settings(cfg: dict, name: str) -> dict:
     """The sections of the model's kind (e.g. ``ml.network`` then ``ml.mlp``) updated with
-    ``ml.models.<name>`` (but its ``tune``, the search, which is no training setting). The
-    schema refuses a key the kind does not read."""
+    ``ml.models.<name>`` (but its ``tune``, the search, which is no training setting), with
+    ``seed`` and ``class_balance`` from ``ml`` unless the entry sets them. The schema refuses a
+    key the kind does not read."""
     ml = cfg["ml"]
     if name not in ml["models"]:
         raise ConfigError(f"model '{name}' is not defined in ml.models (defined: {', '.join(ml['models'])})")
     entry = ml["models"][name]
     defaults = {key: value for section in sections(entry["type"], ml) for key, value in ml[section].items()}
-    settings = {**defaults, **{key: value for key, value in entry.items() if key != "tune"}, "name": name}
+    settings = {"seed": ml["seed"], "class_balance": ml["class_balance"], **defaults,
+                **{key: value for key, value in entry.items() if key != "tune"}, "name": name}
     if settings["multiclass"]:
         check_multiclass(cfg, settings)
     return settings

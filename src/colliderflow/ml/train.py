@@ -37,9 +37,9 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     signal and background events and is never an input. Outputs: ``model/`` (the kind's model
     files and model_info.json: everything apply reads), history.json, metrics.json (with
     ``classes``, the per-class metrics, for a multiclass model), and the plots loss, roc,
-    scores, importance, zcurve, classes (.png). ``unfinished/`` holds the files of
+    scores, importance, zcurve, speedup, confusion, roc_classes (.png). ``unfinished/`` holds the files of
     an unfinished training (a checkpoint) until it ends. ``training_fractions``: train on
-    that fraction of each class of the train split only (``data.reduced_training_set``).
+    that fraction of each class of the train split only (``data.reduced_train_split``).
     """
     ml = cfg["ml"]
     settings = model_settings(cfg, name)
@@ -48,9 +48,7 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     modeldir = outdir / MODEL_DIR
     # the inputs are checked (finite, non-empty) before anything is written
     events = data.load_events(features_dir, cfg, observable, with_objects=kinds.reads_objects(settings["type"]))
-    sets = data.training_sets(events, ml, settings, observable)
-    if training_fractions:
-        sets["train"] = data.reduced_training_set(sets["train"], training_fractions, ml, settings)
+    sets = data.training_sets(events, ml, settings, observable, cfg["lumi_fb"], training_fractions)
     modeldir.mkdir(parents=True, exist_ok=True)
     workdir = outdir / WORK_DIR
     workdir.mkdir(exist_ok=True)

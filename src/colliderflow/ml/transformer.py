@@ -83,5 +83,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "head_hidden": list(settings["head_hidden"])}
 
 
-train, load = network.kind(ObjectTransformer, spec)
-importance = network.importance
+train, load, importance = network.kind(ObjectTransformer, spec)
