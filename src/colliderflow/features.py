@@ -75,6 +75,46 @@ def assign_split(event_number, fcfg: dict) -> np.ndarray:
     return np.asarray(SPLITS, dtype=object)[codes]
 
 
+def cross_trained(fcfg: dict) -> bool:
+    """Whether ``features.folds`` asks for k-fold cross-training (k >= 2)."""
+    return int(fcfg["folds"]) > 1
+
+
+def assign_fold(event_number, fcfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(fold, position) per event for k-fold cross-training, k = ``features.folds``.
+
+    With u the event's hash (``split_uniform`` with ``features.salt``), fold = floor(k u) and
+    position = k u - fold: both uniform, independent of each other and of the physics, so each
+    fold holds 1/k of every sample, and the position (in [0, 1)) picks the early-stopping part
+    of the training folds (``training_roles``) without a second hash. The folds are fixed by
+    (eventNumber, salt, k) alone: on every rerun and machine, in the training and in apply.
+    """
+    folds = int(fcfg["folds"])
+    scaled = split_uniform(event_number, int(fcfg["salt"])) * folds
+    fold = np.floor(scaled).astype(np.int64)
+    return fold, scaled - fold
+
+
+def training_roles(event_number, fcfg: dict, fold: int) -> np.ndarray:
+    """'train' / 'val' / 'test' per event for the training of ``fold``: its own fold is 'test'
+    (never seen, where the training evaluates its model), a share ``features.fold_validation``
+    of the other folds is 'val' (early stopping), the rest 'train'."""
+    folds = int(fcfg["folds"])
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold {fold} does not exist with features.folds = {folds} (folds 0 to {folds - 1})")
+    index, position = assign_fold(event_number, fcfg)
+    roles = np.where(position < float(fcfg["fold_validation"]), "val", "train").astype(object)
+    roles[index == fold] = "test"
+    return roles
+
+
+def unbiased_splits(fcfg: dict, splits) -> list[str]:
+    """The splits whose scores are unbiased, for optimisation and fit: ``splits`` (those the
+    config names, which leave the training split out) without cross-training; every split with
+    it, since each event is then scored by the model of its fold, which never saw it."""
+    return list(SPLITS) if cross_trained(fcfg) else list(splits)
+
+
 def _output_schema(skim_schema: pa.Schema) -> pa.Schema:
     for name, _ in EXTRA_COLUMNS:
         if name in skim_schema.names:

@@ -361,7 +361,7 @@ def _deterministic_tar(folder: Path, path: Path) -> None:
 
 def read_model(name: str, fits: Path, scores: Path, optimise: Path, cfg: dict, observable: Observable) -> ModelResult:
     """One model's result files and the observable of its fitted data per category."""
-    from .inference.inputs import category_arrays, load_events, prepare
+    from .inference.inputs import category_arrays, fit_splits, load_events, prepare
 
     directory = fits / name
     files = {f: directory / f for f in ("fit.json", "significance.json", "limits.json", "workspace.json")}
@@ -375,7 +375,7 @@ def read_model(name: str, fits: Path, scores: Path, optimise: Path, cfg: dict, o
         if not selection_path.is_file():
             raise FileNotFoundError(f"{selection_path} does not exist; run the optimise stage for model {name!r}")
         frame, _ = load_events(scores / name, observable)
-        part = prepare(cfg["fit"], observable, frame, read_json(selection_path))
+        part = prepare(fit_splits(cfg), observable, frame, read_json(selection_path))
         data = {category: events for category, (events, _) in category_arrays(part, "data").items()}
         if sorted(data) != sorted(fit["categories"]):
             raise ValueError(f"{selection_path} gives categories {sorted(data)}, but {files['fit.json']} has "

@@ -1,4 +1,4 @@
-"""Threshold and category optimisation on the validation split (``colliderflow optimise``).
+"""Threshold and category optimisation on unbiased scores (``colliderflow optimise``).
 
 Given a model's scores of every sample (the cut-based baseline is a model whose score is 1
 for every selected event), this stage finds
@@ -26,9 +26,10 @@ categories (names ``<class>_cat<k>``, each with its ``class``), so the fit works
 ``assign_categories`` puts events into them. The threshold and Z curve are those of
 ``score`` = 1 - P(background).
 
-Only the validation split is used; yields are scaled to the full dataset by the ratio of
-each sample's total weight to its validation weight, so s and b are full-dataset
-expectations. The background is either the data sidebands (outside the window, never
+Only events with unbiased scores are used (``features.unbiased_splits``): the split
+``optimise.split``, or with cross-training every event (each scored by the model of its fold,
+which never saw it). Yields are scaled to the full dataset by the ratio of each sample's total
+weight to its weight in the splits used, so s and b are full-dataset expectations. The background is either the data sidebands (outside the window, never
 looking at the signal region) scaled into the window by ``sideband_transfer_factor``, or
 the background MC in the window.
 """
@@ -43,6 +44,7 @@ import pandas as pd
 
 from .analyses import Observable
 from .events import empty_samples, read_table, require_finite, scale_to_full_yield
+from .features import unbiased_splits
 from .stats.significance import asimov_z, figure_of_merit, sideband_transfer_factor, weight_above, z_curve
 
 log = logging.getLogger(__name__)
@@ -94,12 +96,12 @@ def peak_window(mass, weight, shape_name: str, n_sigma: float, fit_range) -> tup
     return float(max(peak - n_sigma * sigma, lo)), float(min(peak + n_sigma * sigma, hi))
 
 
-def split_weights(frame: pd.DataFrame, split: str) -> pd.DataFrame:
-    """The events of ``split``, with weights scaled to full-dataset expectations
-    (``events.scale_to_full_yield``); samples with no weight in the split are left out."""
-    if not (frame["split"] == split).any():
-        raise ValueError(f"no events in split {split!r} (splits present: {sorted(frame['split'].unique())})")
-    chosen = (frame["split"] == split).to_numpy()
+def split_weights(frame: pd.DataFrame, splits: list[str]) -> pd.DataFrame:
+    """The events of ``splits``, with weights scaled to full-dataset expectations
+    (``events.scale_to_full_yield``); samples with no weight in the splits are left out."""
+    chosen = frame["split"].isin(splits).to_numpy()
+    if not chosen.any():
+        raise ValueError(f"no events in splits {splits} (splits present: {sorted(frame['split'].unique())})")
     factor = scale_to_full_yield(frame, chosen)
     keep = chosen & np.isfinite(factor)
     part = frame[keep].copy()
@@ -235,10 +237,11 @@ def assign_categories(frame: pd.DataFrame, selection: dict) -> np.ndarray:
 # --------------------------------------------------------------------------- the stage
 
 
-def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame, fit_settings: dict | None = None) -> dict:
-    """Signal and background (score, weight) in the window, from the optimisation split;
+def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame, splits: list[str],
+                        fit_settings: dict | None = None) -> dict:
+    """Signal and background (score, weight) in the window, from the events of ``splits``;
     ``fit_settings`` (the ``fit`` section) give the shape and width of a ``fitted_peak`` window."""
-    part = split_weights(frame, opt["split"])
+    part = split_weights(frame, splits)
     kind = part["kind"].to_numpy()
     mass = part[observable.column].to_numpy(dtype=float)
     weight = part["weight"].to_numpy(dtype=float)
@@ -247,7 +250,7 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame, 
     by_class = class_scores(part, classes, opt["multiclass"]["class_score"]) if classes else None
     is_sig = kind == "signal"
     if not is_sig.any():
-        raise ValueError(f"no signal events (kind 'signal') in split {opt['split']!r}: cannot optimise")
+        raise ValueError(f"no signal events (kind 'signal') in splits {splits}: cannot optimise")
     if opt["window"] == "fitted_peak":
         if fit_settings is None:
             raise ValueError("optimise.window is fitted_peak: the fit settings (fit.signal_shape, fit.window_n_sigma) "
@@ -296,18 +299,19 @@ def optimisation_inputs(opt: dict, observable: Observable, frame: pd.DataFrame, 
 
 
 def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name: str,
-             simulated: bool, fit_settings: dict | None = None) -> dict:
+             simulated: bool, fit_settings: dict | None = None, *, splits: list[str]) -> dict:
     """The selection of one model: window, Z curve, best threshold, categories, inclusive Z.
 
     ``opt`` is the resolved ``optimise`` section; ``scores`` holds every sample of the model
-    (columns as the scores Parquet); ``fit_settings``, the ``fit`` section, only for
+    (columns as the scores Parquet); ``splits``: the splits it uses (``features.unbiased_splits``);
+    ``fit_settings``, the ``fit`` section, only for
     ``optimise.window: fitted_peak``. A NaN or inf weight, observable or score is refused with
     the sample and column named.
     """
     require_finite(scores, ["weight", observable.column, "score"], f"optimise inputs of model {model_name}",
                    advice="the weight, the observable and the score must be finite: rerun the features stage "
                           "(it refuses non-finite weights and observables) and the model's apply")
-    inputs = optimisation_inputs(opt, observable, scores, fit_settings)
+    inputs = optimisation_inputs(opt, observable, scores, splits, fit_settings)
     min_b = float(opt["min_background"])
     fom_name = opt.get("figure_of_merit", "asimov")
     fom = figure_of_merit(fom_name)
@@ -345,7 +349,7 @@ def optimise(opt: dict, observable: Observable, scores: pd.DataFrame, model_name
         "model": model_name,
         "simulated": simulated,
         "observable": observable.column,
-        "split": opt["split"],
+        "splits": list(splits),
         "split_scale": inputs["split_scale"],
         "background_source": opt["background"],
         "window": {"lo": inputs["window"][0], "hi": inputs["window"][1], **window_method(opt, fit_settings)},
@@ -475,7 +479,9 @@ def run(args) -> int:
         raise ValueError(f"data sample(s) {', '.join(data_samples)} have no events after the selection, and "
                          "optimise.background 'sidebands' takes the background from data: check the data files "
                          "and the selection (the cutflow table shows where the events go)")
-    selection = optimise(cfg["optimise"], observable, frame, args.model, cfg["dataset"]["simulated"], cfg["fit"])
+    splits = unbiased_splits(cfg["features"], [cfg["optimise"]["split"]])
+    selection = optimise(cfg["optimise"], observable, frame, args.model, cfg["dataset"]["simulated"], cfg["fit"],
+                         splits=splits)
     write_json(args.out, selection, cfg, inputs=files)
     if args.plot:
         plot_zcurve(selection, args.plot, cfg["lumi_fb"])

@@ -136,7 +136,7 @@ def model_summary(directory: Path, optimise_dir: Path | None, truth: dict | None
         row["sweights"] = sweights_check(directory / "sweights.parquet", row.get("signal_fitted"))
     if optimise_dir is not None and (optimise_dir / name / "selection.json").is_file():
         sel = read_json(optimise_dir / name / "selection.json")
-        row["optimisation"] = {"split": sel["split"], "combined_z": sel["combined_z"],
+        row["optimisation"] = {"splits": sel["splits"], "combined_z": sel["combined_z"],
                                "threshold_z": sel["threshold"]["z"], "inclusive_z": sel["inclusive"]["z"],
                                "inclusive_fom": sel["inclusive"]["fom"],
                                "window": [sel["window"]["lo"], sel["window"]["hi"]],

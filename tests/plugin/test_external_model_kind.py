@@ -30,6 +30,7 @@ def config() -> dict:
                        "background_mc_events": 10000}
     cfg["ml"] = {"enabled": ["cutbased", "lda"], "threads": 1,
                  "models": {"cutbased": {"type": "cutbased"}, "lda": {"type": "fisher", "ridge": 0.01}}}
+    cfg["features"] = {"folds": 1}  # one training per model (the shared test run cross-trains)
     return cfg
 
 

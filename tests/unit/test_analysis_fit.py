@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from colliderflow import analyses, cli, config
-from colliderflow.inference.inputs import prepare
+from colliderflow.inference.inputs import fit_splits, prepare
 from colliderflow.inference.models import background_template, mc_template_usable
 from colliderflow.report import summarise, table
 
@@ -283,11 +283,25 @@ def test_sweights_sum_to_the_yields_and_unfold_the_signal_score(pipeline):
         assert unfolded == pytest.approx(mc.mean(), abs=0.02), cat["name"]
 
 
+def test_prepare_with_every_split_fits_the_whole_luminosity():
+    """Cross-training: every event enters the fit, so the data hold the whole luminosity
+    (data_fraction 1) and the MC keeps its full-dataset weights."""
+    frames = synthetic(seed=5)
+    frame = pd.concat(frames.values(), ignore_index=True)
+    selection = {"categories": [{"name": "inclusive", "lo": -1.0, "hi": 1.0}], "multiclass": None}
+    crossed = {**CFG, "features": {**CFG["features"], "folds": 2}}
+    part = prepare(fit_splits(crossed), OBSERVABLE, frame, selection)
+    assert part.attrs["data_fraction"] == 1.0 and part.attrs["splits"] == ["train", "val", "test"]
+    in_range = frame["m_yy"].between(105, 160, inclusive="left")
+    assert len(part) == in_range.sum()
+    assert part["weight"].to_numpy() == pytest.approx(frame["weight"][in_range].to_numpy(), rel=1e-12)
+
+
 def test_prepare_uses_only_fit_splits_and_scales_mc():
     frames = synthetic(seed=5)
     frame = pd.concat(frames.values(), ignore_index=True)
     selection = {"categories": [{"name": "inclusive", "lo": -1.0, "hi": 1.0}], "multiclass": None}
-    part = prepare(CFG["fit"], OBSERVABLE, frame, selection)
+    part = prepare(CFG["fit"]["splits"], OBSERVABLE, frame, selection)
     assert set(part["split"]) == {"val", "test"}
     share = part.attrs["data_fraction"]
     assert share == pytest.approx(0.5, abs=0.02)

@@ -168,7 +168,7 @@ def test_apply_scores_match_training_evaluation(trained, toy, tmp_path):
     cfg, root, metrics, _ = trained
     for name in ("cutbased", "bdt", "deepsets", "transformer"):
         out = tmp_path / name / "ggH.parquet"
-        apply_model(root / name / "model", toy, "ggH", out, OBSERVABLE)
+        apply_model([root / name / "model"], toy, "ggH", out, OBSERVABLE)
         table = pq.read_table(out).to_pandas()
         assert list(table.columns) == ["eventNumber", "sample", "process", "kind", "label", "split", "weight",
                                        OBSERVABLE.column, "score"]
@@ -178,7 +178,7 @@ def test_apply_scores_match_training_evaluation(trained, toy, tmp_path):
             assert (table["score"] == 1.0).all()
     other = dataclasses.replace(OBSERVABLE, column="m_4l")
     with pytest.raises(ValueError, match="trained with the observable"):
-        apply_model(root / "bdt" / "model", toy, "ggH", tmp_path / "x.parquet", other)
+        apply_model([root / "bdt" / "model"], toy, "ggH", tmp_path / "x.parquet", other)
 
 
 def test_compare_table_has_baseline_and_every_model(trained, toy, tmp_path):
@@ -255,7 +255,7 @@ def test_multiclass_bdt_metrics_scores_and_comparison(trained, toy, tmp_path):
     assert per_class["roc_auc"]["background"] == pytest.approx(m["roc_auc"])  # 1 - P(bkg) is the binary score
     assert json.loads((root / "bdt_mc" / "history.json").read_text())["loss"] == "mlogloss (xgboost)"
     out = tmp_path / "VBF.parquet"
-    apply_model(root / "bdt_mc" / "model", toy, "VBF", out, OBSERVABLE)
+    apply_model([root / "bdt_mc" / "model"], toy, "VBF", out, OBSERVABLE)
     table = pq.read_table(out).to_pandas()
     assert list(table.columns)[-4:] == ["score", "score_background", "score_VBF", "score_ggH"]
     np.testing.assert_allclose(table[["score_background", "score_ggH", "score_VBF"]].sum(axis=1), 1.0, atol=1e-5)

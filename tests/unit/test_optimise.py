@@ -54,7 +54,8 @@ OBSERVABLE = analyses.get("hyy").observable(config.validate({}))
 
 def optimise(cfg, frame, model):
     """The stage function with the settings resolved as its command resolves them."""
-    return optimise_selection(config.section(cfg, "optimise"), OBSERVABLE, frame, model, True)
+    opt = config.section(cfg, "optimise")
+    return optimise_selection(opt, OBSERVABLE, frame, model, True, splits=[opt["split"]])
 
 
 def test_signal_window_is_smallest_interval_with_fraction():
@@ -234,7 +235,7 @@ def test_fitted_peak_window_is_the_peak_plus_minus_n_sigma():
     frame = _synthetic()
     cfg = {**CFG, "optimise": {"window": "fitted_peak", "n_categories": 1}}
     fit_settings = config.section({"fit": {"signal_shape": "gauss", "window_n_sigma": 2.0}}, "fit")
-    sel = optimise_selection(config.section(cfg, "optimise"), OBSERVABLE, frame, "bdt", True, fit_settings)
+    sel = optimise_selection(config.section(cfg, "optimise"), OBSERVABLE, frame, "bdt", True, fit_settings, splits=["val"])
     # the signal MC is a Gaussian at 125 of width 1.7
     assert sel["window"]["lo"] == pytest.approx(125.0 - 2 * 1.7, abs=0.1)
     assert sel["window"]["hi"] == pytest.approx(125.0 + 2 * 1.7, abs=0.1)
@@ -242,4 +243,4 @@ def test_fitted_peak_window_is_the_peak_plus_minus_n_sigma():
     # 95.4% of the 400 signal events inside (the inclusive selection)
     assert sel["inclusive"]["s"] == pytest.approx(0.954 * 400.0, rel=0.05)
     with pytest.raises(ValueError, match="fit settings"):
-        optimise_selection(config.section(cfg, "optimise"), OBSERVABLE, frame, "bdt", True)
+        optimise_selection(config.section(cfg, "optimise"), OBSERVABLE, frame, "bdt", True, splits=["val"])

@@ -186,7 +186,7 @@ def test_changing_one_model_retrains_only_that_model(run):
     result = snakemake(workdir, "-n", configfile="config/model.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = planned_jobs(result)
-    assert jobs.get("train") == 1, jobs
+    assert jobs.get("train") == config.validate(cfg)["features"]["folds"], jobs  # one per fold
     assert "skim" not in jobs and "features" not in jobs, jobs
     assert jobs.get("apply") == len(cfg["samples"]), jobs
 
@@ -217,12 +217,13 @@ def test_multiclass_model_down_to_the_fit(finished_run):
 
     results = finished_run(ANALYSES["hyy"][0]) / "results" / "hyy"
     names = ["background", "VBF", "VH", "ggH", "ttH"]  # background, then sorted by name
-    metrics = json.loads((results / "models" / "mlp_multiclass" / "metrics.json").read_text())
+    training = results / "models" / "mlp_multiclass" / "fold0"  # config/test.yaml cross-trains (features.folds)
+    metrics = json.loads((training / "metrics.json").read_text())
     assert metrics["classes"]["names"] == names
     counts = np.array(metrics["classes"]["confusion"]["counts"])
     assert counts.shape == (5, 5) and counts.sum() > 0 and np.trace(counts) > 0
     assert set(metrics["classes"]["roc_auc"]) == set(names) and metrics["classes"]["roc_auc"]["VBF"] > 0.6
-    assert (results / "models" / "mlp_multiclass" / "confusion.png").stat().st_size > 10_000
+    assert (training / "confusion.png").stat().st_size > 10_000
     scores = pd.read_parquet(results / "scores" / "mlp_multiclass" / "VBF.parquet")
     probabilities = scores[[f"score_{c}" for c in names]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
@@ -256,3 +257,34 @@ def test_filter_speedup_and_integrated_gradients_of_the_shared_run(finished_run)
     assert set(attribution["values"]) == set(json.loads(
         (results / "models" / "mlp" / "metrics.json").read_text())["importance"]["values"])
     assert attribution["completeness_max_deviation"] < 1e-3
+
+
+def test_cross_training_scores_every_event_out_of_fold_and_fits_them_all(finished_run):
+    """config/test.yaml cross-trains in two folds (features.folds): one training per (model,
+    fold), each event scored by the model of its fold, optimisation and fit on every event."""
+    import pandas as pd
+
+    from colliderflow import analyses, config, features
+    from colliderflow.ml.apply import load_predictor
+    from colliderflow.ml.data import load_events
+
+    workdir = finished_run(ANALYSES["hyy"][0])
+    results = workdir / "results" / "hyy"
+    cfg = config.load(str(workdir / ANALYSES["hyy"][0]))
+    assert cfg["features"]["folds"] == 2
+    for model in cfg["ml"]["enabled"]:
+        selection = json.loads((results / "optimise" / model / "selection.json").read_text())
+        fit = json.loads((results / "inference" / model / "fit.json").read_text())
+        assert selection["splits"] == fit["splits"] == ["train", "val", "test"], model
+        assert fit["data_fraction"] == 1.0, model
+        assert sorted(p.name for p in (results / "models" / model).iterdir()) == ["fold0", "fold1"], model
+    predictors = [load_predictor(results / "models" / "bdt" / f"fold{k}" / "model") for k in range(2)]
+    observable = analyses.get("hyy").observable(cfg)
+    for sample in ("data", "VBF"):
+        events = load_events(results / "features", {"ml": predictors[0].info["ml"]}, observable, samples=[sample])
+        scores = pd.read_parquet(results / "scores" / "bdt" / f"{sample}.parquet")
+        assert (scores["eventNumber"].to_numpy() == events.frame["eventNumber"].to_numpy()).all()
+        fold, _ = features.assign_fold(events.frame["eventNumber"].to_numpy(), cfg["features"])
+        by_fold = np.stack([p.score(events.inputs()) for p in predictors])
+        np.testing.assert_allclose(scores["score"], by_fold[fold, np.arange(len(fold))], atol=1e-6)
+        assert set(fold) == {0, 1} and not np.allclose(by_fold[0], by_fold[1])

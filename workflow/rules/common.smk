@@ -25,6 +25,10 @@ SIMULATED = sorted(name for name, (_, entry) in FILES.items() if not entry.get("
 # every model is trained, optimised and fitted alike; the baseline (ml.baseline, the
 # cut-based selection by default) is one of them
 MODELS = list(config["ml"]["enabled"])
+# one training per model, or with cross-training (features.folds >= 2) one per (model, fold):
+# models/<model>/fold<i>, whose model scores fold i in apply
+FOLDS = config["features"]["folds"]
+TRAINING = "{model}/fold{fold}" if FOLDS > 1 else "{model}"
 
 
 FILE_NAME = "[A-Za-z0-9_.+-]+"  # samples.*.files[].name in the schema
@@ -34,6 +38,7 @@ wildcard_constraints:
     sample="|".join(SAMPLES) or "NO_SAMPLES",
     file=FILE_NAME,
     model="|".join(MODELS) or "NO_MODELS",
+    fold="[0-9]+",
 
 
 def one_of(names):

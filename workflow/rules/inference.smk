@@ -3,7 +3,7 @@
 # jobs: they refit many times), the pyhf workspace and CLs limits.
 
 INFERENCE = f"{RESULTS}/inference/{{model}}"
-INFERENCE_SETTINGS = settings("dataset", "lumi_fb", "observable", "fit")
+INFERENCE_SETTINGS = settings("dataset", "lumi_fb", "features", "observable", "fit")
 
 
 rule signal_model:

@@ -1,5 +1,5 @@
 # Optimisation: score threshold and categories maximising the expected significance,
-# on the validation split, for every model (the cut-based baseline is one).
+# on the validation split (with cross-training on every event), for every model (the cut-based baseline is one).
 
 
 rule optimise:
@@ -26,7 +26,7 @@ rule optimise:
         runtime=15,
     params:
         code=stage_code("optimise"),
-        settings=settings("dataset", "lumi_fb", "observable", "optimise", "fit"),
+        settings=settings("dataset", "lumi_fb", "features", "observable", "optimise", "fit"),
         scores=lambda w, input: os.path.dirname(input.scores[0]),
     shell:
         "colliderflow optimise --configfile {input.catalogue} --settings {params.settings:q} "

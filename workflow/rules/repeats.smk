@@ -26,9 +26,10 @@ wildcard_constraints:
 
 def repeat_metrics(model, scenario, seed):
     """The metrics of one repeated training. The main training of the model is the one of the
-    full scenario with the model's seed: the same job, so it is not run twice."""
+    full scenario with the model's seed: the same job, so it is not run twice. With
+    cross-training (features.folds) the repeats are fold 0's training, evaluated on fold 0."""
     if scenario == "full" and seed == repeat_seeds(model)[0]:
-        return f"{RESULTS}/models/{model}/metrics.json"
+        return expand(f"{RESULTS}/models/{TRAINING}/metrics.json", model=model, fold=0)[0]
     return f"{RESULTS}/repeats/{model}/{scenario}/seed{seed}/metrics.json"
 
 
@@ -69,6 +70,7 @@ rule train_repeat:
     params:
         code=stage_code("train"),
         settings=model_settings("dataset", "features", "observable"),
+        fold="--fold 0" if FOLDS > 1 else "",
         fractions=lambda w: " ".join(
             f"--training-fraction {name}={fraction}"
             for name, fraction in SCENARIOS[w.scenario].items()
@@ -77,7 +79,7 @@ rule train_repeat:
         outdir=lambda w, output: os.path.dirname(output.metrics),
     shell:
         "colliderflow train --configfile {input.catalogue} --settings {params.settings:q} "
-        "--model {wildcards.model} --tuned {input.tuned} --seed {wildcards.seed} {params.fractions} "
+        "--model {wildcards.model} --tuned {input.tuned} {params.fold} --seed {wildcards.seed} {params.fractions} "
         "--features {params.features} --outdir {params.outdir} --threads {threads} 2> {log}"
 
 

@@ -107,7 +107,7 @@ rule hepdata:
         runtime=10,
     params:
         code=stage_code("hepdata"),
-        settings=settings("dataset", "lumi_fb", "observable", "fit", "report"),
+        settings=settings("dataset", "lumi_fb", "features", "observable", "fit", "report"),
         models=MODELS,
         fits=lambda w, input: os.path.dirname(os.path.dirname(input.fits[0])),
         scores=lambda w, input: os.path.dirname(os.path.dirname(input.scores[0])),

@@ -1,4 +1,5 @@
-# Classifiers: one training job per model, then scores for every sample. Training uses a GPU
+# Classifiers: one training job per model (with cross-training, features.folds >= 2, one per
+# model and fold: TRAINING), then scores for every sample. Training uses a GPU
 # where the job finds one (ml.device: auto); a cluster profile asks for one with set-resources
 # (README.md, "On a cluster"), so no GPU limit serialises CPU trainings.
 
@@ -11,12 +12,12 @@ rule train:
     output:
         # the kind's model files (model.json, model.pt + model.onnx, ...) and model_info.json:
         # everything apply reads, whatever the kind writes
-        model=directory(f"{RESULTS}/models/{{model}}/model"),
-        metrics=f"{RESULTS}/models/{{model}}/metrics.json",
-        history=f"{RESULTS}/models/{{model}}/history.json",
+        model=directory(f"{RESULTS}/models/{TRAINING}/model"),
+        metrics=f"{RESULTS}/models/{TRAINING}/metrics.json",
+        history=f"{RESULTS}/models/{TRAINING}/history.json",
         plots=report(
             multiext(
-                f"{RESULTS}/models/{{model}}/",
+                f"{RESULTS}/models/{TRAINING}/",
                 "loss.png",
                 "roc.png",
                 "scores.png",
@@ -31,9 +32,9 @@ rule train:
             subcategory="{model}",
         ),
     log:
-        f"logs/train/{{model}}.log",
+        f"logs/train/{TRAINING}.log",
     benchmark:
-        f"benchmarks/train/{{model}}.tsv"
+        f"benchmarks/train/{TRAINING}.tsv"
     conda:
         "../envs/colliderflow.yaml"
     # one thread: the networks are small, and on few cores two 1-thread trainings side by side
@@ -47,15 +48,17 @@ rule train:
         settings=model_settings("dataset", "features", "observable"),
         features=lambda w, input: os.path.dirname(input.features[0]),
         outdir=lambda w, output: os.path.dirname(output.metrics),
+        fold=lambda w: f"--fold {w.fold}" if FOLDS > 1 else "",
     shell:
         "colliderflow train --configfile {input.catalogue} --settings {params.settings:q} "
-        "--model {wildcards.model} --tuned {input.tuned} "
+        "--model {wildcards.model} --tuned {input.tuned} {params.fold} "
         "--features {params.features} --outdir {params.outdir} --threads {threads} 2> {log}"
 
 
 rule apply:
     input:
-        model=f"{RESULTS}/models/{{model}}/model",
+        # the model, or with cross-training its k fold trainings in fold order
+        model=lambda w: expand(f"{RESULTS}/models/{TRAINING}/model", model=w.model, fold=range(FOLDS)),
         features=f"{RESULTS}/features/{{sample}}.parquet",
         catalogue=CATALOGUE,
     output:
@@ -83,7 +86,8 @@ rule apply:
 
 rule compare_models:
     input:
-        metrics=expand(f"{RESULTS}/models/{{model}}/metrics.json", model=MODELS),
+        # with cross-training, fold 0's: its model on its own fold (colliderflow.ml.compare)
+        metrics=expand(f"{RESULTS}/models/{TRAINING}/metrics.json", model=MODELS, fold=0),
         # the repeated trainings' mean +- std (repeats.smk), none when ml.repeats is off
         repeats=lambda w: repeat_summaries(),
         catalogue=CATALOGUE,
@@ -114,7 +118,7 @@ rule compare_models:
         runtime=15,
     params:
         code=stage_code("compare"),
-        settings=settings("dataset", "observable", "ml"),
+        settings=settings("dataset", "features", "observable", "ml"),
         models_dir=lambda w, output: os.path.dirname(output.json),
         models=MODELS,
         plots=lambda w, output: os.path.dirname(output.plots[0]),

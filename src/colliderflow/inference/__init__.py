@@ -87,7 +87,7 @@ class _Job:
 
     def __init__(self, args):
         from .. import analyses, config
-        from .inputs import load_events, prepare
+        from .inputs import fit_splits, load_events, prepare
 
         self.cfg = config.load(args.configfile, args.settings)
         self.analysis = analyses.get(self.cfg["analysis"])
@@ -97,7 +97,7 @@ class _Job:
             raise ValueError(
                 f"{args.selection} is the selection of model {selection.get('model')!r}, not {args.model!r}")
         frame, files = load_events(args.scores, self.observable)
-        self.part = prepare(self.cfg["fit"], self.observable, frame, selection)
+        self.part = prepare(fit_splits(self.cfg), self.observable, frame, selection)
         self.inputs = [*files, args.selection]
 
 

@@ -7,7 +7,9 @@ window keeps unbiased scores, which would sculpt a bump into the high-score cate
 So the fit uses only the splits in ``fit.splits`` (default val + test), for data and MC
 alike. The data then hold a share ``data_fraction`` of the luminosity (measured by the
 event counts: the split is a hash of eventNumber, independent of the physics), and the
-signal expectation is scaled to the same share. Every model (the cut-based baseline is one)
+signal expectation is scaled to the same share. With cross-training (``features.folds``
+>= 2) every event is scored by a model that never saw it, so the fit uses every split
+(``fit_splits``) and ``data_fraction`` is 1. Every model (the cut-based baseline is one)
 uses the same splits, so every model is compared on the same data.
 """
 
@@ -21,6 +23,7 @@ import pandas as pd
 
 from ..analyses import Observable
 from ..events import read_table, require_finite, scale_to_full_yield
+from ..features import unbiased_splits
 from ..optimise import assign_categories, class_score_columns
 
 log = logging.getLogger(__name__)
@@ -38,24 +41,28 @@ def load_events(directory: str | Path, observable: Observable) -> tuple[pd.DataF
     return frame, files
 
 
-def prepare(fs: dict, observable: Observable, frame: pd.DataFrame, selection: dict) -> pd.DataFrame:
-    """Events of the fit splits inside the observable range, with a ``category`` index.
+def fit_splits(cfg: dict) -> list[str]:
+    """The splits the fit uses: ``fit.splits``, or every split with cross-training."""
+    return unbiased_splits(cfg["features"], cfg["fit"]["splits"])
+
+
+def prepare(splits: list[str], observable: Observable, frame: pd.DataFrame, selection: dict) -> pd.DataFrame:
+    """Events of ``splits`` (``fit_splits``) inside the observable range, with a ``category`` index.
 
     MC weights are scaled per sample by (total weight) / (weight in the fit splits) times
     the data's luminosity share, so the MC yields are the expectation for exactly the data
     that enter the fit. Attributes ``data_fraction``, ``splits``, ``categories`` and
     ``observable`` (the column) ride on the frame.
     """
-    splits = list(fs["splits"])
     unknown = sorted(set(splits) - set(frame["split"].unique()))
     if unknown:
-        log.warning("fit.splits %s not present in the inputs", unknown)
+        log.warning("fit splits %s not present in the inputs", unknown)
     in_splits = frame["split"].isin(splits).to_numpy()
     is_data = (frame["kind"] == "data").to_numpy()
     n_data = int(is_data.sum())
     data_fraction = float((is_data & in_splits).sum() / n_data) if n_data else 1.0
     if n_data and data_fraction == 0:
-        raise ValueError(f"no data events in the fit splits {splits}; check fit.splits")
+        raise ValueError(f"no data events in the fit splits {splits}; check fit.splits (or features.folds)")
 
     factor = scale_to_full_yield(frame, in_splits)[in_splits] * data_fraction
     part = frame[in_splits].copy()
@@ -66,7 +73,7 @@ def prepare(fs: dict, observable: Observable, frame: pd.DataFrame, selection: di
     part["category"] = assign_categories(part, selection)
     part = part[part["category"] >= 0].reset_index(drop=True)
     part.attrs["data_fraction"] = data_fraction
-    part.attrs["splits"] = splits
+    part.attrs["splits"] = list(splits)
     part.attrs["categories"] = [c["name"] for c in categories]
     part.attrs["observable"] = observable.column
     log.info(

@@ -1,5 +1,9 @@
 """Apply a trained model to a sample: scores for every event and split, written to Parquet.
 
+With cross-training (``features.folds`` >= 2) the model is k trainings, one per fold: each
+event is scored by the training of its fold (``features.assign_fold`` with the k and salt the
+trainings recorded), which never saw it.
+
 The model directory is self-describing (``model_info.json`` holds the ``ml`` settings it was
 trained with), so the inputs are built exactly as in training whatever the current config says.
 The scores Parquet (``results/<analysis>/scores/<model>/<sample>.parquet``) holds
@@ -14,13 +18,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import io
+from .. import features, io
 from . import data, kinds
 
 if TYPE_CHECKING:
@@ -66,25 +70,33 @@ def load_predictor(modeldir: str | Path, threads: int = 1) -> Predictor:
     return Predictor(info, kinds.load(info["type"]).load(modeldir, info, threads))
 
 
-def apply_model(modeldir: str | Path, features_dir: str | Path, sample: str, out: str | Path,
+def apply_model(modeldirs: Sequence[str | Path], features_dir: str | Path, sample: str, out: str | Path,
                 observable: "Observable", threads: int = 1, name: str | None = None) -> int:
     """Score every event of ``sample`` and write the scores Parquet; returns the number of events.
 
-    ``observable``: the analysis's; it must be the one the model was trained with (the same
-    column), and its column is written next to the score. ``name``, when given, must be the
-    model's name (a rule wired to the wrong folder fails).
+    ``modeldirs``: the model folder, or with cross-training the folders of its k fold
+    trainings in fold order. ``observable``: the analysis's; it must be the one the model was
+    trained with (the same column), and its column is written next to the score. ``name``,
+    when given, must be the model's name (a rule wired to the wrong folder fails).
     """
-    predictor = load_predictor(modeldir, threads)
-    info = predictor.info
-    if name is not None and info["name"] != name:
-        raise ValueError(f"{modeldir} holds model '{info['name']}', not '{name}'")
-    trained_on = info["observable"]["column"]
-    if trained_on != observable.column:
-        raise ValueError(f"{modeldir}: model '{info['name']}' was trained with the observable '{trained_on}', "
-                         f"not '{observable.column}'; retrain it for this analysis")
+    predictors = [load_predictor(modeldir, threads) for modeldir in modeldirs]
+    for modeldir, predictor in zip(modeldirs, predictors):
+        info = predictor.info
+        if name is not None and info["name"] != name:
+            raise ValueError(f"{modeldir} holds model '{info['name']}', not '{name}'")
+        trained_on = info["observable"]["column"]
+        if trained_on != observable.column:
+            raise ValueError(f"{modeldir}: model '{info['name']}' was trained with the observable '{trained_on}', "
+                             f"not '{observable.column}'; retrain it for this analysis")
+    fold_settings = _fold_settings(modeldirs, [p.info for p in predictors])
+    info = predictors[0].info
     events = data.load_events(features_dir, {"ml": info["ml"]}, observable, samples=[sample],
                               with_objects=kinds.reads_objects(info["type"]))
-    scores = predictor.scores(events.inputs())
+    if fold_settings is None:
+        scores = predictors[0].scores(events.inputs())
+    else:
+        fold, _ = features.assign_fold(events.frame["eventNumber"].to_numpy(), fold_settings)
+        scores = out_of_fold_scores(predictors, events, fold)
     columns = {c: events.frame[c].to_numpy() for c in SCORE_COLUMNS}
     columns["label"] = columns["label"].astype(np.int8)
     columns[observable.column] = events.frame[observable.column].to_numpy()
@@ -94,3 +106,29 @@ def apply_model(modeldir: str | Path, features_dir: str | Path, sample: str, out
         pq.write_table(table, tmp)
     log.info("%s: %d events of %s scored with %s -> %s", sample, len(events), features_dir, info["name"], out)
     return len(events)
+
+
+def _fold_settings(modeldirs: Sequence[str | Path], infos: list[dict]) -> dict | None:
+    """The fold settings (``features.folds`` and ``features.salt``) the trainings were made
+    with, checked to be one model's k folds in order; None for a model trained once."""
+    folds = [info["fold"] for info in infos]
+    if folds == [None]:
+        return None
+    first = folds[0]
+    if first is None or folds != [{**first, "index": i} for i in range(first["of"])] \
+            or len({info["name"] for info in infos}) != 1:
+        found = "; ".join(f"{d}: model {info['name']}, fold {info['fold']}" for d, info in zip(modeldirs, infos))
+        raise ValueError(f"apply needs one model folder, or the folders of one model's k fold trainings in "
+                         f"fold order (features.folds); got {found}")
+    return {"folds": first["of"], "salt": first["salt"]}
+
+
+def out_of_fold_scores(predictors: list[Predictor], events: data.Events, fold: np.ndarray) -> dict[str, np.ndarray]:
+    """The score columns of every event from the predictor of its fold (``predictors[i]``
+    scores the events of fold i)."""
+    scores: dict[str, np.ndarray] = {}
+    for index, predictor in enumerate(predictors):
+        rows = np.flatnonzero(fold == index)
+        for column, values in predictor.scores(events.subset(rows).inputs()).items():
+            scores.setdefault(column, np.full(len(events), np.nan, dtype=np.float64))[rows] = values
+    return scores

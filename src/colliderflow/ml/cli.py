@@ -13,7 +13,10 @@ def register(sub) -> None:
     train.add_argument("--model", required=True, help="model name (a key of ml.models)")
     config.add_arguments(train)
     train.add_argument("--features", required=True, help="folder with <sample>.parquet for every sample")
-    train.add_argument("--outdir", required=True, help="output folder, results/<analysis>/models/<model>")
+    train.add_argument("--outdir", required=True, help="output folder, results/<analysis>/models/<model> "
+                       "(with cross-training .../<model>/fold<i>)")
+    train.add_argument("--fold", type=int, help="with cross-training (features.folds >= 2): the fold this training "
+                       "leaves out and scores")
     train.add_argument("--threads", type=int, help="CPU threads (overrides ml.threads; rules pass {threads})")
     train.add_argument("--tuned", nargs="?",
                        help="best.json of the model's hyper-parameter search (colliderflow tune): train with its "
@@ -33,7 +36,9 @@ def register(sub) -> None:
 
     apply = sub.add_parser("apply")
     apply.add_argument("--model", required=True, help="model name (checked against the model folder)")
-    apply.add_argument("--modeldir", required=True, help="model folder written by colliderflow train (<outdir>/model)")
+    apply.add_argument("--modeldir", required=True, nargs="+",
+                       help="model folder written by colliderflow train (<outdir>/model); with cross-training the "
+                            "k folders of its fold trainings, in fold order")
     config.add_arguments(apply)
     apply.add_argument("--features", required=True, help="folder with <sample>.parquet")
     apply.add_argument("--sample", required=True, help="sample name")
@@ -106,7 +111,8 @@ def run_train(args) -> int:
     fractions = dict(args.training_fraction)
     if len(fractions) != len(args.training_fraction):
         raise ValueError(f"--training-fraction names a class twice: {args.training_fraction}")
-    metrics = train_model(args.model, cfg, args.features, args.outdir, _observable(cfg), training_fractions=fractions)
+    metrics = train_model(args.model, cfg, args.features, args.outdir, _observable(cfg), training_fractions=fractions,
+                          fold=args.fold)
     return 0 if metrics else 1
 
 

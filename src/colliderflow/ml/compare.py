@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import io
 from ..document import write_markdown_and_html
+from ..features import cross_trained
 from . import plots, repeats
 from .settings import baseline as baseline_of
 
@@ -25,10 +26,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def collect(models_dir: str | Path, names: list[str]) -> dict[str, dict]:
+def metrics_file(models_dir: str | Path, name: str, fcfg: dict) -> Path:
+    """The metrics.json that stands for model ``name``: its training's, or with cross-training
+    (``features.folds`` >= 2) that of fold 0, whose model is evaluated on its own fold (1/k of
+    the events, never seen by it)."""
+    training = Path(models_dir) / name
+    return (training / "fold0" if cross_trained(fcfg) else training) / "metrics.json"
+
+
+def collect(models_dir: str | Path, names: list[str], fcfg: dict) -> dict[str, dict]:
     metrics = {}
     for name in names:
-        path = Path(models_dir) / name / "metrics.json"
+        path = metrics_file(models_dir, name, fcfg)
         if not path.is_file():
             raise FileNotFoundError(f"{path} missing: train model '{name}' first (colliderflow train --model {name})")
         metrics[name] = io.read_json(path)
@@ -134,10 +143,10 @@ def compare(models_dir, cfg: dict, observable: "Observable", out_md, out_json, p
     baseline = baseline_of(ml)
     names = list(ml["enabled"]) if names is None else list(names)
     names = [baseline, *(n for n in names if n != baseline)]
-    metrics = collect(models_dir, names)
+    metrics = collect(models_dir, names, cfg["features"])
     table = rows(metrics, baseline, ml)
     summaries = [{k: v for k, v in io.read_json(path).items() if k != "provenance"} for path in repeated]
-    inputs = [*(Path(models_dir) / n / "metrics.json" for n in names), *map(Path, repeated)]
+    inputs = [*(metrics_file(models_dir, n, cfg["features"]) for n in names), *map(Path, repeated)]
     io.write_json(out_json, {"baseline": baseline, "models": table, "repeats": summaries}, cfg, inputs=inputs)
     write_markdown_and_html(out_md, out_html, markdown(table, cfg, observable, metrics, summaries))
     plots_dir = Path(plots_dir)

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .. import io
+from .. import features, io
 from . import data, evaluate, kinds, plots
 from .apply import INFO_FILE, load_predictor
 from .settings import classes, model_settings
@@ -30,8 +30,12 @@ WORK_DIR = "unfinished"
 
 def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Path, observable: "Observable",
                 on_epoch_end: Callable[[int, float], None] | None = None,
-                training_fractions: dict[str, float] | None = None) -> dict:
+                training_fractions: dict[str, float] | None = None, fold: int | None = None) -> dict:
     """Train model ``name`` of ``ml.models`` and write everything to ``outdir``; returns metrics.
+
+    ``fold``: with cross-training (``features.folds`` >= 2, and then required), the fold this
+    training leaves out: the events' train/val/test roles come from ``features.training_roles``
+    instead of their split, so the model learns on the other folds and is evaluated on its own.
 
     ``observable``: the analysis's (``analyses.get(name).observable(cfg)``), which defines the
     signal and background events and is never an input. Outputs: ``model/`` (the kind's model
@@ -47,7 +51,12 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     outdir = Path(outdir)
     modeldir = outdir / MODEL_DIR
     # the inputs are checked (finite, non-empty) before anything is written
+    if features.cross_trained(cfg["features"]) != (fold is not None):
+        raise ValueError(f"model '{name}': a fold to train is needed exactly when features.folds >= 2 "
+                         f"(features.folds = {cfg['features']['folds']}, fold = {fold})")
     events = data.load_events(features_dir, cfg, observable, with_objects=kinds.reads_objects(settings["type"]))
+    if fold is not None:
+        events.frame["split"] = features.training_roles(events.frame["eventNumber"].to_numpy(), cfg["features"], fold)
     sets = data.training_sets(events, ml, settings, observable, cfg["lumi_fb"], training_fractions)
     modeldir.mkdir(parents=True, exist_ok=True)
     workdir = outdir / WORK_DIR
@@ -55,6 +64,8 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     history = kind.train(settings, sets, ml, modeldir, workdir, on_epoch_end)
     info = {"name": name, "type": settings["type"], "settings": settings, "ml": ml,
             "classes": classes(ml) if settings["multiclass"] else None,
+            "fold": None if fold is None else {"index": fold, "of": cfg["features"]["folds"],
+                                               "salt": cfg["features"]["salt"]},
             "observable": dataclasses.asdict(observable), "inputs": list(kind.INPUTS),
             "features": list(events.feature_names) if "features" in kind.INPUTS else []}
     io.write_json(modeldir / INFO_FILE, info, cfg)
