@@ -242,21 +242,25 @@ def test_multiclass_model_down_to_the_fit(finished_run):
 
 def test_filter_speedup_and_integrated_gradients_of_the_shared_run(finished_run):
     """Every model's metrics.json has its speedup as a filter (ml.metrics.filter) and speedup.png;
-    the torch models' importance has Integrated Gradients beside the permutation importance."""
+    the torch models' importance has Integrated Gradients beside the permutation importance.
+    (config/test.yaml cross-trains: fold 0's training, on its own fold.)"""
     results = finished_run(ANALYSES["hyy"][0]) / "results" / "hyy"
-    for name in ("cutbased", "bdt", "mlp"):
-        metrics = json.loads((results / "models" / name / "metrics.json").read_text())
-        speedup = metrics["filter"]
+
+    def metrics(name):
+        return json.loads((results / "models" / name / "fold0" / "metrics.json").read_text())
+
+    for name in ("cutbased", "bdt", "deepsets", "mlp_multiclass"):
+        speedup = metrics(name)["filter"]
         assert speedup["speedup_max"] == pytest.approx(max(speedup["curve"]["speedup"]))
         assert speedup["speedup_max"] >= 1.0 - 1e-9  # threshold 0 passes everything: speedup 1
-        assert (results / "models" / name / "speedup.png").stat().st_size > 10_000
-    assert json.loads((results / "models" / "cutbased" / "metrics.json").read_text())["filter"]["speedup_max"] == (
-        pytest.approx(1.0))  # a filter that passes every event saves nothing
-    attribution = json.loads((results / "models" / "mlp" / "metrics.json").read_text())["importance"][
-        "integrated_gradients"]
-    assert set(attribution["values"]) == set(json.loads(
-        (results / "models" / "mlp" / "metrics.json").read_text())["importance"]["values"])
+        assert (results / "models" / name / "fold0" / "speedup.png").stat().st_size > 10_000
+    assert metrics("cutbased")["filter"]["speedup_max"] == pytest.approx(1.0)  # passes every event: saves nothing
+    importance = metrics("mlp_multiclass")["importance"]
+    attribution = importance["integrated_gradients"]
+    assert set(attribution["values"]) == set(importance["values"])
     assert attribution["completeness_max_deviation"] < 1e-3
+    deepsets = metrics("deepsets")["importance"]["integrated_gradients"]
+    assert any(name.startswith("objects:") for name in deepsets["values"])
 
 
 def test_cross_training_scores_every_event_out_of_fold_and_fits_them_all(finished_run):
