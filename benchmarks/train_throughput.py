@@ -56,7 +56,7 @@ def worker(args) -> dict:
     observable = analyses.get(cfg["analysis"]).observable(cfg)
     settings = model_settings(cfg, args.worker)
     events = data.load_events(args.features, cfg, observable, with_objects=kinds.reads_objects(settings["type"]))
-    sets = data.training_sets(events, cfg["ml"], settings, observable)
+    sets = data.training_sets(events, cfg["ml"], settings, observable, cfg["lumi_fb"])
     rss_before = _peak_rss_mb()  # imports and events
     export = {"wall": 0.0, "cpu": 0.0, "rss_before": None}
     checked = network.export_checked

@@ -101,7 +101,7 @@ def tune_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pat
             if trial.should_prune():
                 raise optuna.TrialPruned(f"validation loss {val_loss:.5f} at step {step}")
 
-        sets = data.training_sets(events, ml, trial_settings, observable)
+        sets = data.training_sets(events, ml, trial_settings, observable, cfg["lumi_fb"])
         # the trial's model files are thrown away (best.json is what train reads); in the
         # node's temporary folder, so a killed trial leaves nothing among the results
         with tempfile.TemporaryDirectory(prefix=f"colliderflow-tune-{name}-") as scratch:
