@@ -133,7 +133,7 @@ def test_trials_worse_than_the_median_at_a_step_are_pruned(toy, tmp_path, monkey
 
 def test_train_takes_the_best_values(toy, tmp_path, monkeypatch, capsys):
     trained = {}
-    monkeypatch.setattr(train, "train_model", lambda name, cfg, *args: trained.update(model_settings(cfg, name)) or {
+    monkeypatch.setattr(train, "train_model", lambda name, cfg, *args, **kwargs: trained.update(model_settings(cfg, name)) or {
         "model": name})
     settings = json.dumps({"samples": synthetic.SAMPLES, "ml": {**FAST, "enabled": ["cutbased", "bdt"]}})
     best = tmp_path / "best.json"
