@@ -45,3 +45,18 @@ def test_pulls_have_unit_width_with_systematics_and_pulled_nuisances():
         pull = res["params"][name]
         assert abs(pull["pull_mean"]) < 3 * pull["pull_mean_error"] + 0.05, name
         assert abs(pull["pull_width"] - 1.0) < 3 * pull["pull_width_error"], name
+
+
+def test_pull_study_with_minos_errors_takes_the_side_of_the_truth():
+    model = sb_model(**TRUTH)
+    hesse = pull_study(model, TRUTH, 12, seed=5, params=["signal_yield"])["params"]["signal_yield"]
+    res = pull_study(model, TRUTH, 12, seed=5, params=["signal_yield"], errors="minos")
+    pull = res["params"]["signal_yield"]
+    assert res["n_valid"] == 12 and pull["fitted"] == pytest.approx(hesse["fitted"], rel=1e-6)
+    # a Poisson-like yield: the upper error is the larger, and it is the one used below the truth
+    below = np.array(pull["fitted"]) < TRUTH["signal_yield"]
+    ratio = np.array(pull["errors"]) / np.array(hesse["errors"])
+    assert below.any() and (~below).any()
+    assert np.all(ratio[below] > ratio[~below].max())
+    with pytest.raises(ValueError, match="errors must be one of"):
+        pull_study(model, TRUTH, 1, params=["signal_yield"], errors="profile")
