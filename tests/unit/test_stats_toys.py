@@ -1,3 +1,5 @@
+import inspect
+
 import numpy as np
 import pytest
 from stats_models import TRUTH, sb_model
@@ -60,3 +62,20 @@ def test_pull_study_with_minos_errors_takes_the_side_of_the_truth():
     assert np.all(ratio[below] > ratio[~below].max())
     with pytest.raises(ValueError, match="errors must be one of"):
         pull_study(model, TRUTH, 1, params=["signal_yield"], errors="profile")
+
+
+def test_pull_study_fits_the_toys_as_fit_fits_the_data(monkeypatch):
+    """The pulls judge the errors of the data fit, so the toys get its Minuit strategy: at
+    strategy 0, HESSE's error of mu on the default H->yy model was 20 % too large."""
+    from colliderflow.stats import fit as fit_module
+    from colliderflow.stats import toys
+
+    strategies = []
+
+    def recording_fit(*args, **kwargs):
+        strategies.append(kwargs.get("strategy"))
+        return fit_module.fit(*args, **kwargs)
+
+    monkeypatch.setattr(toys, "fit", recording_fit)
+    pull_study(sb_model(**TRUTH), TRUTH, 2, seed=1)
+    assert strategies == [inspect.signature(fit_module.fit).parameters["strategy"].default] * 2
