@@ -1,5 +1,3 @@
-import inspect
-
 import numpy as np
 import pytest
 from stats_models import TRUTH, sb_model
@@ -64,9 +62,11 @@ def test_pull_study_with_minos_errors_takes_the_side_of_the_truth():
         pull_study(model, TRUTH, 1, params=["signal_yield"], errors="profile")
 
 
-def test_pull_study_fits_the_toys_as_fit_fits_the_data(monkeypatch):
-    """The pulls judge the errors of the data fit, so the toys get its Minuit strategy: at
-    strategy 0, HESSE's error of mu on the default H->yy model was 20 % too large."""
+def test_pull_study_fits_the_toys_at_strategy_2(monkeypatch):
+    """The pulls judge the errors, so HESSE must be accurate: on the default H->yy model
+    (10^5 events) strategy 0's error of mu was 10 % too large on average (mu pull width 0.90),
+    strategy 1's 4 %; strategy 2 agrees with MINOS. No small model shows this, so the test
+    pins the strategy the toys are fitted at."""
     from colliderflow.stats import fit as fit_module
     from colliderflow.stats import toys
 
@@ -78,4 +78,4 @@ def test_pull_study_fits_the_toys_as_fit_fits_the_data(monkeypatch):
 
     monkeypatch.setattr(toys, "fit", recording_fit)
     pull_study(sb_model(**TRUTH), TRUTH, 2, seed=1)
-    assert strategies == [inspect.signature(fit_module.fit).parameters["strategy"].default] * 2
+    assert strategies == [2, 2]
