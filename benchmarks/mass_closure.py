@@ -35,6 +35,8 @@ def main(argv=None) -> int:
     parser.add_argument("--inference", required=True, help="a model's inference folder (fit.json, signal_model.json)")
     parser.add_argument("--toys", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--errors", choices=["hesse", "minos"], default="hesse",
+                        help="the error of each toy's pull: HESSE's, or MINOS's on the side of the truth")
     parser.add_argument("--out", default="mass_closure.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -46,13 +48,14 @@ def main(argv=None) -> int:
     model = Model(fit["model"]).with_values({}, fixed={"mass": False})
     truth = model.values()
     start = time.process_time()
-    pulls = pull_study(model, truth, args.toys, seed=args.seed, params=["mu", "mass"])
+    pulls = pull_study(model, truth, args.toys, seed=args.seed, params=["mu", "mass"], errors=args.errors)
     cpu = time.process_time() - start
     observed = fit["mass"]
     toys_mass = np.array(pulls["params"]["mass"]["fitted"])
     offset = observed["value"] - truth["mass"]
     report = {
         "inference": str(folder), "n_toys": pulls["n_toys"], "n_valid": pulls["n_valid"], "seed": args.seed,
+        "pull_errors": args.errors,
         "cpu_s_per_toy": cpu / max(args.toys, 1),
         "pulls": {name: {k: v for k, v in p.items() if k not in ("fitted", "errors", "pulls")}
                   for name, p in pulls["params"].items()},

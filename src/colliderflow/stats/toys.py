@@ -11,7 +11,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .fit import fit
+from .fit import LEVEL_68, fit
+from .intervals import minos
 from .model import ChannelData, Model
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,22 @@ def generate(model: Model, values: Mapping, rng: np.random.Generator) -> dict:
     return out
 
 
+PULL_ERRORS = ("hesse", "minos")
+
+
 def pull_study(model: Model, values: Mapping, n_toys: int, *, seed: int = 1, params=None,
-               strategy: int = 0, progress_every: int = 50) -> dict:
+               strategy: int = 2, errors: str = "hesse", progress_every: int = 50) -> dict:
     """Throw ``n_toys`` pseudo-experiments from ``model`` at ``values`` and fit each.
 
     Pull of each parameter of ``params`` (default the POI), all from the same toys:
-    (fitted - true) / HESSE error. For a frequentist ensemble the global observables of
-    Gaussian-constrained parameters (the spurious-signal nuisances) are drawn too, around the
+    (fitted - true) / error, the error HESSE's or, with ``errors="minos"``, MINOS's 68 % error on
+    the side of the truth (the upper one when the fit is below it; for likelihoods that are not
+    parabolic). Each toy is fitted at Minuit ``strategy`` (default 2): the pulls judge the
+    errors, so HESSE must take accurate second derivatives; on a three-channel model with
+    10^5 events strategy 0 made the error of a signal strength 10 % too large on average (up
+    to 30 % in one toy; pull width 0.9), strategy 1 4 %, while strategy 2 agrees with MINOS.
+    For a frequentist ensemble the global
+    observables of the Gaussian-constrained (nuisance) parameters are drawn too, around the
     true values, and each toy is fitted with its own constraint centres. Only toys whose fit
     converged with a positive error of every parameter count. Returns ``{"n_toys", "n_valid",
     "params": {name: {"truth", "fitted": [...], "errors": [...], "pulls": [...], "pull_mean",
@@ -52,6 +62,8 @@ def pull_study(model: Model, values: Mapping, n_toys: int, *, seed: int = 1, par
     """
     params = [model.poi] if params is None else list(params)
     model.check_names(params, "pull_study")
+    if errors not in PULL_ERRORS:
+        raise ValueError(f"pull_study: errors must be one of {list(PULL_ERRORS)}; got {errors!r}")
     rng = np.random.default_rng(seed)
     fitted = {p: [] for p in params}
     errs = {p: [] for p in params}
@@ -64,15 +76,27 @@ def pull_study(model: Model, values: Mapping, n_toys: int, *, seed: int = 1, par
             toy_model = model.with_constraint_means(
                 {n: float(values[n]) + sigma * rng.normal() for n, (_, sigma) in constraints.items()})
         r = fit(toy_model, toy, start=values, errors="hesse", strategy=strategy)
-        if r.valid and all(r.errors[p] > 0 for p in params):
+        toy_errors = r.errors if errors == "hesse" or not r.valid else _minos_toward(toy_model, toy, r, params, values)
+        if r.valid and all(toy_errors[p] is not None and toy_errors[p] > 0 for p in params):
             n_valid += 1
             for p in params:
                 fitted[p].append(r.values[p])
-                errs[p].append(r.errors[p])
+                errs[p].append(toy_errors[p])
         if progress_every and (i + 1) % progress_every == 0:
             log.info("pseudo-experiments: %d/%d", i + 1, n_toys)
     return {"n_toys": int(n_toys), "n_valid": int(n_valid),
             "params": {p: _pull_summary(float(values[p]), np.array(fitted[p]), np.array(errs[p])) for p in params}}
+
+
+def _minos_toward(model: Model, data: dict, best, params: list, truth: Mapping) -> dict:
+    """MINOS's 68 % error of each of ``params`` on the side of its true value (None where MINOS
+    found no edge there)."""
+    out = {}
+    for p, result in minos(model, data, params, best=best, levels=(LEVEL_68,)).items():
+        lo, hi = result["intervals"][0]
+        edge = hi if result["value"] < float(truth[p]) else lo
+        out[p] = None if edge is None else abs(edge - result["value"])
+    return out
 
 
 def _pull_summary(truth: float, fitted: np.ndarray, errs: np.ndarray) -> dict:
