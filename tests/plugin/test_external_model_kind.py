@@ -31,6 +31,7 @@ def config() -> dict:
     cfg["ml"] = {"enabled": ["cutbased", "lda"], "threads": 1,
                  "models": {"cutbased": {"type": "cutbased"}, "lda": {"type": "fisher", "ridge": 0.01}}}
     cfg["features"] = {"folds": 1}  # one training per model (the shared test run cross-trains)
+    cfg["fit"] = {**cfg["fit"], "contour_and_impacts": []}  # the test config's are the bdt's
     return cfg
 
 

@@ -89,7 +89,8 @@ def test_repeated_trainings_are_a_job_per_model_scenario_and_seed(commands):
         (repeated if "--seed" in args else main).append(args)
         assert "repeats" not in json.loads(option(args, "--settings"))["ml"]  # ml.repeats retrains no model
     enabled = yaml.safe_load((REPO / "config" / "test.yaml").read_text())["ml"]["enabled"]
-    assert sorted(option(args, "--model") for args in main) == sorted(enabled)  # as without repeats
+    folds = yaml.safe_load((REPO / "config" / "test.yaml").read_text())["features"].get("folds", 1)
+    assert sorted(option(args, "--model") for args in main) == sorted(enabled * folds)  # as without repeats
     jobs = sorted((option(args, "--model"), int(option(args, "--seed")),
                    tuple(args[i + 1] for i, a in enumerate(args) if a == "--training-fraction")) for args in repeated)
     trainings = sorted((model, seed, fractions) for model in REPEATS["models"] for seed in (1, 2, 3)
@@ -105,4 +106,6 @@ def test_repeated_trainings_are_a_job_per_model_scenario_and_seed(commands):
         scenarios = [args[i + 1] for i, a in enumerate(args) if a == "--scenario"]
         assert scenarios == ["full", "bkg10"] and sum(a.endswith("metrics.json") for a in args) == 6
         model = Path(option(args, "--out")).stem
-        assert option(args, "full") == f"results/hyy/models/{model}/metrics.json"  # seed 1: the main training
+        # seed 1: the main training (fold 0's when the test config cross-trains; so are the repeats)
+        assert option(args, "full") == f"results/hyy/models/{model}{'/fold0' if folds > 1 else ''}/metrics.json"
+    assert all(("--fold" in args) == (folds > 1) for args in repeated)

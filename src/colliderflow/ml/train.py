@@ -75,7 +75,7 @@ def train_model(name: str, cfg: dict, features_dir: str | Path, outdir: str | Pa
     metrics = evaluate.compute_metrics(events.frame, ml, observable)
     if settings["multiclass"]:
         metrics["classes"] = evaluate.class_metrics(events.frame, ml, observable)
-    metrics.update(model=name, type=settings["type"], loss=history.get("loss"), seed=ml["seed"],
+    metrics.update(model=name, type=settings["type"], loss=history.get("loss"), seed=settings["seed"],
                    training_fractions=training_fractions or {},
                    importance=kind.importance(modeldir, predictor.score, sets["test"], ml),
                    training={k: history[k] for k in ("best_epoch", "epochs_run", "training_events", "device",
