@@ -72,6 +72,15 @@ def test_a_model_without_tune_section_or_with_the_loss_in_its_space_is_refused(t
         tune.tune_model("m", _cfg(losses), toy, tmp_path, OBSERVABLE)
 
 
+def test_the_loss_settings_kept_out_of_a_space_are_the_network_settings_of_the_loss():
+    from colliderflow import config
+
+    network_keys = config.load_schema("hyy")["properties"]["ml"]["properties"]["network"]["properties"]
+    assert set(tune.LOSS_SETTINGS) <= set(network_keys)
+    assert {key for key in network_keys if key.startswith(("loss", "lovasz", "focal", "process_weight"))} \
+        <= set(tune.LOSS_SETTINGS)
+
+
 def test_the_study_resumes_after_a_kill_and_runs_only_the_missing_trials(toy, tmp_path, monkeypatch):
     trained = []
     real_train = bdt.train

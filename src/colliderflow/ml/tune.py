@@ -33,7 +33,7 @@ BEST_FILE = "best.json"
 OBJECTIVE = "best validation loss of the training (minimised)"
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 # settings that change what the validation loss measures: trials differing in them are not comparable
-LOSS_SETTINGS = ("loss", "process_weight_exponent", "focal_gamma", "lovasz_eps", "lovasz_bce_weight")
+LOSS_SETTINGS = ("loss", "process_weights", "focal_gamma", "lovasz_eps", "lovasz_errors", "lovasz_bce_weight")
 
 
 def integer_keys(cfg: dict, kind: str) -> set[str]:
