@@ -1,5 +1,7 @@
 import dataclasses
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -129,6 +131,11 @@ def test_train_writes_every_output(trained):
         assert sorted(p.name for p in (root / name / "model").iterdir()) == sorted(["model_info.json",
                                                                                   *MODEL_FILES[name]]), name
         assert sorted(p.name for p in (root / name).iterdir()) == sorted([*common, "model"]), name
+    # rules train and train_repeat declare every one of these files (Snakemake tracks, cleans, moves them)
+    rules = Path(__file__).parents[2] / "workflow" / "rules"
+    for rule_file in ("train.smk", "repeats.smk"):
+        declared = set(re.findall(r'"([a-z_]+\.(?:png|json))"', (rules / rule_file).read_text()))
+        assert set(common) - {"history.json", "metrics.json"} <= declared, rule_file
         if MODEL_FILES[name][1:] == ["model.onnx"]:
             assert m["training"]["onnx_max_abs_diff"] < 1e-5, name
         saved = json.loads((root / name / "metrics.json").read_text())

@@ -54,6 +54,7 @@ rule train_repeat:
             "scores.png",
             "importance.png",
             "zcurve.png",
+            "speedup.png",
             "confusion.png",
             "roc_classes.png",
         ),
