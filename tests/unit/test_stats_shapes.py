@@ -115,3 +115,24 @@ def test_a_signal_sum_is_one_function_on_any_range():
     assert fitted.valid
     for name in ("mass", "sigma", "sigma_2", "fraction"):
         assert abs(fitted.values[name] - values[name]) < 4 * fitted.errors[name], name
+
+
+@pytest.mark.parametrize("values", [
+    {"mass": 125.0, "sigma": 1.7, "alpha_lo": 1.5, "n_lo": 5.0, "alpha_hi": 1.8, "n_hi": 10.0},
+    {"mass": 124.2, "sigma": 0.9, "alpha_lo": 0.06, "n_lo": 1.02, "alpha_hi": 9.0, "n_hi": 199.0},
+    {"mass": 130.0, "sigma": 4.0, "alpha_lo": 3.0, "n_lo": 50.0, "alpha_hi": 0.5, "n_hi": 1.5},
+])
+def test_the_double_sided_crystal_ball_is_numba_stats_crystalball_ex(values):
+    """Written in numpy (its numba-stats module compiles at every import), it is the same function."""
+    from numba_stats import crystalball_ex
+
+    x = np.linspace(LO, HI, 20001)
+    m, s = values["mass"], values["sigma"]
+    args = (values["alpha_lo"], values["n_lo"], s, values["alpha_hi"], values["n_hi"], s, m)
+    inside = np.diff(crystalball_ex.cdf(np.array([LO, HI]), *args))[0]
+    reference = crystalball_ex.pdf(x, *args) / inside
+    shape = get_shape("dscb", LO, HI)
+    assert np.max(np.abs(shape.density_from(x, values) / reference - 1)) < 1e-11
+    at = np.array([LO, 110.0, m - 2 * s, m, m + 2 * s, 150.0, HI])
+    expected = (crystalball_ex.cdf(at, *args) - crystalball_ex.cdf(np.array([LO]), *args)) / inside
+    assert shape.cdf(at, values) == pytest.approx(expected, abs=1e-13)

@@ -35,12 +35,12 @@ Background shapes, with ``t = (x - lo) / (hi - lo)`` in [0, 1]:
                     (a background is not carried from one range to another)
 ==================  =================================================================
 
-The pdfs come from numba-stats where it has them (norm, crystalball, crystalball_ex,
-voigt, bernstein, truncexpon-like closed forms); a shape without a closed-form integral
-(voigt, exppoly) is normalised by Gauss-Legendre quadrature on the range, which is exact
-to ~1e-10 for these smooth functions. Every shape can give bin integrals and draw samples
-(inverse CDF on a fine grid), so the same object serves unbinned fits, binned templates
-and pseudo-experiments.
+The pdfs come from numba-stats where it has them (norm, crystalball, voigt, bernstein,
+truncexpon-like closed forms; the double-sided Crystal Ball is written here: ``_dscb``); a
+shape without a closed-form integral (voigt, exppoly) is normalised by Gauss-Legendre
+quadrature on the range, which is exact to ~1e-10 for these smooth functions. Every shape can
+give bin integrals and draw samples (inverse CDF on a fine grid), so the same object serves
+unbinned fits, binned templates and pseudo-experiments.
 """
 
 from __future__ import annotations
@@ -232,16 +232,56 @@ def _gauss(lo, hi) -> Shape:
                  _signal_limits(lo, hi), _peak_start(lo, hi), widths=("sigma",))
 
 
-def _dscb(lo, hi) -> Shape:
-    from numba_stats import crystalball_ex as _crystalball_ex
+# The double-sided Crystal Ball in numpy rather than numba_stats.crystalball_ex: importing that
+# module compiles its ppf (numba cache=False upstream), about 4 s of CPU in every process that
+# builds a dscb, i.e. every inference job; in numpy the pdf is as fast on fit data (mostly tails).
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
 
+
+def _tail(alpha, n):
+    """B of a power-law tail (n / alpha)^n exp(-alpha^2 / 2) (B + |z|)^-n, joined to exp(-z^2 / 2)
+    at |z| = alpha with the same value and slope, and the tail's integral beyond alpha."""
+    return n / alpha - alpha, n / (alpha * (n - 1.0)) * math.exp(-0.5 * alpha * alpha)
+
+
+def dscb_density(z, alpha_lo, n_lo, alpha_hi, n_hi):
+    """The double-sided Crystal Ball of z = (x - mass) / sigma, unnormalised: exp(-z^2 / 2) on
+    [-alpha_lo, alpha_hi], the power-law tails (exponents n_lo, n_hi) beyond."""
+    out = np.exp(-0.5 * z * z)
+    for side, alpha, n in ((np.flatnonzero(z < -alpha_lo), alpha_lo, n_lo),
+                           (np.flatnonzero(z > alpha_hi), alpha_hi, n_hi)):
+        if side.size:
+            b, _ = _tail(alpha, n)
+            out[side] = np.exp(n * np.log((n / alpha) / (b + np.abs(z[side]))) - 0.5 * alpha * alpha)
+    return out
+
+
+def dscb_total(alpha_lo, n_lo, alpha_hi, n_hi):
+    """The integral of ``dscb_density`` over the real line."""
+    return _tail(alpha_lo, n_lo)[1] + _tail(alpha_hi, n_hi)[1] + _SQRT_2PI * (ndtr(alpha_hi) - ndtr(-alpha_lo))
+
+
+def dscb_integral(z, alpha_lo, n_lo, alpha_hi, n_hi):
+    """The integral of ``dscb_density`` from -inf to z; a tail's is its area times
+    ((B + alpha) / (B + |z|))^(n - 1)."""
+    (b_lo, area_lo), (b_hi, area_hi) = _tail(alpha_lo, n_lo), _tail(alpha_hi, n_hi)
+    z = np.asarray(z, dtype=float)
+    out = area_lo + _SQRT_2PI * (ndtr(np.clip(z, -alpha_lo, alpha_hi)) - ndtr(-alpha_lo))
+    lo, hi = z < -alpha_lo, z > alpha_hi
+    out[lo] = area_lo * ((b_lo + alpha_lo) / (b_lo - z[lo])) ** (n_lo - 1.0)
+    out[hi] = dscb_total(alpha_lo, n_lo, alpha_hi, n_hi) - area_hi * ((b_hi + alpha_hi) / (b_hi + z[hi])) ** (n_hi - 1.0)
+    return out
+
+
+def _dscb(lo, hi) -> Shape:
     params = ("mass", "sigma", "alpha_lo", "n_lo", "alpha_hi", "n_hi")
 
     def raw(x, mass, sigma, alpha_lo, n_lo, alpha_hi, n_hi):
-        return _crystalball_ex.pdf(x, alpha_lo, n_lo, sigma, alpha_hi, n_hi, sigma, mass)
+        z = (np.asarray(x, dtype=float) - mass) / sigma
+        return dscb_density(z, alpha_lo, n_lo, alpha_hi, n_hi) / (sigma * dscb_total(alpha_lo, n_lo, alpha_hi, n_hi))
 
-    def _c(x, mass, sigma, alpha_lo, n_lo, alpha_hi, n_hi):
-        return _crystalball_ex.cdf(x, alpha_lo, n_lo, sigma, alpha_hi, n_hi, sigma, mass)
+    def _c(x, mass, sigma, *tails):
+        return dscb_integral((np.asarray(x, dtype=float) - mass) / sigma, *tails) / dscb_total(*tails)
 
     def norm(*v):
         return float(np.diff(_c(np.array([lo, hi]), *v))[0])
