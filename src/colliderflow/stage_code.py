@@ -251,9 +251,11 @@ class _ImportsCache:
     def save(self) -> None:
         """Write the entries if any changed. Atomically (parallel starts each write a whole
         file; the last one stays), and not at all where the folder is read-only (an
-        installed package): the cache only saves time."""
+        installed package): the cache only saves time. Entries of files gone (a test's
+        temporary package) are dropped, so the file does not grow without end."""
         if not self.changed:
             return
+        self.entries = {path: entry for path, entry in self.entries.items() if os.path.exists(path)}
         try:
             self.path.parent.mkdir(exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")

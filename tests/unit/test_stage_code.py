@@ -353,3 +353,15 @@ def test_digests_with_and_without_the_imports_cache_agree(imports_cache, monkeyp
     imports_cache.unlink()
     monkeypatch.setattr(stage_code, "_LOADED", {})
     assert {command: code_digest(command, "hyy") for command in STAGES} == cached  # parsed afresh
+
+
+def test_the_imports_cache_forgets_files_that_are_gone(tmp_path, imports_cache, monkeypatch):
+    gone, kept = tmp_path / "gone", tmp_path / "kept"
+    for root in (gone, kept):
+        _write(root, {"toypkg/__init__.py": "", "toypkg/entry.py": "from . import a\n", "toypkg/a.py": ""})
+    _toy_closure(gone)
+    shutil.rmtree(gone)
+    monkeypatch.setattr(stage_code, "_LOADED", {})
+    _toy_closure(kept)
+    cached = json.loads(imports_cache.read_text())
+    assert cached and all(path.startswith(str(kept.resolve())) for path in cached)
