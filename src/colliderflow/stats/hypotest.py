@@ -43,8 +43,9 @@ def discovery(model: Model, data, *, best: FitResult | None = None, poi: str | N
             null_fix.setdefault(n, best.values[n])
     # Two starts: from the best fit (usually closest), and from the model's own starting values.
     # A constrained nuisance can pin the first at its bound far from the minimum (a "valid" fit
-    # with a huge NLL, so a huge q0); the lower of the two is the null fit.
-    nulls = [fit(model, data, start=start, fix=null_fix, errors="hesse") for start in (best.values, None)]
+    # with a huge NLL, so a huge q0); the lower of the two is the null fit. q0 needs only the
+    # minima: no HESSE.
+    nulls = [fit(model, data, start=start, fix=null_fix, errors="none") for start in (best.values, None)]
     null = min(nulls, key=lambda result: result.twice_nll if result.valid else math.inf)
     mu_hat = best.values[poi]
     q0 = max(null.twice_nll - best.twice_nll, 0.0) if mu_hat > 0 else 0.0
@@ -81,7 +82,7 @@ def expected_significance(model: Model, values: Mapping, *, bin_width: float = 0
     Returns ``{"q0", "p0", "Z", "poi_hat"}``.
     """
     data = asimov_data(model, values, bin_width)
-    res = discovery(model, data, poi=poi, best=fit(model, data, start=values, errors="hesse"))
+    res = discovery(model, data, poi=poi, best=fit(model, data, start=values, errors="none"))
     return {k: res[k] for k in ("q0", "p0", "Z", "poi_hat")}
 
 
@@ -104,10 +105,10 @@ def p0_scan(model: Model, data, masses, *, mass_param: str = "mass", poi: str | 
     null_per_mass = not (poi == model.poi and model.signal_vanishes_at_zero_poi())
     if not null_per_mass:
         null_fix.update({n: model.values().get(n) or masses[0] for n in model.signal_only_params()})
-        null = fit(model, data, fix=null_fix, errors="hesse")
+        null = fit(model, data, fix=null_fix, errors="none")
         st = dict(null.values)
     else:
-        null = fit(model, data, fix={poi: 0.0, mass_param: float(masses[0])}, errors="hesse")
+        null = fit(model, data, fix={poi: 0.0, mass_param: float(masses[0])}, errors="none")
         st = dict(null.values)
     out = {k: np.zeros(masses.size) for k in ("poi_hat", "q0", "p0", "Z")}
     st[poi] = 0.0
