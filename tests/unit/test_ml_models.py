@@ -9,8 +9,8 @@ import torch
 from colliderflow.analyses.hyy import synthetic
 from colliderflow.ml import cnn, data, deepsets, graph, kinds, mlp, models, transformer
 from colliderflow.ml.losses import make_loss
-from colliderflow.ml.network import (_Batches, export_onnx, fit, integrated_gradients, onnx_scores, path_attributions,
-                                     predict_torch)
+from colliderflow.ml.apply import onnx_predictor
+from colliderflow.ml.network import _Batches, export_onnx, fit, integrated_gradients, path_attributions, predict_torch
 from colliderflow.ml.settings import model_settings
 
 KINDS = {"mlp": mlp.EventMLP, "deepsets": deepsets.DeepSets, "transformer": transformer.ObjectTransformer,
@@ -55,13 +55,13 @@ def test_onnx_scores_match_torch(kind, overrides, tmp_path):
     model = _model(kind, inputs, **overrides)
     export_onnx(model, inputs, tmp_path / "model.onnx")
     torch_scores = predict_torch(model, inputs, batch_size=16)
-    ort_scores = onnx_scores(tmp_path / "model.onnx", inputs, model.input_names)
+    ort_scores = onnx_predictor(tmp_path / "model.onnx", 7)(inputs)
     assert np.all((torch_scores > 0) & (torch_scores < 1))
     print(f"{kind} {overrides}: ONNX max |diff| {np.max(np.abs(ort_scores - torch_scores)):.2e}")
     np.testing.assert_allclose(ort_scores.ravel(), torch_scores, atol=1e-5)
     # a batch size other than the export's example works (dynamic axis)
     one = tuple(a[:1] for a in inputs)
-    np.testing.assert_allclose(onnx_scores(tmp_path / "model.onnx", one, model.input_names), torch_scores[:1], atol=1e-5)
+    np.testing.assert_allclose(onnx_predictor(tmp_path / "model.onnx", 7)(one), torch_scores[:1], atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["mlp", "deepsets", "transformer"])
@@ -73,11 +73,11 @@ def test_multiclass_onnx_probabilities_match_torch(kind, tmp_path):
     torch_scores = predict_torch(model, inputs, batch_size=16)
     assert torch_scores.shape == (len(inputs[0]), 4)
     np.testing.assert_allclose(torch_scores.sum(axis=1), 1.0, atol=1e-6)
-    ort_scores = onnx_scores(tmp_path / "model.onnx", inputs, model.input_names)
+    ort_scores = onnx_predictor(tmp_path / "model.onnx", 7)(inputs)
     print(f"{kind} multiclass: ONNX max |diff| {np.max(np.abs(ort_scores - torch_scores)):.2e}")
     np.testing.assert_allclose(ort_scores, torch_scores, atol=1e-5)
     one = tuple(a[:1] for a in inputs)
-    np.testing.assert_allclose(onnx_scores(tmp_path / "model.onnx", one, model.input_names), torch_scores[:1], atol=1e-5)
+    np.testing.assert_allclose(onnx_predictor(tmp_path / "model.onnx", 7)(one), torch_scores[:1], atol=1e-5)
 
 
 @pytest.mark.parametrize("kind, overrides", [("deepsets", {"pooling": p}) for p in ("sum", "mean", "max")]

@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .. import io
 from . import evaluate, models
+from .apply import ONNX_FILE, onnx_predictor
 from .losses import make_loss
 from .settings import classes
 
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
 MODEL_FILE = "model.pt"
-ONNX_FILE = "model.onnx"
 ONNX_CHECK_EVENTS = 2000
 ONNX_TOLERANCE = 1e-4  # largest |score difference| to torch accepted (float32 rounding is ~1e-7)
 
@@ -83,23 +83,13 @@ def export_checked(model: torch.nn.Module, inputs: tuple[np.ndarray, ...], path:
     events (onnxruntime on the CPU); an export that scores otherwise is an error."""
     export_onnx(model, inputs, path)
     check = tuple(a[:ONNX_CHECK_EVENTS] for a in inputs)
-    diff = float(np.max(np.abs(onnx_scores(path, check, model.input_names) - predict_torch(model, check, batch_size))))
+    onnx_scores = onnx_predictor(path, batch_size)(check)
+    diff = float(np.max(np.abs(onnx_scores - predict_torch(model, check, batch_size))))
     log.info("ONNX export: max |score difference| to torch on %d test events: %.2e", len(check[0]), diff)
     if not diff <= ONNX_TOLERANCE:
         raise RuntimeError(f"{path}: the ONNX export scores differ from torch by up to {diff:.3g} "
                            f"(> {ONNX_TOLERANCE:g}) on {len(check[0])} test events; the exporter mistranslated the model")
     return diff
-
-
-def load(model_class: type[torch.nn.Module], modeldir: Path, info: dict, threads: int = 1):
-    """The saved network's predict function, on the CPU."""
-    torch.set_num_threads(threads)
-    saved = torch.load(Path(modeldir) / MODEL_FILE, map_location="cpu", weights_only=True)
-    model = model_class(**saved["kwargs"])
-    model.load_state_dict(saved["state_dict"])
-    model.eval()
-    batch = info["settings"]["eval_batch_size"]
-    return lambda inputs: predict_torch(model, inputs, batch)
 
 
 def kind(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict]):
@@ -109,7 +99,8 @@ def kind(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict]
         return train(model_class, spec, settings, sets, ml, modeldir, workdir, on_epoch_end)
 
     def load_kind(modeldir: Path, info: dict, threads: int = 1):
-        return load(model_class, modeldir, info, threads)
+        # what apply scores with: the checked ONNX export (no torch needed)
+        return onnx_predictor(Path(modeldir) / ONNX_FILE, info["settings"]["eval_batch_size"], threads)
 
     def importance_kind(modeldir: Path, predict, test_set, ml: dict) -> dict:
         return importance(model_class, modeldir, predict, test_set, ml)
@@ -422,15 +413,5 @@ def export_onnx(model: torch.nn.Module, example: tuple[np.ndarray, ...], path: P
         program = torch.onnx.export(scorer, arguments, dynamo=True, input_names=names, output_names=["score"],
                                     dynamic_shapes=(tuple({0: events} for _ in names),), verbose=False)
         program.save(str(tmp))
-
-
-def onnx_scores(path: Path, inputs: tuple[np.ndarray, ...], names, threads: int = 1) -> np.ndarray:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {n: np.ascontiguousarray(a) for n, a in zip(names, inputs)})[0].astype(np.float64)
 
 
