@@ -139,6 +139,8 @@ def test_fit_recovers_truth(pipeline):
         assert mass["error"] < 1.0
         lo, hi = mu["interval68"]
         assert lo < mu["value"] < hi and mu["interval_method"] == "minos"
+        assert mu["interval68_edges"] == mu["interval95_edges"] == ["found", "found"]
+        assert mu["errors68"] == pytest.approx([lo - mu["value"], hi - mu["value"]])
         assert mu["interval95"][0] < lo and hi < mu["interval95"][1]
         # mu per category, consistent with the common mu (the same signal everywhere)
         assert fit["category_compatibility"]["ndf"] == len(fit["categories"]) - 1

@@ -96,14 +96,18 @@ def test_minos_finds_both_edges_where_minus_two_ln_l_is_large():
     assert [1 - lo, hi - 1] == pytest.approx([best.errors["mu"]] * 2, rel=0.05)
 
 
-def test_minos_reports_an_edge_beyond_the_limit_as_none():
+def test_minos_reports_an_interval_that_reaches_the_limit_as_such():
     model = counting_channels({"c": 1.0})
-    x = np.random.default_rng(2).uniform(0, 1, 2)  # mu_hat = 2: the upper 95% edge (about 6.7) is inside
-    best = fit(model, x)
-    capped = Model({**model.spec, "parameters": {"mu": {"value": 1.0, "limits": [0.0, 4.0]}}})
+    x = np.random.default_rng(2).uniform(0, 1, 2)  # mu_hat = 2: upper edges 3.77 (68%) and 6.17 (95%)
+    full = minos(model, x, ["mu"], best=fit(model, x))["mu"]
+    assert full["valid"] and full["edges"] == [["found", "found"]] * 2
+    assert [hi for _, hi in full["intervals"]] == pytest.approx([3.765, 6.175], abs=2e-3)
+    capped = Model({**model.spec, "parameters": {"mu": {"value": 1.0, "limits": [0.0, 3.0]}}})
     out = minos(capped, x, ["mu"], best=fit(capped, x))["mu"]
-    assert out["intervals"][1][1] is None and not out["valid"]
-    assert minos(model, x, ["mu"], best=best)["mu"]["valid"]
+    # both intervals reach the limit 3: each says so, its upper edge the limit
+    assert out["edges"] == [["found", "at limit"], ["found", "at limit"]]
+    assert [hi for _, hi in out["intervals"]] == [3.0, 3.0] and out["valid"]
+    assert [lo for lo, _ in out["intervals"]] == pytest.approx([lo for lo, _ in full["intervals"]], abs=2e-3)
 
 
 def test_minos_of_a_fixed_parameter_is_an_error():

@@ -33,7 +33,7 @@ from ..stats import binned, plots
 from ..stats.gof import combined_chi2, poisson_chi2
 from ..stats.fit import correlations, fit, grid, profile_scan, stat_syst_split
 from ..stats.hypotest import asimov_data, discovery, expected_significance, p0_scan
-from ..stats.intervals import channel_compatibility, minos
+from ..stats.intervals import EDGE_FOUND, channel_compatibility, minos
 from ..stats.model import Model, category_spec
 from . import systematics
 from .inputs import category_arrays
@@ -87,9 +87,9 @@ def expected_by_mode(fs: dict, signal: dict) -> dict:
     return {m: total for m, total in totals.items() if total > 0}
 
 
-def _asymmetric(interval, best):
-    lo, hi = interval
-    return [None if lo is None else float(lo - best), None if hi is None else float(hi - best)]
+def _asymmetric(interval, edges, best):
+    """The errors of a MINOS interval: none where an edge was not found or is the parameter's limit."""
+    return [float(edge - best) if status == EDGE_FOUND else None for edge, status in zip(interval, edges)]
 
 
 def fit_data(part) -> dict:
@@ -99,11 +99,15 @@ def fit_data(part) -> dict:
 
 def minos_interval(model: Model, data: dict, best, param: str) -> dict:
     """The MINOS 68% and 95% intervals of ``param`` (fit.json's ``interval68``, ``interval95``,
-    ``errors68``; an edge MINOS did not find is None)."""
+    ``errors68``) and how their edges ended (``interval68_edges``, ``interval95_edges``:
+    found, at the parameter's limit (the edge is the limit), or not found (the edge is None);
+    ``stats.intervals.minos``)."""
     result = minos(model, data, [param], best=best)[param]
     interval68, interval95 = result["intervals"]
-    return {"interval68": interval68, "interval95": interval95,
-            "errors68": _asymmetric(interval68, best.values[param]), "interval_method": "minos"}
+    edges68, edges95 = result["edges"]
+    return {"interval68": interval68, "interval95": interval95, "interval68_edges": edges68,
+            "interval95_edges": edges95, "errors68": _asymmetric(interval68, edges68, best.values[param]),
+            "interval_method": "minos"}
 
 
 def _expected_values(model: Model, values: dict) -> dict:
