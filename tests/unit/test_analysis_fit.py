@@ -133,12 +133,17 @@ def test_fit_recovers_truth(pipeline):
         assert mass["syst"] == pytest.approx(0.002 * 125.0, rel=0.1)  # the energy scale dominates it
         per_mode = fit["per_mode"]["modes"]
         assert list(per_mode) == ["ggH"] and per_mode["ggH"]["value"] == pytest.approx(mu["value"], abs=0.02)
+        # one mode: its strength is the inclusive mu, its MINOS interval mu's
+        assert per_mode["ggH"]["interval68_edges"] == ["found", "found"]
+        assert per_mode["ggH"]["interval68"] == pytest.approx(mu["interval68"], abs=0.02)
         assert abs(mu["value"] - 1.0) < 3 * mu["error"], (model, mu)
         assert 0.05 < mu["error"] < 0.6
         assert abs(mass["value"] - 125.0) < 3 * mass["error"], (model, mass)
         assert mass["error"] < 1.0
         lo, hi = mu["interval68"]
         assert lo < mu["value"] < hi and mu["interval_method"] == "minos"
+        assert mu["interval68_edges"] == mu["interval95_edges"] == ["found", "found"]
+        assert mu["errors68"] == pytest.approx([lo - mu["value"], hi - mu["value"]])
         assert mu["interval95"][0] < lo and hi < mu["interval95"][1]
         # mu per category, consistent with the common mu (the same signal everywhere)
         assert fit["category_compatibility"]["ndf"] == len(fit["categories"]) - 1

@@ -31,9 +31,9 @@ import numpy as np
 from ..analyses import Observable
 from ..stats import binned, plots
 from ..stats.gof import combined_chi2, poisson_chi2
-from ..stats.fit import correlations, fit, grid, profile_scan, stat_syst_split
+from ..stats.fit import LEVEL_68, correlations, fit, grid, profile_scan, stat_syst_split
 from ..stats.hypotest import asimov_data, discovery, expected_significance, p0_scan
-from ..stats.intervals import channel_compatibility, minos
+from ..stats.intervals import EDGE_FOUND, channel_compatibility, minos
 from ..stats.model import Model, category_spec
 from . import systematics
 from .inputs import category_arrays
@@ -87,9 +87,9 @@ def expected_by_mode(fs: dict, signal: dict) -> dict:
     return {m: total for m, total in totals.items() if total > 0}
 
 
-def _asymmetric(interval, best):
-    lo, hi = interval
-    return [None if lo is None else float(lo - best), None if hi is None else float(hi - best)]
+def _asymmetric(interval, edges, best):
+    """The errors of a MINOS interval: none where an edge was not found or is the parameter's limit."""
+    return [float(edge - best) if status == EDGE_FOUND else None for edge, status in zip(interval, edges)]
 
 
 def fit_data(part) -> dict:
@@ -99,11 +99,15 @@ def fit_data(part) -> dict:
 
 def minos_interval(model: Model, data: dict, best, param: str) -> dict:
     """The MINOS 68% and 95% intervals of ``param`` (fit.json's ``interval68``, ``interval95``,
-    ``errors68``; an edge MINOS did not find is None)."""
+    ``errors68``) and how their edges ended (``interval68_edges``, ``interval95_edges``:
+    found, at the parameter's limit (the edge is the limit), or not found (the edge is None);
+    ``stats.intervals.minos``)."""
     result = minos(model, data, [param], best=best)[param]
     interval68, interval95 = result["intervals"]
-    return {"interval68": interval68, "interval95": interval95,
-            "errors68": _asymmetric(interval68, best.values[param]), "interval_method": "minos"}
+    edges68, edges95 = result["edges"]
+    return {"interval68": interval68, "interval95": interval95, "interval68_edges": edges68,
+            "interval95_edges": edges95, "errors68": _asymmetric(interval68, edges68, best.values[param]),
+            "interval_method": "minos"}
 
 
 def _expected_values(model: Model, values: dict) -> dict:
@@ -239,7 +243,8 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
 
 def fit_per_mode(fs: dict, observable: Observable, signal: dict, background: dict, data: dict, headline) -> dict:
     """One signal strength per production mode, fitted simultaneously (peak position fixed or
-    floating as the headline fit): values, errors split into stat and syst, their correlations."""
+    floating as the headline fit): values, errors split into stat and syst, MINOS 68% intervals
+    (a mode with a few signal events has an asymmetric one), their correlations."""
     model = category_model(fs, observable, signal, background, mass_floating=fs["mass_floating"], per_mode=True)
     log.info("fit: one signal strength per production mode")
     start = {n: v for n, v in headline.values.items() if n in model.names}
@@ -248,6 +253,7 @@ def fit_per_mode(fs: dict, observable: Observable, signal: dict, background: dic
     modes = list(expected)
     pois = [f"mu_{m}" for m in modes]
     split = stat_syst_split(model, data, best, pois)
+    intervals = minos(model, data, pois, best=best, levels=(LEVEL_68,))
     n_cats = len(signal["categories"])
     return {
         "underdetermined": n_cats < len(modes),
@@ -255,7 +261,9 @@ def fit_per_mode(fs: dict, observable: Observable, signal: dict, background: dic
                  f"measure at most {n_cats} combination(s) of the mode strengths; the others are not determined "
                  "(large, unreliable errors, strong correlations, no stat/syst split); categories that separate "
                  "the modes constrain them" if n_cats < len(modes) else None),
-        "modes": {m: {"poi": p, **split[p], "signal_expected": expected[m]} for m, p in zip(modes, pois)},
+        "modes": {m: {"poi": p, **split[p], "interval68": intervals[p]["intervals"][0],
+                      "interval68_edges": intervals[p]["edges"][0], "signal_expected": expected[m]}
+                  for m, p in zip(modes, pois)},
         "correlation": correlations(best, pois),
         "valid": bool(best.valid),
         "twice_nll": float(best.twice_nll),

@@ -36,7 +36,7 @@ def minimum(model: Model, data, best: FitResult) -> Minuit:
     a MIGRAD that only confirms the minimum (``Minuit.valid`` says whether it did) and a HESSE:
     MINOS steps from the covariance, and MIGRAD's approximate one can leave it without a crossing."""
     data = as_data(model, data)
-    cost = ModelCost(model, data)
+    cost = ModelCost(model, data, [best.values[n] for n in model.names])
     steps = {n: best.errors[n] for n in best.free if best.errors.get(n, 0.0) > 0}
     m = _minuit(cost, model.names, best.values, model, set(model.names) - set(best.free), 1, steps)
     m.migrad()
@@ -44,12 +44,20 @@ def minimum(model: Model, data, best: FitResult) -> Minuit:
     return m
 
 
+# How MINOS ended at an interval edge (``minos``'s ``edges``).
+EDGE_FOUND = "found"
+EDGE_AT_LIMIT = "at limit"  # -2 ln L does not rise by the level before the parameter's limit
+
+
 def minos(model: Model, data, params, *, best: FitResult, levels=(LEVEL_68, LEVEL_95)) -> dict:
     """MINOS intervals of each of ``params`` at each Delta(-2 ln L) of ``levels``.
 
-    Returns ``{param: {"value", "intervals": [[lo, hi] per level], "levels", "valid"}}``; an
-    edge is None where MINOS did not find the crossing (e.g. it lies beyond the parameter's
-    limit, or the fit's minimum is not valid), and ``valid`` is False then.
+    Returns ``{param: {"value", "intervals": [[lo, hi] per level], "edges": [[lo, hi] per
+    level], "levels", "valid"}}``. ``edges`` says how each edge ended: ``EDGE_FOUND``;
+    ``EDGE_AT_LIMIT`` where -2 ln L has not risen by the level at the parameter's limit, the
+    interval reaching it (its edge is the limit); or ``not found: <why>`` (MINOS's call limit,
+    a new minimum, no convergence, or a fit minimum that is not valid), the edge None and
+    ``valid`` False.
     """
     params = list(params)
     model.check_names(params, "minos")
@@ -57,25 +65,36 @@ def minos(model: Model, data, params, *, best: FitResult, levels=(LEVEL_68, LEVE
     if fixed:
         raise ValueError(f"minos: parameter(s) {fixed} are fixed in the fit; MINOS needs free parameters")
     m = minimum(model, data, best)
-    out = {p: {"value": float(m.values[p]), "levels": [float(v) for v in levels], "intervals": [], "valid": m.valid}
-           for p in params}
+    out = {p: {"value": float(m.values[p]), "levels": [float(v) for v in levels], "intervals": [], "edges": [],
+               "valid": m.valid} for p in params}
     if not m.valid:  # MINOS needs a valid minimum: no intervals, said plainly
         log.warning("MINOS of %s: the fit's minimum is not valid (EDM %.3g); no intervals", params, m.fmin.edm)
         for p in params:
             out[p]["intervals"] = [[None, None] for _ in levels]
+            out[p]["edges"] = [["not found: the fit's minimum is not valid"] * 2 for _ in levels]
         return out
     for level in levels:
         m.minos(*params, cl=float(_sps.chi2.cdf(level, 1)))
         for p in params:
-            err = m.merrors[p]
-            lo = float(m.values[p] + err.lower) if err.lower_valid and not err.at_lower_limit else None
-            hi = float(m.values[p] + err.upper) if err.upper_valid and not err.at_upper_limit else None
-            if lo is None or hi is None:
-                log.warning("MINOS of %s at Delta(-2 ln L) = %.3g: no %s edge found", p, level,
-                            "lower" if lo is None else "upper")
-                out[p]["valid"] = False
-            out[p]["intervals"].append([lo, hi])
+            edges = [_edge(model, p, m.values[p], m.merrors[p], side) for side in ("lower", "upper")]
+            for side, (_, status) in zip(("lower", "upper"), edges):
+                if status != EDGE_FOUND:
+                    log.warning("MINOS of %s at Delta(-2 ln L) = %.3g: %s edge %s", p, level, side, status)
+                    out[p]["valid"] &= status == EDGE_AT_LIMIT
+            out[p]["intervals"].append([value for value, _ in edges])
+            out[p]["edges"].append([status for _, status in edges])
     return out
+
+
+def _edge(model: Model, param: str, value: float, error, side: str) -> tuple:
+    """(edge, status) of one side of a MINOS error (``iminuit.util.MError``)."""
+    if getattr(error, f"at_{side}_limit"):
+        return model.limits(param)[0 if side == "lower" else 1], EDGE_AT_LIMIT
+    if getattr(error, f"{side}_valid"):
+        return float(value + getattr(error, side)), EDGE_FOUND
+    why = ("MINOS's call limit" if getattr(error, f"at_{side}_max_fcn") else
+           "a new minimum on the way" if getattr(error, f"{side}_new_min") else "no convergence")
+    return None, f"not found: {why}"
 
 
 def contour(model: Model, data, x: str, y: str, *, best: FitResult, levels=(LEVEL_2D_68, LEVEL_2D_95),
@@ -173,8 +192,8 @@ def channel_compatibility(model: Model, data, *, best: FitResult, poi: str | Non
     chi2 with (channels with a POI - 1) degrees of freedom.
 
     ``best`` is the fit of ``model`` with the common POI. Returns ``{"channels": {channel:
-    {"param", "value", "error", "interval68"}}, "q", "ndf", "p_value", "valid"}``
-    (``interval68``: MINOS; ``p_value`` None for a single channel).
+    {"param", "value", "error", "interval68", "interval68_edges"}}, "q", "ndf", "p_value", "valid"}``
+    (``interval68``: MINOS, with how its edges ended, ``minos``; ``p_value`` None for a single channel).
     """
     poi = poi or model.poi
     spec, names = per_channel_spec(model, poi)
@@ -187,7 +206,7 @@ def channel_compatibility(model: Model, data, *, best: FitResult, poi: str | Non
     intervals = minos(split, data, list(names.values()), best=result, levels=(LEVEL_68,))
     channels = {
         ch: {"param": own, "value": float(result.values[own]), "error": float(result.errors[own]),
-             "interval68": intervals[own]["intervals"][0]}
+             "interval68": intervals[own]["intervals"][0], "interval68_edges": intervals[own]["edges"][0]}
         for ch, own in names.items()
     }
     q = max(best.twice_nll - result.twice_nll, 0.0)

@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 
 from .fit import LEVEL_68, fit
-from .intervals import minos
+from .intervals import EDGE_FOUND, minos
 from .model import ChannelData, Model
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,12 @@ def pull_study(model: Model, values: Mapping, n_toys: int, *, seed: int = 1, par
 
 def _minos_toward(model: Model, data: dict, best, params: list, truth: Mapping) -> dict:
     """MINOS's 68 % error of each of ``params`` on the side of its true value (None where MINOS
-    found no edge there)."""
+    found no edge there, or the interval reaches the parameter's limit: no error is measured)."""
     out = {}
     for p, result in minos(model, data, params, best=best, levels=(LEVEL_68,)).items():
-        lo, hi = result["intervals"][0]
-        edge = hi if result["value"] < float(truth[p]) else lo
-        out[p] = None if edge is None else abs(edge - result["value"])
+        side = 1 if result["value"] < float(truth[p]) else 0
+        edge, status = result["intervals"][0][side], result["edges"][0][side]
+        out[p] = abs(edge - result["value"]) if status == EDGE_FOUND else None
     return out
 
 
