@@ -299,3 +299,27 @@ def test_repeated_trainings_by_the_cli_and_their_table_in_the_comparison(trained
     assert json.loads((tmp_path / "c.json").read_text())["repeats"][0]["scenarios"]["full"]["seeds"] == [3, 4]
     assert train("x", "--training-fraction", "bkg=0.1") == 2
     assert "training fractions {'bkg': 0.1}" in capsys.readouterr().err
+
+
+def test_the_comparison_shows_the_training_times_from_snakemakes_benchmarks(trained, tmp_path):
+    """Rule train's benchmark files give the time columns: a plain training's file, the folds of a
+    cross-trained model summed, each file's repeats averaged; a model without a file shows none."""
+    cfg, root, _, _ = trained
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    files = {"train/bdt.tsv": ["12.5\t0:00:12\t1\t1\t1\t1\t0\t0\t90\t11.0"],
+             "train/deepsets/fold0.tsv": ["30.0\t0:00:30\t1\t1\t1\t1\t0\t0\t90\t20.0",
+                                          "34.0\t0:00:34\t1\t1\t1\t1\t0\t0\t90\t22.0"],
+             "train/deepsets/fold1.tsv": ["8.0\t0:00:08\t1\t1\t1\t1\t0\t0\t90\t7.0"]}
+    for name, rows in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(header + "\n".join(rows) + "\n")
+    table = compare.compare(root, cfg, OBSERVABLE, tmp_path / "c.md", tmp_path / "c.json", tmp_path / "plots",
+                            train_benchmarks=[tmp_path / name for name in files])
+    times = {row["model"]: (row["train_s"], row["train_cpu_s"]) for row in table}
+    assert times["bdt"] == (12.5, 11.0)
+    assert times["deepsets"] == (32.0 + 8.0, 21.0 + 7.0)
+    assert times["cutbased (baseline)"] == (None, None)
+    assert "train_cpu_s" in (tmp_path / "c.md").read_text()
+    (tmp_path / "bad.tsv").write_text("a\tb\n1\t2\n")
+    with pytest.raises(ValueError, match="bad.tsv is not a Snakemake benchmark file"):
+        compare.training_times([tmp_path / "bad.tsv"])

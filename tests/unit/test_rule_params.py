@@ -99,8 +99,11 @@ def test_repeated_trainings_are_a_job_per_model_scenario_and_seed(commands):
     assert jobs == [job for job in trainings if job[1:] != (1, ())]  # ml.seed 1, full: the main training
     assert len({option(args, "--outdir") for args in repeated}) == len(repeated) == 10
     (compare,) = commands["compare"]
-    summaries = compare[compare.index("--repeats") + 1:]
+    summaries = compare[compare.index("--repeats") + 1:compare.index("--train-benchmarks")]
     assert summaries == ["results/hyy/repeats/bdt.json", "results/hyy/repeats/deepsets.json"]
+    # the main trainings' benchmark files (their times), every model in every fold, and no repeat's
+    timings = compare[compare.index("--train-benchmarks") + 1:]
+    assert timings == [f"benchmarks/train/{model}/fold{fold}.tsv" for model in enabled for fold in range(folds)]
     assert len(commands["aggregate-repeats"]) == 2
     for args in commands["aggregate-repeats"]:
         scenarios = [args[i + 1] for i, a in enumerate(args) if a == "--scenario"]

@@ -90,6 +90,9 @@ rule compare_models:
         metrics=expand(f"{RESULTS}/models/{TRAINING}/metrics.json", model=MODELS, fold=0),
         # the repeated trainings' mean +- std (repeats.smk), none when ml.repeats is off
         repeats=lambda w: repeat_summaries(),
+        # the trainings' wall and CPU seconds (their benchmark files: not in metrics.json, which
+        # reruns reproduce byte for byte)
+        train_benchmarks=expand(f"benchmarks/train/{TRAINING}.tsv", model=MODELS, fold=range(FOLDS)),
         catalogue=CATALOGUE,
     output:
         md=f"{RESULTS}/models/comparison.md",
@@ -126,4 +129,5 @@ rule compare_models:
         "colliderflow compare --configfile {input.catalogue} --settings {params.settings:q} "
         "--models-dir {params.models_dir} "
         "--models {params.models} --out-md {output.md} --out-html {output.html} "
-        "--out-json {output.json} --plots {params.plots} --repeats {input.repeats} 2> {log}"
+        "--out-json {output.json} --plots {params.plots} --repeats {input.repeats} "
+        "--train-benchmarks {input.train_benchmarks} 2> {log}"

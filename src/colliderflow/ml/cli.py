@@ -56,6 +56,9 @@ def register(sub) -> None:
     compare.add_argument("--plots", required=True, help="folder for roc.png and zcurve.png")
     compare.add_argument("--repeats", nargs="*", default=[],
                          help="repeats JSON of the models trained again (colliderflow aggregate-repeats)")
+    compare.add_argument("--train-benchmarks", nargs="*", default=[],
+                         help="Snakemake's benchmark files of rule train (benchmarks/train/<model>[/fold<i>].tsv): "
+                              "the training time columns")
     compare.set_defaults(func=run_compare)
 
 
@@ -137,5 +140,5 @@ def run_compare(args) -> int:
 
     cfg = _config(args)
     compare(args.models_dir, cfg, _observable(cfg), args.out_md, args.out_json, args.plots, args.models,
-            out_html=args.out_html, repeated=args.repeats)
+            out_html=args.out_html, repeated=args.repeats, train_benchmarks=args.train_benchmarks)
     return 0

@@ -9,6 +9,7 @@ the table would mislead.
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 from pathlib import Path
@@ -42,6 +43,26 @@ def collect(models_dir: str | Path, names: list[str], fcfg: dict) -> dict[str, d
             raise FileNotFoundError(f"{path} missing: train model '{name}' first (colliderflow train --model {name})")
         metrics[name] = io.read_json(path)
     return metrics
+
+
+def training_times(paths) -> dict[str, dict[str, float]]:
+    """Model -> wall and CPU seconds of its training (``train_s``, ``train_cpu_s``), from the
+    benchmark files Snakemake writes for rule train: ``.../train/<model>.tsv``, or with
+    cross-training ``.../train/<model>/fold<i>.tsv`` (summed over the folds). A file's rows are
+    repeats of the job: their mean counts. Training times are not in metrics.json, whose bytes
+    are the same on every rerun."""
+    times: dict[str, dict[str, float]] = {}
+    for path in map(Path, paths):
+        name = path.stem if path.parent.name == "train" else path.parent.name
+        with open(path, newline="") as handle:
+            runs = list(csv.DictReader(handle, delimiter="\t"))
+        if not runs or "s" not in runs[0] or "cpu_time" not in runs[0]:
+            raise ValueError(f"{path} is not a Snakemake benchmark file (columns s and cpu_time); give the "
+                             "benchmark files of rule train")
+        total = times.setdefault(name, {"train_s": 0.0, "train_cpu_s": 0.0})
+        total["train_s"] += sum(float(run["s"]) for run in runs) / len(runs)
+        total["train_cpu_s"] += sum(float(run["cpu_time"]) for run in runs) / len(runs)
+    return times
 
 
 def row(name: str, m: dict, ml: dict, base: dict | None, class_names: list[str]) -> dict:
@@ -114,6 +135,9 @@ def markdown(table: list[dict], cfg: dict, observable: "Observable", metrics: di
             f"rejection 1/eff_b at 10 % signal efficiency (ROC of the test split). obs_corr: correlation of "
             f"the score with {observable.column} in the background (sculpting check). "
             f"beats_baseline: Z_max above the baseline's ({table[0]['model']}).")
+    if "train_s" in table[0]:
+        note += (" train_s, train_cpu_s: wall and CPU seconds of the model's training job(s) (Snakemake's benchmark; "
+                 "with cross-training summed over the folds), which vary from run to run.")
     if cfg.get("dataset", {}).get("simulated", True):
         note += " Simulated dataset."
     if any("accuracy" in entry for entry in table):
@@ -134,19 +158,25 @@ def _cell(value) -> str:
 
 
 def compare(models_dir, cfg: dict, observable: "Observable", out_md, out_json, plots_dir,
-            names: list[str] | None = None, out_html=None, repeated=()) -> list[dict]:
+            names: list[str] | None = None, out_html=None, repeated=(), train_benchmarks=()) -> list[dict]:
     """Table (Markdown, JSON, and HTML given ``out_html``) and overlaid ROC and Z curves of the
     models ``names`` (default ``ml.enabled``) and the baseline ``ml.baseline``, from their
     metrics.json in ``models_dir``; ``repeated``: the repeats JSON files of the models trained
-    again (``ml.repeats``), shown as a second table of mean +- std."""
+    again (``ml.repeats``), shown as a second table of mean +- std; ``train_benchmarks``: the
+    benchmark files of their trainings (``training_times``), the table's last columns."""
     ml = cfg["ml"]
     baseline = baseline_of(ml)
     names = list(ml["enabled"]) if names is None else list(names)
     names = [baseline, *(n for n in names if n != baseline)]
     metrics = collect(models_dir, names, cfg["features"])
     table = rows(metrics, baseline, ml)
+    if train_benchmarks:
+        times = training_times(train_benchmarks)
+        for name, entry in zip(names, table):
+            entry.update(times.get(name, {"train_s": None, "train_cpu_s": None}))
     summaries = [{k: v for k, v in io.read_json(path).items() if k != "provenance"} for path in repeated]
-    inputs = [*(metrics_file(models_dir, n, cfg["features"]) for n in names), *map(Path, repeated)]
+    inputs = [*(metrics_file(models_dir, n, cfg["features"]) for n in names), *map(Path, repeated),
+              *map(Path, train_benchmarks)]
     io.write_json(out_json, {"baseline": baseline, "models": table, "repeats": summaries}, cfg, inputs=inputs)
     write_markdown_and_html(out_md, out_html, markdown(table, cfg, observable, metrics, summaries))
     plots_dir = Path(plots_dir)
