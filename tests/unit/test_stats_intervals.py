@@ -5,13 +5,12 @@ import math
 import numpy as np
 import pytest
 from scipy import optimize, stats
-from stats_models import HI, LO, TRUTH, categories, sb_model
+from stats_models import HI, LO, TRUTH, sb_model
 
 from colliderflow.stats.fit import LEVEL_95, fit, profile_scan
 from colliderflow.stats.intervals import (LEVEL_2D_68, LEVEL_2D_95, channel_compatibility, contour, minos,
                                           per_channel_spec)
-from colliderflow.stats.hypotest import asimov_data
-from colliderflow.stats.model import ChannelData, Model, category_spec
+from colliderflow.stats.model import ChannelData, Model
 from colliderflow.stats.toys import generate
 
 FLAT = {"shape": "exponential", "params": {"slope": 0.0}}
@@ -75,27 +74,6 @@ def test_minos_agrees_with_the_scan_interval_on_a_toy():
         assert scan[key] == pytest.approx([lo, hi], abs=0.03 * err), key
 
 
-def test_minos_finds_both_edges_where_minus_two_ln_l_is_large():
-    """-2 ln L of 1.8e5 events of two categories is -3e7; Minuit takes its numerical steps by
-    the size of the cost: without the offset (cost.ModelCost) they were so coarse that MINOS
-    found no edge of mu at all (the H->yy multiclass fit, -1.8e6, lost its upper edge)."""
-    cats = categories(spurious=5.0)
-    for cat in cats:
-        cat["signal"]["yield"] *= 300
-        cat["background"]["yield"] *= 300
-    model = Model(category_spec(cats, mass_value=125.0, mass_limits=(110.0, 150.0), mass_floating=True,
-                                systematics=[{"name": "lumi", "effect": "yield", "size": 0.02},
-                                             {"name": "scale", "effect": "position", "size": 0.002}]))
-    data = asimov_data(model, model.values(), 0.05)
-    best = fit(model, data, start=model.values())
-    assert best.twice_nll < -3e7
-    out = minos(model, data, ["mu", "mass"], best=best)
-    assert out["mu"]["valid"] and out["mass"]["valid"]
-    lo, hi = out["mu"]["intervals"][0]
-    # near-parabolic at these yields: the edges are about one Hessian error from mu = 1
-    assert [1 - lo, hi - 1] == pytest.approx([best.errors["mu"]] * 2, rel=0.05)
-
-
 def test_minos_reports_an_interval_that_reaches_the_limit_as_such():
     model = counting_channels({"c": 1.0})
     x = np.random.default_rng(2).uniform(0, 1, 2)  # mu_hat = 2: upper edges 3.77 (68%) and 6.17 (95%)
@@ -130,11 +108,10 @@ def test_contour_of_a_gaussian_likelihood_is_its_ellipse():
     data = {"u": ChannelData(np.array([0.5]), np.array([n1]), True), "v": ChannelData(np.array([0.5]), np.array([n2]), True)}
     best = fit(model, data)
     out = contour(model, data, "a", "b", best=best, size=24)
-    var_a = (n1 + n2) / 4  # of a = (u + v) / 2, and of b
-    # MIGRAD's minimum: within a small fraction of the errors (its EDM goal)
-    assert out["best"] == pytest.approx([(n1 + n2) / 2, (n1 - n2) / 2], abs=0.01 * math.sqrt(var_a))
+    assert out["best"] == pytest.approx([(n1 + n2) / 2, (n1 - n2) / 2], rel=1e-6)
     assert [c["level"] for c in out["contours"]] == pytest.approx([2.30, 5.99], abs=5e-3)
     assert [c["cl"] for c in out["contours"]] == pytest.approx([0.6827, 0.95], abs=1e-4)
+    var_a = (n1 + n2) / 4  # of a = (u + v) / 2
     for c in out["contours"]:
         points = np.array(c["points"])
         u, v = points.sum(axis=1), points[:, 0] - points[:, 1]

@@ -16,9 +16,8 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
     ``single_channel_spec(signal, background, lo, hi, ...) -> spec``; ``ChannelData``,
     ``as_data(model, data)``. Data: ``{channel: x | (x, w) | ChannelData}``.
 ``cost``
-    ``ModelCost(model, data, reference)``: -2 ln L as a sum of ``iminuit.cost.ExtendedUnbinnedNLL``
-    (``WeightedExtendedUnbinnedNLL`` for weighted events) and ``NormalConstraint`` terms,
-    offset to 0 at ``reference`` for Minuit;
+    ``ModelCost(model, data)``: -2 ln L as a sum of ``iminuit.cost.ExtendedUnbinnedNLL``
+    (``WeightedExtendedUnbinnedNLL`` for weighted events) and ``NormalConstraint`` terms;
     ``sandwich_covariance`` (errors of weighted fits).
 ``fit``
     ``fit(model, data, start=, fix=, errors=) -> FitResult``;

@@ -36,7 +36,6 @@ from .model import Channel, Model
 # Floor of the density under the logarithm: an event where the model density is zero or
 # negative (a negative signal yield) costs -ln(1e-300) = 691 instead of an infinite penalty.
 _DENSITY_FLOOR = 1e-300
-NOT_FINITE = 1e300  # the cost where -2 ln L is not finite: Minuit steps back from it
 
 
 class WeightedExtendedUnbinnedNLL(ExtendedUnbinnedNLL):
@@ -132,25 +131,15 @@ class ModelCost:
 
     ``nll`` is the ``iminuit.cost.CostSum`` of the channels' costs and the constraints, a
     function of the model's parameters in ``Model.names`` order. ``ModelCost(par)`` is that
-    minus ``offset``, times ``scale``; ``twice_nll`` is neither offset nor scaled.
-
-    ``offset`` is -2 ln L at ``reference`` (parameter values in ``Model.names`` order), so
-    that Minuit sees a cost near 0 (RooFit's likelihood offsetting): Minuit takes the
-    precision of the cost to be relative to its size, and its numerical derivatives step far
-    enough to change the cost by 8 * 2 sqrt(eps) * (|cost| + 1) ~ 3e-7 |cost| (Minuit2's
-    ``Numerical2PGradientCalculator``). At -2 ln L ~ -2e6 (1.6e5 events) that is a change
-    of 0.6, steps of half a standard deviation: the EDM then barely reaches its goal, the
-    covariance is forced positive definite, and MINOS finds no edge where the likelihood has one.
-
-    ``scale``: Minuit's convergence test (EDM) and step sizes assume a likelihood with the
-    curvature of its sample size; MC weights far from 1 break that, so the cost Minuit sees
-    is scaled by sum w / sum w^2 of the weighted (non-Asimov) events, which gives it the
-    curvature of the effective sample. Neither moves the minimum.
+    times ``scale``: Minuit's convergence test (EDM) and step sizes assume a likelihood with
+    the curvature of its sample size; MC weights far from 1 break that, so the cost Minuit
+    sees is scaled by sum w / sum w^2 of the weighted (non-Asimov) events, which gives it the
+    curvature of the effective sample. The minimum does not move; ``twice_nll`` is unscaled.
     """
 
     errordef = Minuit.LEAST_SQUARES  # the cost is -2 ln L
 
-    def __init__(self, model: Model, data: dict, reference: Sequence[float]):
+    def __init__(self, model: Model, data: dict):
         self.model = model
         self.data = data
         self.names = list(model.names)
@@ -171,23 +160,14 @@ class ModelCost:
         if describe(self.nll) != self.names:  # CostSum merges its terms' parameters by name
             raise RuntimeError(f"cost parameters {describe(self.nll)} differ from the model's {self.names}")
         self.scale = _effective_scale(data.values())
-        offset = self.twice_nll(reference)
-        self.offset = offset if offset != NOT_FINITE else 0.0  # a reference outside the model's domain offsets nothing
 
     def __call__(self, par) -> float:
-        return (self.twice_nll(par) - self.offset) * self.scale
-
-    @property
-    def precision(self) -> float:
-        """The relative precision of the cost Minuit sees (``Minuit.precision``): the offset
-        takes away the size of -2 ln L, not its rounding error, eps |offset|, which Minuit
-        must know to take numerical derivatives over steps that rise above it."""
-        return float(np.finfo(float).eps * max(abs(self.offset) * self.scale, 1.0))
+        return self.twice_nll(par) * self.scale
 
     def twice_nll(self, par) -> float:
         """-2 ln L (unscaled)."""
         total = self.nll(*par)
-        return float(total) if np.isfinite(total) else NOT_FINITE
+        return float(total) if np.isfinite(total) else 1e300
 
     def log_densities(self, par) -> np.ndarray:
         """ln of the model density at every event, channels in ``Model.channels`` order."""

@@ -116,7 +116,6 @@ def _minuit(cost, names, start: dict, model: Model, fixed: set, strategy: int, s
     m = Minuit(cost, [start[n] for n in names], name=names)
     m.strategy = strategy
     m.print_level = 0
-    m.precision = cost.precision
     for n in names:
         lo, hi = model.limits(n)
         if np.isfinite(lo) or np.isfinite(hi):
@@ -157,7 +156,7 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     st.update({n: v for n, v in fix_values.items() if v is not None})
     values0 = _start_values(model, data, st)
     fixed = {n for n in model.names if model.is_fixed(n)} | set(fix_values)
-    cost = ModelCost(model, data, [values0[n] for n in model.names])
+    cost = ModelCost(model, data)
     m = _minuit(cost, model.names, values0, model, fixed, strategy, _step_hints(model, data))
     free = [n for n in model.names if n not in fixed]
     m.migrad()
@@ -190,7 +189,7 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     errs = {n: 0.0 for n in model.names}
     for i, n in enumerate(free):
         errs[n] = float(math.sqrt(max(cov[i, i], 0.0)))
-    result = FitResult(values, errs, free, cov, float(m.fval) / cost.scale + cost.offset, bool(m.valid), method, sorted(fixed),
+    result = FitResult(values, errs, free, cov, float(m.fval) / cost.scale, bool(m.valid), method, sorted(fixed),
                        int(m.nfcn))
     if not result.valid:
         log.warning("fit did not converge (EDM %.3g); results may be unreliable", m.fmin.edm)

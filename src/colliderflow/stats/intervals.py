@@ -36,7 +36,7 @@ def minimum(model: Model, data, best: FitResult) -> Minuit:
     a MIGRAD that only confirms the minimum (``Minuit.valid`` says whether it did) and a HESSE:
     MINOS steps from the covariance, and MIGRAD's approximate one can leave it without a crossing."""
     data = as_data(model, data)
-    cost = ModelCost(model, data, [best.values[n] for n in model.names])
+    cost = ModelCost(model, data)
     steps = {n: best.errors[n] for n in best.free if best.errors.get(n, 0.0) > 0}
     m = _minuit(cost, model.names, best.values, model, set(model.names) - set(best.free), 1, steps)
     m.migrad()
