@@ -25,6 +25,9 @@ def test_model_cost_is_the_extended_likelihood_with_its_constraint():
     par = np.array([values[n] for n in model.names])
     assert cost.twice_nll(par) == pytest.approx(expected, rel=1e-12)
     assert cost(par) == cost.twice_nll(par) and cost.scale == 1.0  # unweighted: Minuit sees -2 ln L itself
+    cost.offset_at(par)  # ... offset to 0 at a minimum
+    assert cost.offset == cost.twice_nll(par) and cost(par) == 0.0
+    assert cost(par + 0.01) == pytest.approx(cost.twice_nll(par + 0.01) - cost.twice_nll(par), rel=1e-9)
     assert all(type(term) is ExtendedUnbinnedNLL for term in list(cost.nll)[:2])
 
 

@@ -36,6 +36,7 @@ from .model import Channel, Model
 # Floor of the density under the logarithm: an event where the model density is zero or
 # negative (a negative signal yield) costs -ln(1e-300) = 691 instead of an infinite penalty.
 _DENSITY_FLOOR = 1e-300
+NOT_FINITE = 1e300  # -2 ln L where it is not finite: Minuit steps back from it
 
 
 class WeightedExtendedUnbinnedNLL(ExtendedUnbinnedNLL):
@@ -131,10 +132,23 @@ class ModelCost:
 
     ``nll`` is the ``iminuit.cost.CostSum`` of the channels' costs and the constraints, a
     function of the model's parameters in ``Model.names`` order. ``ModelCost(par)`` is that
-    times ``scale``: Minuit's convergence test (EDM) and step sizes assume a likelihood with
-    the curvature of its sample size; MC weights far from 1 break that, so the cost Minuit
-    sees is scaled by sum w / sum w^2 of the weighted (non-Asimov) events, which gives it the
-    curvature of the effective sample. The minimum does not move; ``twice_nll`` is unscaled.
+    minus ``offset``, times ``scale``; ``twice_nll`` is neither offset nor scaled. Neither
+    moves the minimum.
+
+    ``scale``: Minuit's convergence test (EDM) and step sizes assume a likelihood with the
+    curvature of its sample size; MC weights far from 1 break that, so the cost Minuit sees
+    is scaled by sum w / sum w^2 of the weighted (non-Asimov) events, which gives it the
+    curvature of the effective sample.
+
+    ``offset`` (0 until ``offset_at``): Minuit takes the cost's rounding error to be
+    relative to its size and steps its numerical derivatives to change the cost by about
+    16 sqrt(eps) (|cost| + 1) ~ 2.4e-7 |cost| (Minuit2's ``Numerical2PGradientCalculator``).
+    At -2 ln L ~ -2e6 (1.6e5 events) that is 0.5, steps of half an error: HESSE is coarse
+    and MINOS can miss an edge. Offset to 0 at a minimum (RooFit's likelihood offsetting),
+    the cost near it is of order 1 and the steps fit the curvature, with the rounding of the
+    full sum as the cost's ``precision``. Only at a minimum: offset
+    at a point far above it, the cost at the minimum is large and negative while its rounding
+    is still that of the full sum, which Minuit then underrates.
     """
 
     errordef = Minuit.LEAST_SQUARES  # the cost is -2 ln L
@@ -160,14 +174,28 @@ class ModelCost:
         if describe(self.nll) != self.names:  # CostSum merges its terms' parameters by name
             raise RuntimeError(f"cost parameters {describe(self.nll)} differ from the model's {self.names}")
         self.scale = _effective_scale(data.values())
+        self.offset = 0.0
 
     def __call__(self, par) -> float:
-        return self.twice_nll(par) * self.scale
+        return (self.twice_nll(par) - self.offset) * self.scale
+
+    def offset_at(self, par) -> None:
+        """Offset the cost to 0 at ``par`` (a minimum; see the class)."""
+        self.offset = 0.0
+        total = self.twice_nll(par)
+        self.offset = total if total != NOT_FINITE else 0.0
+
+    @property
+    def precision(self) -> float:
+        """The relative precision of the cost (``Minuit.precision``): the offset takes away the
+        size of -2 ln L, not its rounding, eps |offset|; Minuit must know it, or it steps its
+        derivatives so finely that the rounding swamps them (HESSE 10 % off at -3e7)."""
+        return float(np.finfo(float).eps * max(abs(self.offset) * self.scale, 1.0))
 
     def twice_nll(self, par) -> float:
         """-2 ln L (unscaled)."""
         total = self.nll(*par)
-        return float(total) if np.isfinite(total) else 1e300
+        return float(total) if np.isfinite(total) else NOT_FINITE
 
     def log_densities(self, par) -> np.ndarray:
         """ln of the model density at every event, channels in ``Model.channels`` order."""

@@ -161,6 +161,9 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     free = [n for n in model.names if n not in fixed]
     m.migrad()
     if free and errors != "none":
+        # Second derivatives at the rounding of a cost of order 1: offset at this minimum (ModelCost).
+        cost.offset_at([float(v) for v in m.values])
+        m.precision = cost.precision
         m.hesse()
     # HESSE can find the EDM just above tolerance after a quick (strategy 0) MIGRAD; a second
     # MIGRAD from the accurate Hessian fixes that, a third at strategy 2 the stubborn cases.
@@ -189,7 +192,7 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     errs = {n: 0.0 for n in model.names}
     for i, n in enumerate(free):
         errs[n] = float(math.sqrt(max(cov[i, i], 0.0)))
-    result = FitResult(values, errs, free, cov, float(m.fval) / cost.scale, bool(m.valid), method, sorted(fixed),
+    result = FitResult(values, errs, free, cov, cost.twice_nll([values[n] for n in model.names]), bool(m.valid), method, sorted(fixed),
                        int(m.nfcn))
     if not result.valid:
         log.warning("fit did not converge (EDM %.3g); results may be unreliable", m.fmin.edm)

@@ -37,8 +37,10 @@ def minimum(model: Model, data, best: FitResult) -> Minuit:
     MINOS steps from the covariance, and MIGRAD's approximate one can leave it without a crossing."""
     data = as_data(model, data)
     cost = ModelCost(model, data)
+    cost.offset_at([best.values[n] for n in model.names])
     steps = {n: best.errors[n] for n in best.free if best.errors.get(n, 0.0) > 0}
     m = _minuit(cost, model.names, best.values, model, set(model.names) - set(best.free), 1, steps)
+    m.precision = cost.precision
     m.migrad()
     m.hesse()
     return m
