@@ -16,6 +16,8 @@ import pytest
 import yaml
 from workflow_runs import snakemake
 
+from colliderflow.inference.fit import UNDETERMINED
+
 pytestmark = pytest.mark.workflow
 
 
@@ -237,6 +239,15 @@ def test_multiclass_model_down_to_the_fit(finished_run):
     fit = json.loads((results / "inference" / "mlp_multiclass" / "fit.json").read_text())
     assert fit["fitted"] and set(fit["categories"]) == {c["name"] for c in categories}
     assert np.isfinite(fit["mu"]["value"]) and fit["mu"]["error"] > 0
+    # mu per production mode: MINOS where the categories can separate the modes, not where they cannot
+    for model in ("mlp_multiclass", "bdt"):
+        result = json.loads((results / "inference" / model / "fit.json").read_text())
+        per_mode = result["per_mode"]
+        assert len(per_mode["modes"]) == 4
+        assert per_mode["underdetermined"] == (len(result["categories"]) < 4), model
+        for mode in per_mode["modes"].values():
+            skipped = mode["interval68_edges"] == [UNDETERMINED] * 2
+            assert skipped == per_mode["underdetermined"] and (mode["interval68"] is None or not skipped), (model, mode)
     comparison = (results / "models" / "comparison.md").read_text()
     assert "## Confusion matrix of mlp_multiclass" in comparison and "auc_VBF" in comparison
 

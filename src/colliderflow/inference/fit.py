@@ -241,10 +241,14 @@ def fit_categories(cfg: dict, observable: Observable, peak_label: str, part, sig
     return fit_payload, significance
 
 
+UNDETERMINED = "not computed: fewer categories than modes"  # a per-mode MINOS edge
+
+
 def fit_per_mode(fs: dict, observable: Observable, signal: dict, background: dict, data: dict, headline) -> dict:
     """One signal strength per production mode, fitted simultaneously (peak position fixed or
     floating as the headline fit): values, errors split into stat and syst, MINOS 68% intervals
-    (a mode with a few signal events has an asymmetric one), their correlations."""
+    (a mode with a few signal events has an asymmetric one; none where there are fewer
+    categories than modes, edges ``UNDETERMINED``), their correlations."""
     model = category_model(fs, observable, signal, background, mass_floating=fs["mass_floating"], per_mode=True)
     log.info("fit: one signal strength per production mode")
     start = {n: v for n, v in headline.values.items() if n in model.names}
@@ -253,10 +257,15 @@ def fit_per_mode(fs: dict, observable: Observable, signal: dict, background: dic
     modes = list(expected)
     pois = [f"mu_{m}" for m in modes]
     split = stat_syst_split(model, data, best, pois)
-    intervals = minos(model, data, pois, best=best, levels=(LEVEL_68,))
     n_cats = len(signal["categories"])
+    underdetermined = n_cats < len(modes)
+    if underdetermined:  # MINOS of undetermined strengths runs into their limits: costly and says nothing more
+        skipped = {"intervals": [None], "edges": [[UNDETERMINED] * 2]}
+        intervals = {p: skipped for p in pois}
+    else:
+        intervals = minos(model, data, pois, best=best, levels=(LEVEL_68,))
     return {
-        "underdetermined": n_cats < len(modes),
+        "underdetermined": underdetermined,
         "note": (f"{n_cats} categor{'y' if n_cats == 1 else 'ies'} for {len(modes)} production modes: the data "
                  f"measure at most {n_cats} combination(s) of the mode strengths; the others are not determined "
                  "(large, unreliable errors, strong correlations, no stat/syst split); categories that separate "
