@@ -227,6 +227,7 @@ def test_multiclass_model_down_to_the_fit(finished_run):
     assert counts.shape == (5, 5) and counts.sum() > 0 and np.trace(counts) > 0
     assert set(metrics["classes"]["roc_auc"]) == set(names) and metrics["classes"]["roc_auc"]["VBF"] > 0.6
     assert (training / "confusion.png").stat().st_size > 10_000
+    assert json.loads((training / "history.json").read_text())["loss"] == "bce (categorical)"  # softmax CE
     scores = pd.read_parquet(results / "scores" / "mlp_multiclass" / "VBF.parquet")
     probabilities = scores[[f"score_{c}" for c in names]].to_numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)

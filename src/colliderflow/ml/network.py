@@ -74,7 +74,9 @@ def train(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict
     with io.atomic_path(Path(modeldir) / MODEL_FILE) as tmp:
         tmp.write_bytes(buffer.getvalue())
     diff = export_checked(model, sets["test"].events.inputs(), Path(modeldir) / ONNX_FILE, settings["eval_batch_size"])
-    history.update(device=str(device), onnx_max_abs_diff=diff, loss=settings["loss"], step="epoch")
+    # the loss by name; bce and focal of a multiclass model are their categorical (softmax) forms
+    loss = f"{settings['loss']} (categorical)" if settings["multiclass"] else settings["loss"]
+    history.update(device=str(device), onnx_max_abs_diff=diff, loss=loss, step="epoch")
     return history
 
 
