@@ -10,6 +10,7 @@ import torch
 from colliderflow.analyses.hyy import synthetic
 from colliderflow.config import ConfigError
 from colliderflow.ml import cnn, data, graph, kinds
+from colliderflow.ml.apply import ONNX_FILE, onnx_predictor
 from colliderflow.ml.data import OBJECT_INPUTS
 from colliderflow.ml.settings import model_settings
 
@@ -102,7 +103,7 @@ def test_trained_kind_exports_to_onnx_and_ignores_object_order_and_padding(kind,
     module = kinds.load(kind)
     history = module.train(settings, sets, cfg["ml"], tmp_path, tmp_path)
     assert history["epochs_run"] == 2 and history["onnx_max_abs_diff"] < 1e-5
-    predict = module.load(tmp_path, {"settings": settings})
+    predict = onnx_predictor(tmp_path / ONNX_FILE, settings["eval_batch_size"])  # what apply scores with
     features, objects, mask = sets["test"].events.inputs()
     reference = predict((features, objects, mask))
     assert np.all((reference > 0) & (reference < 1)) and np.std(reference) > 1e-3

@@ -323,3 +323,19 @@ def test_the_comparison_shows_the_training_times_from_snakemakes_benchmarks(trai
     (tmp_path / "bad.tsv").write_text("a\tb\n1\t2\n")
     with pytest.raises(ValueError, match="bad.tsv is not a Snakemake benchmark file"):
         compare.training_times([tmp_path / "bad.tsv"])
+
+
+def test_a_torch_model_without_its_onnx_export_is_refused_by_name(trained, tmp_path):
+    """A torch kind is scored through model.onnx (it has no ``load``): a model folder that lost
+    the file fails naming it, not with an AttributeError."""
+    import shutil
+
+    from colliderflow.ml.apply import ONNX_FILE, load_predictor
+
+    _, root, _, _ = trained
+    broken = tmp_path / "model"
+    shutil.copytree(root / "deepsets" / "model", broken)
+    assert load_predictor(broken).info["type"] == "deepsets"
+    (broken / ONNX_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match=r"model\.onnx missing: model kind 'deepsets' is scored through"):
+        load_predictor(broken)

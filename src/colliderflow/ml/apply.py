@@ -65,7 +65,7 @@ def score_columns(prediction: np.ndarray, classes: list[str] | None) -> dict[str
 def load_predictor(modeldir: str | Path, threads: int = 1) -> Predictor:
     """The trained model in ``modeldir``: its ONNX export where it has one (checked against the
     framework at training), else its kind's ``load``. ONNX Runtime scores without importing the
-    framework (torch costs a second and a half of CPU in every apply job)."""
+    kind or its framework (torch costs a second and a half of CPU in every apply job)."""
     modeldir = Path(modeldir)
     info_path = modeldir / INFO_FILE
     if not info_path.is_file():
@@ -73,7 +73,11 @@ def load_predictor(modeldir: str | Path, threads: int = 1) -> Predictor:
     info = io.read_json(info_path)
     if (modeldir / ONNX_FILE).is_file():
         return Predictor(info, onnx_predictor(modeldir / ONNX_FILE, info["settings"]["eval_batch_size"], threads))
-    return Predictor(info, kinds.load(info["type"]).load(modeldir, info, threads))
+    kind = kinds.load(info["type"])
+    if not hasattr(kind, "load"):
+        raise FileNotFoundError(f"{modeldir / ONNX_FILE} missing: model kind {info['type']!r} is scored through its "
+                                f"ONNX export and {modeldir} has none; train the model again")
+    return Predictor(info, kind.load(modeldir, info, threads))
 
 
 def onnx_predictor(path: Path, batch_size: int, threads: int = 1) -> Callable[[tuple[np.ndarray, ...]], np.ndarray]:

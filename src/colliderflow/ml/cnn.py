@@ -96,4 +96,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "head_hidden": list(settings["head_hidden"])}
 
 
-train, load, importance = network.kind(EventCNN, spec)
+train, importance = network.kind(EventCNN, spec)

@@ -43,4 +43,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "type_embedding": settings["type_embedding"]}
 
 
-train, load, importance = network.kind(DeepSets, spec)
+train, importance = network.kind(DeepSets, spec)

@@ -104,4 +104,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "convolutions": list(settings["convolutions"]), "head_hidden": list(settings["head_hidden"])}
 
 
-train, load, importance = network.kind(ObjectGraph, spec)
+train, importance = network.kind(ObjectGraph, spec)

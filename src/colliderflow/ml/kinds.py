@@ -23,7 +23,9 @@ plots, the scores Parquet. The module defines
   them), so the same seed gives the same file;
 * ``load(modeldir, info, threads) -> predict``: ``predict(inputs)`` gives scores in [0, 1],
   (events,), or for a multiclass model the class probabilities, (events, classes), in the
-  order of ``info["classes"]``;
+  order of ``info["classes"]``. Not needed by a kind whose ``train`` writes ``model.onnx``
+  (``apply.ONNX_FILE``, checked against the framework): every model with one is scored by
+  ONNX Runtime (``apply.load_predictor``), without importing its kind (the torch kinds);
 * ``importance(modeldir, predict, test_set, ml) -> {"kind": ..., "values": {input: value}}`` (the
   torch kinds add ``integrated_gradients``, ``network.integrated_gradients``).
 
@@ -42,7 +44,7 @@ from .. import registry
 from ..config import ConfigError
 
 INPUT_NAMES = ("features", "objects", "mask")
-INTERFACE = ("INPUTS", "POSITIVE_WEIGHTS", "train", "load", "importance")
+INTERFACE = ("INPUTS", "POSITIVE_WEIGHTS", "train", "importance")  # and ``load`` where no ONNX export
 
 
 @functools.cache

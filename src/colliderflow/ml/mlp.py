@@ -40,4 +40,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "feature_mean": mean.tolist(), "feature_std": std.tolist()}
 
 
-train, load, importance = network.kind(EventMLP, spec)
+train, importance = network.kind(EventMLP, spec)

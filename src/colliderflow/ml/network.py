@@ -2,8 +2,8 @@
 
 A torch kind (``mlp``, ``deepsets``, ``transformer``, ``graph``, ``cnn``, or a user's) defines its ``nn.Module``
 and a ``spec(settings, train_inputs) -> kwargs`` (architecture from its settings,
-standardisation from the training inputs); ``train, load, importance = network.kind(Module, spec)``
-gives it the ``train``, ``load`` and ``importance`` of the kind interface.
+standardisation from the training inputs); ``train, importance = network.kind(Module, spec)``
+gives it the ``train`` and ``importance`` of the kind interface (its ONNX export is what apply scores).
 ``train`` adds the keyword ``n_outputs`` (1, or the number of classes of a multiclass model;
 ``models``), so every torch kind is multiclass (``MULTICLASS = True`` in its module).
 
@@ -95,19 +95,16 @@ def export_checked(model: torch.nn.Module, inputs: tuple[np.ndarray, ...], path:
 
 
 def kind(model_class: type[torch.nn.Module], spec: Callable[[dict, tuple], dict]):
-    """``train``, ``load`` and ``importance`` of a torch kind (see ``colliderflow.ml.kinds``) built
-    from its module class and ``spec``: ``train, load, importance = network.kind(MyNet, spec)``."""
+    """``train`` and ``importance`` of a torch kind (see ``colliderflow.ml.kinds``) built from its
+    module class and ``spec``: ``train, importance = network.kind(MyNet, spec)``. It needs no
+    ``load``: ``train`` writes the ONNX export, which apply scores."""
     def train_kind(settings: dict, sets: dict, ml: dict, modeldir: Path, workdir: Path, on_epoch_end=None) -> dict:
         return train(model_class, spec, settings, sets, ml, modeldir, workdir, on_epoch_end)
-
-    def load_kind(modeldir: Path, info: dict, threads: int = 1):
-        # what apply scores with: the checked ONNX export (no torch needed)
-        return onnx_predictor(Path(modeldir) / ONNX_FILE, info["settings"]["eval_batch_size"], threads)
 
     def importance_kind(modeldir: Path, predict, test_set, ml: dict) -> dict:
         return importance(model_class, modeldir, predict, test_set, ml)
 
-    return train_kind, load_kind, importance_kind
+    return train_kind, importance_kind
 
 
 def importance(model_class: type[torch.nn.Module], modeldir: Path, predict, test_set, ml: dict) -> dict:

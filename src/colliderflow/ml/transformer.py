@@ -83,4 +83,4 @@ def spec(settings: dict, inputs: tuple) -> dict:
             "head_hidden": list(settings["head_hidden"])}
 
 
-train, load, importance = network.kind(ObjectTransformer, spec)
+train, importance = network.kind(ObjectTransformer, spec)
