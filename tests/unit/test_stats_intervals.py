@@ -5,11 +5,10 @@ import math
 import numpy as np
 import pytest
 from scipy import optimize, stats
-from stats_models import HI, LO, TRUTH, categories, sb_model
+from stats_models import TRUTH, categories, sb_model
 
 from colliderflow.stats.fit import LEVEL_95, fit, profile_scan
-from colliderflow.stats.intervals import (LEVEL_2D_68, LEVEL_2D_95, channel_compatibility, contour, minos,
-                                          per_channel_spec)
+from colliderflow.stats.intervals import channel_compatibility, contour, minos, per_channel_spec
 from colliderflow.stats.hypotest import asimov_data
 from colliderflow.stats.model import ChannelData, Model, category_spec
 from colliderflow.stats.toys import generate

@@ -136,6 +136,13 @@ def _minuit(cost, names, start: dict, model: Model, fixed: set, strategy: int, s
     return m
 
 
+def offset_at_minimum(m: Minuit, cost: ModelCost) -> None:
+    """Offset ``cost`` to 0 at Minuit's values, a minimum, and tell Minuit the cost's precision:
+    second derivatives then see a cost of order 1 (``ModelCost``)."""
+    cost.offset_at([float(v) for v in m.values])
+    m.precision = cost.precision
+
+
 def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list | None = None,
         errors: str = "auto", strategy: int = 1) -> FitResult:
     """Maximum-likelihood fit of ``model`` to ``data`` (see ``as_data`` for the data format).
@@ -161,9 +168,7 @@ def fit(model: Model, data, *, start: Mapping | None = None, fix: Mapping | list
     free = [n for n in model.names if n not in fixed]
     m.migrad()
     if free and errors != "none":
-        # Second derivatives at the rounding of a cost of order 1: offset at this minimum (ModelCost).
-        cost.offset_at([float(v) for v in m.values])
-        m.precision = cost.precision
+        offset_at_minimum(m, cost)
         m.hesse()
     # HESSE can find the EDM just above tolerance after a quick (strategy 0) MIGRAD; a second
     # MIGRAD from the accurate Hessian fixes that, a third at strategy 2 the stubborn cases.

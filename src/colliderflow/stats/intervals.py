@@ -21,7 +21,7 @@ from iminuit import Minuit
 from scipy import stats as _sps
 
 from .cost import ModelCost
-from .fit import LEVEL_68, LEVEL_95, FitResult, _minuit, fit
+from .fit import LEVEL_68, LEVEL_95, FitResult, _minuit, fit, offset_at_minimum
 from .model import Expression, Model, as_data
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,9 @@ def minimum(model: Model, data, best: FitResult) -> Minuit:
     MINOS steps from the covariance, and MIGRAD's approximate one can leave it without a crossing."""
     data = as_data(model, data)
     cost = ModelCost(model, data)
-    cost.offset_at([best.values[n] for n in model.names])
     steps = {n: best.errors[n] for n in best.free if best.errors.get(n, 0.0) > 0}
     m = _minuit(cost, model.names, best.values, model, set(model.names) - set(best.free), 1, steps)
-    m.precision = cost.precision
+    offset_at_minimum(m, cost)
     m.migrad()
     m.hesse()
     return m
