@@ -1,8 +1,8 @@
 """``colliderflow skim``: one ROOT file in, one Parquet of selected events and a cutflow out.
 
 The generic driver: it reads the file in chunks of ``skim.step_size`` events (memory stays
-bounded whatever the file size; with ``skim.read_ahead`` the next chunk is read in a
-background thread meanwhile), asks the analysis object (``colliderflow.analyses``) for
+bounded whatever the file size; with ``--threads`` above 1 the baskets are decompressed in
+parallel and the next chunk is read in a background thread meanwhile), asks the analysis object (``colliderflow.analyses``) for
 the selection, weights and output columns of each chunk, writes the Parquet chunk by chunk
 and accumulates the cutflow (raw events, sum of weights and of squared weights passing
 each cut and all cuts before it). It knows no branch names.
@@ -96,31 +96,34 @@ def find_tree(handle, path, analysis, branches: list[str]):
     return tree
 
 
-def iterate_chunks(tree, branches: list[str], step_size: int, read_ahead: bool):
+def iterate_chunks(tree, branches: list[str], step_size: int, threads: int = 1):
     """The tree's chunks of ``step_size`` events with only ``branches``.
 
-    With ``read_ahead`` a background thread reads and decompresses the next chunk while
-    the caller processes the current one (zlib and numpy release the GIL), so on a machine
-    with a spare core the skim runs at nearly the rate the file can be read; it keeps two
-    chunks in memory instead of one.
+    With ``threads`` above 1, a pool of that many threads decompresses the baskets (zlib,
+    which ROOT files mostly use, releases the GIL) and a background thread reads the next
+    chunk while the caller processes the current one, so two chunks are in memory instead
+    of one. The chunks are the same whatever the number of threads.
     """
-    chunks = tree.iterate(filter_name=branches, step_size=step_size, library="ak")
-    if not read_ahead:
-        yield from chunks
+    if threads <= 1:
+        yield from tree.iterate(filter_name=branches, step_size=step_size, library="ak")
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="skim-read-ahead") as pool:
-        pending = pool.submit(next, chunks, None)
+    with (ThreadPoolExecutor(max_workers=threads, thread_name_prefix="skim-decompress") as decompress,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="skim-read-ahead") as reader):
+        chunks = tree.iterate(filter_name=branches, step_size=step_size, library="ak",
+                              decompression_executor=decompress)
+        pending = reader.submit(next, chunks, None)
         while True:
             events = pending.result()
             if events is None:
                 return
-            pending = pool.submit(next, chunks, None)
+            pending = reader.submit(next, chunks, None)
             yield events
 
 
-def skim_file(cfg: dict, sample: str, in_path, out_parquet, out_cutflow) -> dict:
+def skim_file(cfg: dict, sample: str, in_path, out_parquet, out_cutflow, threads: int = 1) -> dict:
     """Skim one file: write the Parquet of selected events and the cutflow JSON; return the cutflow.
 
+    ``threads``: threads that read the file (see ``iterate_chunks``); the results do not depend on it.
     The cutflow is cumulative: each row counts the events passing every cut up to and
     including it (raw count, sum of weights, sum of squared weights).
     """
@@ -132,14 +135,14 @@ def skim_file(cfg: dict, sample: str, in_path, out_parquet, out_cutflow) -> dict
         checksum = pool.submit(io.sha256sum, in_path)
         with open_root(in_path) as handle:
             tree = find_tree(handle, in_path, analysis, branches)
-            cutflow = _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parquet)
+            cutflow = _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parquet, threads)
         io.write_json(out_cutflow, cutflow,
                       cfg={k: cfg.get(k) for k in ("analysis", "lumi_fb", "skim", "selection", "observable")},
                       inputs={in_path: checksum.result()})
     return cutflow
 
 
-def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parquet) -> dict:
+def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parquet, threads) -> dict:
     """The chunk loop: Parquet written chunk by chunk, cutflow accumulated; returns the cutflow."""
     scfg = cfg["skim"]
     n_entries = tree.num_entries
@@ -160,7 +163,7 @@ def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parque
         # read whole files, and statistics cost a tenth of the write time.
         with pq.ParquetWriter(tmp, analysis.schema, compression=scfg["compression"],
                               use_dictionary=["sample"], write_statistics=False) as writer:
-            chunks = iterate_chunks(tree, branches, scfg["step_size"], scfg["read_ahead"])
+            chunks = iterate_chunks(tree, branches, scfg["step_size"], threads)
             while True:
                 tick = time.perf_counter()
                 try:
@@ -218,7 +221,7 @@ def _skim_tree(cfg, analysis, tree, sample, is_mc, branches, in_path, out_parque
         ],
     }
     elapsed = time.perf_counter() - start_time
-    log.info("wall time per step (s; with read_ahead, read is the wait for the reader): %s", ", ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
+    log.info("wall time per step (s; with threads, read is the wait for the reader): %s", ", ".join(f"{k} {v:.2f}" for k, v in seconds.items()))
     log.info("skim %s: %d of %d events selected in %.1f s (%.0f events/s) -> %s",
              in_path, n_written, n_entries, elapsed, n_entries / max(elapsed, 1e-9), out_parquet)
     return cutflow
@@ -276,10 +279,12 @@ def register(sub) -> None:
     parser.add_argument("--input", required=True, help="input ROOT file")
     parser.add_argument("--out", required=True, help="output Parquet file (one row per selected event)")
     parser.add_argument("--cutflow", required=True, help="output cutflow JSON")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads reading the file: above 1, parallel decompression and read-ahead")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     cfg = config.load(args.configfile, args.settings)
-    skim_file(cfg, args.sample, args.input, args.out, args.cutflow)
+    skim_file(cfg, args.sample, args.input, args.out, args.cutflow, args.threads)
     return 0

@@ -25,10 +25,10 @@ def mc_file(tmp_path_factory):
     return path
 
 
-def run_skim(tmp_path, path, sample="ggH", cfg=None, name="out"):
+def run_skim(tmp_path, path, sample="ggH", cfg=None, name="out", threads=1):
     cfg = cfg or make_cfg()
     out, flow = tmp_path / f"{name}.parquet", tmp_path / f"{name}.cutflow.json"
-    result = skim.skim_file(cfg, sample, path, out, flow)
+    result = skim.skim_file(cfg, sample, path, out, flow, threads)
     return result, pq.read_table(out), json.loads(flow.read_text())
 
 
@@ -60,10 +60,10 @@ def test_cutflow_counts_agree_with_a_direct_selection(tmp_path, mc_file):
     assert written["cuts"][0]["sumw"] == pytest.approx(weight.sum(), rel=1e-9)
 
 
-@pytest.mark.parametrize("read_ahead", [True, False])
-def test_small_chunks_give_the_same_result_as_one_chunk(tmp_path, mc_file, read_ahead):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_small_chunks_give_the_same_result_as_one_chunk(tmp_path, mc_file, threads):
     _, one, flow_one = run_skim(tmp_path, mc_file, cfg=make_cfg(step_size=100_000), name="one")
-    _, many, flow_many = run_skim(tmp_path, mc_file, cfg=make_cfg(step_size=77, read_ahead=read_ahead), name="many")
+    _, many, flow_many = run_skim(tmp_path, mc_file, cfg=make_cfg(step_size=77), name="many", threads=threads)
     assert flow_many["n_chunks"] == 39 and flow_one["n_chunks"] == 1
     assert one.num_rows == many.num_rows
     for name in one.column_names:

@@ -13,7 +13,10 @@ rule skim:
         f"benchmarks/skim/{{sample}}/{{file}}.tsv"
     conda:
         "../envs/colliderflow.yaml"
-    threads: 1
+    # two threads decompress the baskets and read the next chunk ahead: a skim then runs near
+    # the rate uproot alone reads the file (benchmarks/skim_throughput.py); --set-threads skim=1
+    # where many files share few cores
+    threads: 2
     resources:
         mem_mb=2000,
         runtime=30,
@@ -22,7 +25,7 @@ rule skim:
         settings=file_settings("dataset", "lumi_fb", "skim", "selection", "observable"),
     shell:
         "colliderflow skim --settings {params.settings:q} --sample {wildcards.sample} "
-        "--input {input.root} --out {output.parquet} --cutflow {output.cutflow} 2> {log}"
+        "--input {input.root} --out {output.parquet} --cutflow {output.cutflow} --threads {threads} 2> {log}"
 
 
 rule cutflow_table:
