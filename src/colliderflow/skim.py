@@ -2,10 +2,11 @@
 
 The generic driver: it reads the file in chunks of ``skim.step_size`` events (memory stays
 bounded whatever the file size; with ``--threads`` above 1 the baskets are decompressed in
-parallel and the next chunk is read in a background thread meanwhile), asks the analysis object (``colliderflow.analyses``) for
-the selection, weights and output columns of each chunk, writes the Parquet chunk by chunk
-and accumulates the cutflow (raw events, sum of weights and of squared weights passing
-each cut and all cuts before it). It knows no branch names.
+parallel and the next chunk is read in a background thread meanwhile), asks the analysis
+object (``colliderflow.analyses``) for the selection, weights and output columns of each
+chunk, writes the Parquet chunk by chunk and accumulates the cutflow (raw events, sum of
+weights and of squared weights passing each cut and all cuts before it). It knows no branch
+names.
 """
 
 from __future__ import annotations
@@ -123,9 +124,9 @@ def iterate_chunks(tree, branches: list[str], step_size: int, threads: int = 1):
 def skim_file(cfg: dict, sample: str, in_path, out_parquet, out_cutflow, threads: int = 1) -> dict:
     """Skim one file: write the Parquet of selected events and the cutflow JSON; return the cutflow.
 
-    ``threads``: threads that read the file (see ``iterate_chunks``); the results do not depend on it.
     The cutflow is cumulative: each row counts the events passing every cut up to and
-    including it (raw count, sum of weights, sum of squared weights).
+    including it (raw count, sum of weights, sum of squared weights). ``threads`` read the
+    file (``iterate_chunks``); the results do not depend on their number.
     """
     analysis = analyses.get(cfg["analysis"])
     is_mc = sample_is_mc(cfg, sample)

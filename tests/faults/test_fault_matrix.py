@@ -342,9 +342,10 @@ def test_nan_score_stops_the_fit_stage(tmp_path, capsys, cfgfile, features, sele
 
 
 def skim_command(capsys, cfgfile, path: Path, out_dir: Path) -> tuple[int, str, Path, Path]:
+    """The skim as the workflow runs it: two threads, so damaged baskets fail in the decompression pool."""
     out, flow = out_dir / f"{path.stem}.parquet", out_dir / f"{path.stem}.cutflow.json"
     code, line = command(capsys, "skim", "--configfile", cfgfile, "--sample", "ggH", "--input", path,
-                         "--out", out, "--cutflow", flow)
+                         "--out", out, "--cutflow", flow, "--threads", 2)
     return code, line, out, flow
 
 
