@@ -33,6 +33,13 @@ TRAINING = "{model}/fold{fold}" if FOLDS > 1 else "{model}"
 
 FILE_NAME = "[A-Za-z0-9_.+-]+"  # samples.*.files[].name in the schema
 
+# Rule priorities, where jobs wait for cores: first the per-model steps that lead to a fit, then
+# the fits, then what follows them (workspaces, limits, contours, impacts). Every model reaches
+# its fit early and the long fits overlap, instead of one model's fit and limit running alone at
+# the end while the other cores idle.
+BEFORE_FIT = 2
+FIT = 1
+
 
 wildcard_constraints:
     sample="|".join(SAMPLES) or "NO_SAMPLES",

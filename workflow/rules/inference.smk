@@ -16,6 +16,7 @@ rule signal_model:
         f"logs/signal_model/{{model}}.log",
     benchmark:
         f"benchmarks/signal_model/{{model}}.tsv"
+    priority: BEFORE_FIT
     conda:
         "../envs/colliderflow.yaml"
     threads: 1
@@ -42,6 +43,7 @@ rule background_model:
         f"logs/background_model/{{model}}.log",
     benchmark:
         f"benchmarks/background_model/{{model}}.tsv"
+    priority: BEFORE_FIT
     conda:
         "../envs/colliderflow.yaml"
     threads: 1
@@ -78,6 +80,7 @@ rule fit:
         f"logs/fit/{{model}}.log",
     benchmark:
         f"benchmarks/fit/{{model}}.tsv"
+    priority: FIT
     conda:
         "../envs/colliderflow.yaml"
     threads: 1

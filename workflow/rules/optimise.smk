@@ -18,6 +18,7 @@ rule optimise:
         f"logs/optimise/{{model}}.log",
     benchmark:
         f"benchmarks/optimise/{{model}}.tsv"
+    priority: BEFORE_FIT
     conda:
         "../envs/colliderflow.yaml"
     threads: 1

@@ -35,6 +35,7 @@ rule train:
         f"logs/train/{TRAINING}.log",
     benchmark:
         f"benchmarks/train/{TRAINING}.tsv"
+    priority: BEFORE_FIT
     conda:
         "../envs/colliderflow.yaml"
     # one thread: the networks are small, and on few cores two 1-thread trainings side by side
@@ -67,6 +68,7 @@ rule apply:
         f"logs/apply/{{model}}/{{sample}}.log",
     benchmark:
         f"benchmarks/apply/{{model}}/{{sample}}.tsv"
+    priority: BEFORE_FIT
     conda:
         "../envs/colliderflow.yaml"
     threads: 1
