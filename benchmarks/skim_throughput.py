@@ -71,13 +71,14 @@ def measure(kind: str, path: str, configfile: str | None, step_size: int | None,
 
     def once() -> tuple[int, int | None]:
         if kind in ("plain", "plain_parallel"):
-            with uproot.open(path) as handle, ThreadPoolExecutor(threads) as pool:
-                tree = handle[analysis.ntuple.tree]
-                executor = {"decompression_executor": pool} if kind == "plain_parallel" else {}
-                n_events = 0
-                for arrays in tree.iterate(filter_name=branches, step_size=cfg["skim"]["step_size"], library="ak",
-                                           **executor):
-                    n_events += len(arrays)
+            pool = ThreadPoolExecutor(threads) if kind == "plain_parallel" else None
+            with uproot.open(path) as handle:
+                chunks = handle[analysis.ntuple.tree].iterate(filter_name=branches, library="ak",
+                                                              step_size=cfg["skim"]["step_size"],
+                                                              decompression_executor=pool)
+                n_events = sum(len(arrays) for arrays in chunks)
+            if pool:
+                pool.shutdown()
             return n_events, None
         with tempfile.TemporaryDirectory() as tmp:
             cutflow = skim.skim_file(cfg, "bench", path, Path(tmp) / "skim.parquet", Path(tmp) / "cutflow.json",
