@@ -31,6 +31,26 @@ def test_model_cost_is_the_extended_likelihood_with_its_constraint():
     assert all(type(term) is ExtendedUnbinnedNLL for term in list(cost.nll)[:2])
 
 
+def test_cached_shapes_and_channels_never_give_a_stale_cost():
+    """Move one parameter at a time, as Minuit does, through every kind (a yield, a shape
+    shared by the channels, one channel's background, a constraint): each cost equals that of
+    a fresh ModelCost, which has nothing cached, and a move back returns the first value."""
+    model = category_model(spurious=5.0)
+    values = dict(model.values(), mu=1.3, theta_ss_c0=0.4, theta_ss_c1=-0.7)
+    data = as_data(model, generate(model, values, np.random.default_rng(4)))
+    cost = ModelCost(model, data)
+    start = np.array([values[n] for n in model.names])
+    first = cost.twice_nll(start)
+    par = start.copy()
+    for name in model.names:
+        i = model.names.index(name)
+        for step in (0.01, -0.02):
+            par[i] += step * max(abs(par[i]), 1.0)
+            assert cost.twice_nll(par) == pytest.approx(ModelCost(model, data).twice_nll(par), rel=1e-13), name
+        par[i] = start[i]
+        assert cost.twice_nll(par) == pytest.approx(first, rel=1e-13), name
+
+
 def test_weighted_cost_scales_by_the_effective_sample_and_follows_the_mask():
     shape = get_shape("gauss", LO, HI)
     x = np.random.default_rng(1).normal(125, 2, 50)

@@ -108,9 +108,8 @@ class Shape:
         powers of t, logarithms) is done once here.
         """
         x = np.asarray(x, dtype=float)
-        if self._prepare is None:
-            return lambda *values: self.density(x, *values)
-        raw = self._prepare(x)
+        # x is inside the range: no mask of the events outside, as density() needs
+        raw = self._prepare(x) if self._prepare is not None else lambda *values: self._raw(x, *values)
         norm_fn = self._norm
 
         def evaluate(*values):
@@ -247,13 +246,15 @@ def _tail(alpha, n):
 def dscb_density(z, alpha_lo, n_lo, alpha_hi, n_hi):
     """The double-sided Crystal Ball of z = (x - mass) / sigma, unnormalised: exp(-z^2 / 2) on
     [-alpha_lo, alpha_hi], the power-law tails (exponents n_lo, n_hi) beyond."""
-    out = np.exp(-0.5 * z * z)
+    # the logarithm of each piece, then one exp: in a fit range many sigmas wide most events
+    # are in the tails, which would otherwise pay for two
+    out = np.asarray(-0.5 * z * z)
     for side, alpha, n in ((np.flatnonzero(z < -alpha_lo), alpha_lo, n_lo),
                            (np.flatnonzero(z > alpha_hi), alpha_hi, n_hi)):
         if side.size:
             b, _ = _tail(alpha, n)
-            out[side] = np.exp(n * np.log((n / alpha) / (b + np.abs(z[side]))) - 0.5 * alpha * alpha)
-    return out
+            out[side] = n * (math.log(n / alpha) - np.log(b + np.abs(z[side]))) - 0.5 * alpha * alpha
+    return np.exp(out, out=out)
 
 
 def dscb_total(alpha_lo, n_lo, alpha_hi, n_hi):
@@ -467,8 +468,9 @@ def _exppoly(lo, hi, degree) -> Shape:
 
     def prepare(x):
         t = (x - lo) / span
-        powers = np.ascontiguousarray(t[:, None] ** np.arange(1, degree + 1))  # (n, degree)
-        return lambda *a: np.exp(powers @ np.asarray(a))
+        # (degree, n): a row-vector product over it is twice as fast as (n, degree) @ a
+        powers = np.ascontiguousarray(t[None, :] ** np.arange(1, degree + 1)[:, None])
+        return lambda *a: np.exp(np.asarray(a) @ powers)
 
     limits = {p: (-100.0, 100.0) for p in params}
     return Shape(f"exppoly:{degree}", "background", params, lo, hi, raw, norm, None, limits, start, prepare)
