@@ -29,6 +29,36 @@ def test_scanned_limit_agrees_with_pyhf_and_root_finding():
     assert curve["cls_obs"][len(curve["poi_values"]) // 2] == pytest.approx(float(cls_obs), rel=1e-6)
 
 
+def test_remembered_fits_give_pyhfs_own_limits_from_two_fits_per_test(monkeypatch):
+    """The upper limit with its band and the test statistics at the tested POI values are
+    exactly pyhf's own (pyhf.infer.intervals.upper_limits.upper_limit, its fits made every
+    time), while the fits made are two per hypothesis test plus the three that do not depend
+    on the POI; afterwards pyhf's functions are its own again."""
+    import pyhf.infer.calculators as calculators
+    import pyhf.infer.test_statistics as test_statistics
+
+    ws, model, data = _simple_workspace()
+    made = []
+    for module, name in ((test_statistics, "fit"), (test_statistics, "fixed_poi_fit"),
+                         (calculators, "fixed_poi_fit")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, **k: made.append(1) or _real(*a, **k))
+    counted = {m: (getattr(m, "fit", None), m.fixed_poi_fit) for m in (test_statistics, calculators)}
+    obs, exp, (tested, results) = pyhf.infer.intervals.upper_limits.upper_limit(data, model, return_results=True)
+    plain = len(made)
+    made.clear()
+    with binned.fits_remembered():
+        obs_r, exp_r, (tested_r, results_r) = pyhf.infer.intervals.upper_limits.upper_limit(
+            data, model, return_results=True)
+    assert float(obs_r) == float(obs) and [float(e) for e in exp_r] == [float(e) for e in exp]
+    def floats(cls):
+        return [(float(obs), [float(e) for e in expected]) for obs, expected in cls]
+
+    assert np.array_equal(tested_r, tested) and floats(results_r) == floats(results)
+    assert plain == 5 * len(tested) and len(made) == 2 * len(tested) + 3
+    assert {m: (getattr(m, "fit", None), m.fixed_poi_fit) for m in (test_statistics, calculators)} == counted
+
+
 def test_build_workspace_has_the_modifiers_and_fits():
     edges = binned.make_edges(105, 160, 5.0)
     centres = 0.5 * (edges[1:] + edges[:-1])

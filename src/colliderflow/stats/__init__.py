@@ -17,7 +17,7 @@ analysis (the commands on top are ``colliderflow.inference``, ``inference.standa
     ``as_data(model, data)``. Data: ``{channel: x | (x, w) | ChannelData}``.
 ``cost``
     ``ModelCost(model, data)``: -2 ln L as a sum of ``iminuit.cost.ExtendedUnbinnedNLL``
-    (``WeightedExtendedUnbinnedNLL`` for weighted events) and ``NormalConstraint`` terms,
+    (``WeightedExtendedUnbinnedNLL`` for weighted events) and one ``NormalConstraint``,
     offset to 0 at a minimum for Minuit (``offset_at``);
     ``sandwich_covariance`` (errors of weighted fits).
 ``fit``

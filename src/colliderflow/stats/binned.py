@@ -16,13 +16,16 @@ One channel per category. Samples and modifiers of a channel ``<c>``:
   theta * S_spur as in the ATLAS H->yy analyses.
 
 The limit functions call pyhf's own API (``pyhf.infer.hypotest``,
-``pyhf.infer.intervals.upper_limits.upper_limit``) with asymptotic formulae.
+``pyhf.infer.intervals.upper_limits.upper_limit``) with asymptotic formulae; the fits that
+do not depend on the tested POI value are made once per limit (``fits_remembered``).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
+from contextlib import contextmanager
 from typing import Mapping
 
 import numpy as np
@@ -250,13 +253,15 @@ def limits(spec: dict, *, poi_value: float = 1.0, scan=None, level: float = 0.05
     """
     _, model, data = load_workspace(spec)
     try:
-        return _limits(model, data, poi_value, scan, level, test_stat)
+        with fits_remembered():
+            return _limits(model, data, poi_value, scan, level, test_stat)
     except Exception as first:  # pyhf raises FailedMinimization, scipy ValueError on NaN, ...
         log.warning("limits of %s: %s: %s; retrying with the MINUIT optimiser", name, type(first).__name__, first)
         backend, optimizer = pyhf.get_backend()
         try:
             pyhf.set_backend(backend, pyhf.optimize.minuit_optimizer(tolerance=1e-3))
-            return _limits(model, data, poi_value, scan, level, test_stat)
+            with fits_remembered():
+                return _limits(model, data, poi_value, scan, level, test_stat)
         except Exception as second:
             hints = diagnose(spec)
             raise ValueError(
@@ -297,6 +302,62 @@ def diagnose(spec: dict) -> list[str]:
                         hints.append(f"channel {name}: histosys {mod['name']} of sample {sname} has a variation of "
                                      f"{size:.3g} events")
     return hints
+
+
+# Where pyhf's hypothesis tests call their fits: the test statistics (the fit with the POI
+# free and the one with it fixed) and the asymptotic calculator (the fit that makes the
+# Asimov data).
+_PYHF_FIT_CALLERS = (("pyhf.infer.test_statistics", ("fit", "fixed_poi_fit")),
+                     ("pyhf.infer.calculators", ("fixed_poi_fit",)))
+
+
+@contextmanager
+def fits_remembered():
+    """Within the block, pyhf's fits in hypothesis tests are made once per distinct input.
+
+    A hypothesis test at a POI value makes five fits, of which three do not depend on the
+    value (to the data with the POI free, the background-only fit that makes the Asimov data,
+    to the Asimov data with the POI free); pyhf's asymptotic calculator keeps none of them
+    (scikit-hep/pyhf#1039), so an upper limit with its band, some sixty tests, repeats each
+    sixty times. Remembered by their arguments, the repeats return the first fit's result:
+    the same numbers, from two fits per test. A fit pyhf makes elsewhere is not affected.
+    """
+    import importlib
+
+    memo: dict = {}
+    saved = []
+    for module_name, names in _PYHF_FIT_CALLERS:
+        module = importlib.import_module(module_name)
+        for name in names:
+            saved.append((module, name, getattr(module, name)))
+            setattr(module, name, _remembered(getattr(module, name), memo))
+    try:
+        yield
+    finally:
+        for module, name, function in saved:
+            setattr(module, name, function)
+
+
+def _remembered(function, memo: dict):
+    def call(*args, **kwargs):
+        key = (function.__name__, _key(args), _key(sorted(kwargs.items())))
+        if key not in memo:
+            memo[key] = function(*args, **kwargs)
+        return copy.deepcopy(memo[key])
+
+    return call
+
+
+def _key(value):
+    """A hashable key of a fit's argument: arrays by value, the model (any other object) by
+    identity, which holds within one ``fits_remembered`` block."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.str, value.shape, value.tobytes()
+    if isinstance(value, (list, tuple)):
+        return tuple(_key(v) for v in value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return id(value)
 
 
 def _limits(model, data, poi_value, scan, level, test_stat) -> dict:
