@@ -30,6 +30,8 @@ from typing import Mapping
 
 import numpy as np
 import pyhf
+from pyhf.infer import calculators as _pyhf_calculators
+from pyhf.infer import test_statistics as _pyhf_test_statistics
 from scipy import stats as _sps
 
 log = logging.getLogger(__name__)
@@ -307,8 +309,7 @@ def diagnose(spec: dict) -> list[str]:
 # Where pyhf's hypothesis tests call their fits: the test statistics (the fit with the POI
 # free and the one with it fixed) and the asymptotic calculator (the fit that makes the
 # Asimov data).
-_PYHF_FIT_CALLERS = (("pyhf.infer.test_statistics", ("fit", "fixed_poi_fit")),
-                     ("pyhf.infer.calculators", ("fixed_poi_fit",)))
+_PYHF_FIT_CALLERS = ((_pyhf_test_statistics, ("fit", "fixed_poi_fit")), (_pyhf_calculators, ("fixed_poi_fit",)))
 
 
 @contextmanager
@@ -322,12 +323,9 @@ def fits_remembered():
     sixty times. Remembered by their arguments, the repeats return the first fit's result:
     the same numbers, from two fits per test. A fit pyhf makes elsewhere is not affected.
     """
-    import importlib
-
     memo: dict = {}
     saved = []
-    for module_name, names in _PYHF_FIT_CALLERS:
-        module = importlib.import_module(module_name)
+    for module, names in _PYHF_FIT_CALLERS:
         for name in names:
             saved.append((module, name, getattr(module, name)))
             setattr(module, name, _remembered(getattr(module, name), memo))
