@@ -77,7 +77,7 @@ def measure(kind: str, path: str, configfile: str | None, step_size: int | None,
                                                               step_size=cfg["skim"]["step_size"],
                                                               decompression_executor=pool)
                 n_events = sum(len(arrays) for arrays in chunks)
-            if pool:
+            if pool is not None:
                 pool.shutdown()
             return n_events, None
         with tempfile.TemporaryDirectory() as tmp:

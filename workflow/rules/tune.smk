@@ -20,6 +20,7 @@ rule tune:
         f"logs/tune/{{model}}.log",
     benchmark:
         f"benchmarks/tune/{{model}}.tsv"
+    priority: BEFORE_FIT
     conda:
         "../envs/colliderflow.yaml"
     threads: 1

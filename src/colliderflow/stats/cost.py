@@ -108,11 +108,8 @@ class ChannelDensity:
         """Per component: (yield, shape values) at ``par``."""
         return tuple((yfn(par), tuple(f(par) for f in pfns)) for _, _, yfn, pfns in self._comps)
 
-    def density(self, par) -> tuple[float, np.ndarray]:
-        """(total yield, yield-scaled density at each event), a new array."""
-        return self._density(self._values(par))
-
     def _density(self, values: tuple) -> tuple[float, np.ndarray]:
+        """(total yield, yield-scaled density at each event) for ``_values``, a new array."""
         nu = 0.0
         dens = None
         for (key, *_), (y, vals) in zip(self._comps, values):
